@@ -1,0 +1,24 @@
+"""Ollama as the judge of an LLM-as-a-Judge evaluation.
+
+The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
+`kubernetes` (stack `knitfab`). Both export the same outputs.
+"""
+
+import pulumi
+
+from components.config import DockerJudgeArgs, KubernetesJudgeArgs, load_settings
+from components.docker_judge import DockerJudge
+from components.kubernetes_judge import KubernetesJudge
+
+settings = load_settings()
+match settings:
+    case DockerJudgeArgs():
+        judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
+    case KubernetesJudgeArgs():
+        judge = KubernetesJudge("ollama", settings)
+
+pulumi.export("evaluationUrl", judge.evaluation_url)
+pulumi.export("openaiBaseUrl", judge.openai_base_url)
+pulumi.export("hostUrl", judge.host_url)
+pulumi.export("models", judge.models)
+pulumi.export("image", judge.image)

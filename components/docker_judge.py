@@ -1,0 +1,129 @@
+"""The judge on a Docker engine: network, model volume, image and container.
+
+Creates what the manual's `docker network create` / `docker run` / `ollama pull` did,
+so that an evaluation container on the same network reaches `http://ollama:11434`.
+The container's entrypoint runs `ollama serve` and pulls the missing models; its
+healthcheck passes only when every model is present, and `pulumi up` waits for it.
+
+Deliberately not created: the evaluation container, and anything on the host outside
+Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_docker as docker
+
+from components import judge
+from components.config import DockerJudgeArgs
+
+TYPE = "ollama-judge:index:DockerJudge"
+
+
+class DockerJudge(pulumi.ComponentResource):
+    evaluation_url: pulumi.Output[str]
+    openai_base_url: pulumi.Output[str]
+    host_url: pulumi.Output[str | None]
+    models: pulumi.Output[list[str]]
+    image: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.judge
+
+        network = docker.Network(f"{name}-network", name=args.network_name, opts=child)
+        volume = docker.Volume(
+            f"{name}-models",
+            name=args.volume_name,
+            # Models are gigabytes that took minutes to download: keep them unless asked.
+            opts=child.merge(
+                pulumi.ResourceOptions(retain_on_delete=settings.keep_models_on_destroy)
+            ),
+        )
+        image = docker.RemoteImage(
+            f"{name}-image",
+            name=settings.image,
+            # Other containers may use the image, and pulling it again is slow.
+            keep_locally=True,
+            opts=child,
+        )
+
+        ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+        container = docker.Container(
+            f"{name}-container",
+            name=args.container_name,
+            image=image.image_id,
+            entrypoints=judge.model_script_command("serve", settings.models),
+            envs=[f"{k}={v}" for k, v in sorted(self._environment(args).items())],
+            gpus=args.gpus,
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[judge.JUDGE_HOST])
+            ],
+            volumes=[
+                docker.ContainerVolumeArgs(
+                    volume_name=volume.name, container_path=judge.MODELS_PATH
+                )
+            ],
+            ports=self._ports(args),
+            restart=args.restart,
+            healthcheck=docker.ContainerHealthcheckArgs(
+                tests=["CMD", *judge.model_script_command("check", settings.models)],
+                interval="10s",
+                timeout="30s",
+                retries=3,
+                start_period=f"{ready_seconds}s",
+                start_interval="2s",
+            ),
+            wait=True,
+            wait_timeout=ready_seconds + 60,
+            opts=child.merge(
+                pulumi.ResourceOptions(
+                    # The name is fixed (the evaluation calls it by name), so the old
+                    # container must go before its replacement can take the name.
+                    delete_before_replace=True,
+                )
+            ),
+        )
+
+        self.evaluation_url = container.name.apply(judge.evaluation_url)
+        self.openai_base_url = self.evaluation_url.apply(judge.openai_base_url)
+        self.host_url = pulumi.Output.from_input(self._host_url(args))
+        self.models = pulumi.Output.from_input(list(settings.models))
+        self.image = pulumi.Output.from_input(settings.image)
+        self.register_outputs(
+            {
+                "evaluation_url": self.evaluation_url,
+                "openai_base_url": self.openai_base_url,
+                "host_url": self.host_url,
+                "models": self.models,
+                "image": self.image,
+            }
+        )
+
+    @staticmethod
+    def _environment(args: DockerJudgeArgs) -> dict[str, str]:
+        env = {**args.judge.environment, **judge.model_script_env(args.judge.pull_timeout_seconds)}
+        if args.gpus is None:
+            env.update(judge.NO_GPU_ENV)
+        return env
+
+    @staticmethod
+    def _ports(args: DockerJudgeArgs) -> list[docker.ContainerPortArgs] | None:
+        if not args.publish:
+            return None
+        return [
+            docker.ContainerPortArgs(
+                internal=judge.OLLAMA_PORT, external=args.host_port, ip=args.host_address
+            )
+        ]
+
+    @staticmethod
+    def _host_url(args: DockerJudgeArgs) -> str | None:
+        if not args.publish:
+            return None
+        address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host_address, args.host_address)
+        host = f"[{address}]" if ":" in address else address
+        return f"http://{host}:{args.host_port}"

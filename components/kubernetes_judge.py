@@ -1,0 +1,243 @@
+"""The judge on Kubernetes (Knitfab): a Deployment and a ClusterIP Service `ollama`.
+
+Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5Gi /
+one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
+points: the pull waits for the server and retries, a readiness probe keeps the Service
+from routing to a judge without its models, and one pull budget sizes the probes and
+the rollout deadline. Optional: the namespace, a PersistentVolumeClaim for the models,
+a NetworkPolicy admitting only the evaluation's pods.
+
+Deliberately not created: GPU sharing (time-slicing, MIG) and the GPU device plugin,
+which belong to the cluster, and the evaluation pods, which Knitfab starts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pulumi
+import pulumi_kubernetes as k8s
+from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs, DeploymentStrategyArgs
+from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs,
+    ContainerArgs,
+    ContainerPortArgs,
+    EmptyDirVolumeSourceArgs,
+    EnvVarArgs,
+    ExecActionArgs,
+    HTTPGetActionArgs,
+    LifecycleArgs,
+    LifecycleHandlerArgs,
+    PersistentVolumeClaimSpecArgs,
+    PersistentVolumeClaimVolumeSourceArgs,
+    PodSpecArgs,
+    PodTemplateSpecArgs,
+    ProbeArgs,
+    ResourceRequirementsArgs,
+    SeccompProfileArgs,
+    SecurityContextArgs,
+    ServicePortArgs,
+    ServiceSpecArgs,
+    TolerationArgs,
+    VolumeArgs,
+    VolumeMountArgs,
+    VolumeResourceRequirementsArgs,
+)
+from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
+
+from components import judge
+from components.config import KubernetesJudgeArgs
+from components.kubernetes_network_policy import judge_network_policy
+
+TYPE = "ollama-judge:index:KubernetesJudge"
+LABELS = {"app": judge.JUDGE_HOST}
+PROBE_PERIOD_SECONDS = 10
+MODELS_VOLUME = "models"
+
+
+class KubernetesJudge(pulumi.ComponentResource):
+    evaluation_url: pulumi.Output[str]
+    openai_base_url: pulumi.Output[str]
+    host_url: pulumi.Output[str | None]
+    models: pulumi.Output[list[str]]
+    image: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: KubernetesJudgeArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__(TYPE, name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        settings = args.judge
+
+        namespace: pulumi.Input[str] = args.namespace
+        if args.create_namespace:
+            created = k8s.core.v1.Namespace(
+                f"{name}-namespace", metadata=ObjectMetaArgs(name=args.namespace), opts=child
+            )
+            namespace = created.metadata.name
+
+        def meta(object_name: str) -> ObjectMetaArgs:
+            return ObjectMetaArgs(name=object_name, namespace=namespace, labels=LABELS)
+
+        models_source = VolumeArgs(name=MODELS_VOLUME, empty_dir=EmptyDirVolumeSourceArgs())
+        if args.persistence.enabled:
+            claim = k8s.core.v1.PersistentVolumeClaim(
+                f"{name}-models",
+                metadata=meta(f"{judge.JUDGE_HOST}-models"),
+                spec=PersistentVolumeClaimSpecArgs(
+                    access_modes=["ReadWriteOnce"],
+                    resources=VolumeResourceRequirementsArgs(
+                        requests={"storage": args.persistence.size}
+                    ),
+                    storage_class_name=args.persistence.storage_class,
+                ),
+                # Models are gigabytes that took minutes to download: keep them unless asked.
+                opts=child.merge(
+                    pulumi.ResourceOptions(retain_on_delete=settings.keep_models_on_destroy)
+                ),
+            )
+            models_source = VolumeArgs(
+                name=MODELS_VOLUME,
+                persistent_volume_claim=PersistentVolumeClaimVolumeSourceArgs(
+                    claim_name=claim.metadata.name
+                ),
+            )
+
+        ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+        k8s.apps.v1.Deployment(
+            f"{name}-deployment",
+            metadata=meta(judge.JUDGE_HOST),
+            spec=DeploymentSpecArgs(
+                replicas=1,
+                # A GPU and a ReadWriteOnce volume cannot be held by two pods at once.
+                strategy=DeploymentStrategyArgs(type="Recreate"),
+                progress_deadline_seconds=ready_seconds + 300,
+                selector=LabelSelectorArgs(match_labels=LABELS),
+                template=PodTemplateSpecArgs(
+                    metadata=ObjectMetaArgs(labels=LABELS),
+                    spec=PodSpecArgs(
+                        automount_service_account_token=False,
+                        containers=[self._container(args)],
+                        volumes=[models_source],
+                        node_selector=dict(args.node_selector) or None,
+                        tolerations=[
+                            TolerationArgs(
+                                key=t.key,
+                                operator=t.operator,
+                                value=t.value,
+                                effect=t.effect,
+                                toleration_seconds=t.toleration_seconds,
+                            )
+                            for t in args.tolerations
+                        ]
+                        or None,
+                        runtime_class_name=args.runtime_class_name,
+                    ),
+                ),
+            ),
+            # The provider waits for the rollout; a first start pulls every model.
+            opts=child.merge(
+                pulumi.ResourceOptions(
+                    custom_timeouts=pulumi.CustomTimeouts(
+                        create=f"{ready_seconds + 300}s", update=f"{ready_seconds + 300}s"
+                    )
+                )
+            ),
+        )
+        service = k8s.core.v1.Service(
+            f"{name}-service",
+            metadata=meta(judge.JUDGE_HOST),
+            spec=ServiceSpecArgs(
+                type="ClusterIP",
+                selector=LABELS,
+                ports=[
+                    ServicePortArgs(
+                        name="http",
+                        protocol="TCP",
+                        port=judge.OLLAMA_PORT,
+                        target_port=judge.OLLAMA_PORT,
+                    )
+                ],
+            ),
+            opts=child,
+        )
+        if args.network_policy.enabled:
+            judge_network_policy(
+                f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
+            )
+
+        self.evaluation_url = pulumi.Output.all(
+            service.metadata.name, service.metadata.namespace
+        ).apply(lambda parts: judge.evaluation_url(f"{parts[0]}.{parts[1]}.svc.cluster.local"))
+        self.openai_base_url = self.evaluation_url.apply(judge.openai_base_url)
+        # A ClusterIP Service is not reachable from outside the cluster.
+        self.host_url = pulumi.Output.from_input(None)
+        self.models = pulumi.Output.from_input(list(settings.models))
+        self.image = pulumi.Output.from_input(settings.image)
+        self.register_outputs(
+            {
+                "evaluation_url": self.evaluation_url,
+                "openai_base_url": self.openai_base_url,
+                "host_url": self.host_url,
+                "models": self.models,
+                "image": self.image,
+            }
+        )
+
+    @staticmethod
+    def _container(args: KubernetesJudgeArgs) -> ContainerArgs:
+        settings = args.judge
+        resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
+        env = {**settings.environment, **judge.model_script_env(settings.pull_timeout_seconds)}
+        # A hook's output goes nowhere; PID 1's stdout is the container log.
+        env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
+        if args.gpu_count:
+            resources[args.gpu_resource] = str(args.gpu_count)
+        else:
+            env.update(judge.NO_GPU_ENV)
+        check = ExecActionArgs(command=judge.model_script_command("check", settings.models))
+        ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+        return ContainerArgs(
+            name=judge.JUDGE_HOST,
+            image=settings.image,
+            image_pull_policy=args.image_pull_policy,
+            ports=[
+                ContainerPortArgs(name="http", container_port=judge.OLLAMA_PORT, protocol="TCP")
+            ],
+            env=[EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
+            resources=ResourceRequirementsArgs(requests=resources, limits=resources),
+            lifecycle=LifecycleArgs(
+                post_start=LifecycleHandlerArgs(
+                    exec_=ExecActionArgs(
+                        command=judge.model_script_command("pull", settings.models)
+                    )
+                )
+            ),
+            # Covers the whole first start: no restart while models are still arriving.
+            startup_probe=ProbeArgs(
+                exec_=check,
+                period_seconds=PROBE_PERIOD_SECONDS,
+                timeout_seconds=PROBE_PERIOD_SECONDS,
+                failure_threshold=math.ceil(ready_seconds / PROBE_PERIOD_SECONDS),
+            ),
+            readiness_probe=ProbeArgs(
+                exec_=check,
+                period_seconds=PROBE_PERIOD_SECONDS,
+                timeout_seconds=PROBE_PERIOD_SECONDS,
+                failure_threshold=3,
+            ),
+            # Only "is the server alive": a missing model is for readiness to report,
+            # and a restart would not bring it back any faster.
+            liveness_probe=ProbeArgs(
+                http_get=HTTPGetActionArgs(path="/", port="http"),
+                period_seconds=30,
+                timeout_seconds=10,
+                failure_threshold=4,
+            ),
+            volume_mounts=[VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH)],
+            security_context=SecurityContextArgs(
+                allow_privilege_escalation=False,
+                capabilities=CapabilitiesArgs(drop=["ALL"]),
+                seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+            ),
+        )

@@ -1,0 +1,130 @@
+# Keeps the judge's models present on an Ollama server. POSIX sh: it runs in the Ollama
+# image and in small test images alike.
+#
+#   sh -c "$SCRIPT" ollama-judge serve MODEL...  run `ollama serve`, then pull; PID 1 on Docker
+#   sh -c "$SCRIPT" ollama-judge pull MODEL...   wait for the server, pull missing models
+#   sh -c "$SCRIPT" ollama-judge check MODEL...  exit 0 only if the server has every model
+#
+# Settings (environment):
+#   OLLAMA_JUDGE_SERVER_WAIT_SECONDS  how long the server may take to answer (120)
+#   OLLAMA_JUDGE_PULL_SECONDS         budget for all pulls together (1800)
+#   OLLAMA_JUDGE_PULL_ATTEMPTS        tries per model (3)
+#   OLLAMA_JUDGE_RETRY_PAUSE_SECONDS  pause between tries (5)
+#   OLLAMA_JUDGE_CALL_SECONDS         limit for one `ollama list` or `ollama show` (10)
+#   OLLAMA_JUDGE_LOG                  file to write progress to, e.g. /proc/1/fd/1 so that
+#                                     a Kubernetes hook's output reaches the container log
+set -u
+
+server_wait=${OLLAMA_JUDGE_SERVER_WAIT_SECONDS:-120}
+pull_budget=${OLLAMA_JUDGE_PULL_SECONDS:-1800}
+attempts=${OLLAMA_JUDGE_PULL_ATTEMPTS:-3}
+retry_pause=${OLLAMA_JUDGE_RETRY_PAUSE_SECONDS:-5}
+call_limit=${OLLAMA_JUDGE_CALL_SECONDS:-10}
+
+say() {
+    echo "ollama-judge: $*"
+}
+
+now() {
+    date +%s
+}
+
+# Each call is bounded: a server that accepts connections but never answers must not
+# hang a hook or a probe.
+server_answers() {
+    timeout "$call_limit" ollama list >/dev/null 2>&1
+}
+
+has_model() {
+    timeout "$call_limit" ollama show "$1" >/dev/null 2>&1
+}
+
+wait_for_server() {
+    deadline=$(($(now) + server_wait))
+    until server_answers; do
+        if [ "$(now)" -ge "$deadline" ]; then
+            say "ollama serve did not answer within ${server_wait}s"
+            return 1
+        fi
+        sleep 1
+    done
+}
+
+pull_one() {
+    model=$1
+    deadline=$2
+    attempt=1
+    while :; do
+        remaining=$((deadline - $(now)))
+        if [ "$remaining" -le 0 ]; then
+            say "no time left to pull $model: the pull budget is ${pull_budget}s"
+            return 1
+        fi
+        say "pulling $model (attempt $attempt of $attempts)"
+        if timeout "$remaining" ollama pull "$model"; then
+            say "pulled $model"
+            return 0
+        fi
+        if [ "$attempt" -ge "$attempts" ]; then
+            say "could not pull $model after $attempts attempts"
+            return 1
+        fi
+        attempt=$((attempt + 1))
+        sleep "$retry_pause"
+    done
+}
+
+# Only missing models are pulled: a restart with a kept volume needs no registry.
+pull_models() {
+    wait_for_server || return 1
+    deadline=$(($(now) + pull_budget))
+    for model in "$@"; do
+        if has_model "$model"; then
+            say "$model is present"
+        else
+            pull_one "$model" "$deadline" || return 1
+        fi
+    done
+    say "ready: ${*:-no models configured}"
+}
+
+check_models() {
+    server_answers || {
+        say "the server does not answer"
+        return 1
+    }
+    for model in "$@"; do
+        has_model "$model" || {
+            say "$model is missing"
+            return 1
+        }
+    done
+}
+
+serve() {
+    ollama serve &
+    server=$!
+    trap 'kill -TERM "$server" 2>/dev/null; wait "$server"; exit 143' TERM INT
+    if ! pull_models "$@"; then
+        say "stopping: the judge cannot work without its models"
+        kill -TERM "$server" 2>/dev/null
+        wait "$server"
+        exit 1
+    fi
+    wait "$server"
+}
+
+mode=${1:-}
+[ "$#" -gt 0 ] && shift
+if [ -n "${OLLAMA_JUDGE_LOG:-}" ]; then
+    exec >>"$OLLAMA_JUDGE_LOG" 2>&1
+fi
+case "$mode" in
+serve) serve "$@" ;;
+pull) pull_models "$@" ;;
+check) check_models "$@" ;;
+*)
+    say "usage: ollama-judge serve|pull|check MODEL..."
+    exit 2
+    ;;
+esac

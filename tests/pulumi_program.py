@@ -1,0 +1,133 @@
+"""Runs the Pulumi program on Pulumi's mocks and records what it registers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+from pulumi.runtime.mocks import MockMonitor
+
+
+@dataclass
+class Registered:
+    """One resource as the program registered it: inputs and the options that matter."""
+
+    type: str
+    name: str
+    inputs: dict[str, Any]
+    custom: bool
+    parent: str
+    delete_before_replace: bool
+    retain_on_delete: bool
+    custom_timeouts: dict[str, str]
+
+
+class EchoMocks(pulumi.runtime.Mocks):
+    """Resources come back with their inputs as state, as a provider would report them."""
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        state = dict(args.inputs)
+        if args.typ == "docker:index/remoteImage:RemoteImage":
+            state["imageId"] = f"sha256:{'0' * 64}"
+        return f"{args.name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        return {}
+
+
+class RecordingMonitor(MockMonitor):
+    def __init__(self, mocks: pulumi.runtime.Mocks):
+        super().__init__(mocks)
+        self.registered: list[Registered] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            self.registered.append(
+                Registered(
+                    type=request.type,
+                    name=request.name,
+                    inputs=self.resources[response.urn].state,
+                    custom=request.custom,
+                    parent=request.parent,
+                    delete_before_replace=request.deleteBeforeReplace,
+                    retain_on_delete=request.retainOnDelete,
+                    custom_timeouts={
+                        "create": request.customTimeouts.create,
+                        "update": request.customTimeouts.update,
+                    },
+                )
+            )
+        return response
+
+
+class Program:
+    """Runs a Pulumi program against the recording mock and answers questions about it."""
+
+    def __init__(self) -> None:
+        mocks = EchoMocks()
+        self.monitor = RecordingMonitor(mocks)
+        pulumi.runtime.set_mocks(mocks, monitor=self.monitor, preview=False)
+        self.outputs: dict[str, Any] = {}
+
+    def run(self, build: Callable[[], dict[str, pulumi.Output[Any]]]) -> Program:
+        """`build` creates resources and returns outputs to resolve."""
+
+        def program() -> pulumi.Output[Any]:
+            outputs = build()
+            return pulumi.Output.all(**outputs).apply(self.outputs.update)
+
+        pulumi.runtime.test(program)()
+        return self
+
+    def of_type(self, type_token: str) -> list[Registered]:
+        return [r for r in self.monitor.registered if r.type == type_token]
+
+    def one(self, type_token: str) -> Registered:
+        found = self.of_type(type_token)
+        assert len(found) == 1, f"expected one {type_token}, found {len(found)}"
+        return found[0]
+
+    @property
+    def types(self) -> list[str]:
+        return sorted(r.type for r in self.monitor.registered)
+
+
+def flatten(value: Any, path: str = "") -> dict[str, Any]:
+    """{"a": {"b": [1]}} -> {"a.b[0]": 1}: every leaf of a resource's inputs by its path."""
+    if isinstance(value, dict):
+        items = [(f"{path}.{k}" if path else k, v) for k, v in value.items()]
+    elif isinstance(value, list):
+        items = [(f"{path}[{i}]", v) for i, v in enumerate(value)]
+    else:
+        return {path: value}
+    leaves: dict[str, Any] = {path: type(value).__name__} if path else {}
+    for child_path, child in items:
+        leaves.update(flatten(child, child_path))
+    return leaves
+
+
+def changed_paths(before: Program, after: Program) -> set[str]:
+    """Paths, as "resource-name:input.path", that differ between two runs."""
+
+    def leaves(program: Program) -> dict[str, Any]:
+        result = {}
+        for resource in program.monitor.registered:
+            for path, value in flatten(resource.inputs).items():
+                result[f"{resource.name}:{path}"] = value
+            result[f"{resource.name}:<retainOnDelete>"] = resource.retain_on_delete
+        return result
+
+    a, b = leaves(before), leaves(after)
+    return {path for path in a.keys() | b.keys() if a.get(path) != b.get(path)}
+
+
+def assert_only_changed(before: Program, after: Program, *prefixes: str) -> None:
+    """Every difference falls under one of `prefixes`, and each prefix saw a difference."""
+    changed = changed_paths(before, after)
+    unexpected = sorted(p for p in changed if not p.startswith(prefixes))
+    assert not unexpected, f"unexpected changes: {unexpected}"
+    untouched = [p for p in prefixes if not any(c.startswith(p) for c in changed)]
+    assert not untouched, f"expected changes under {untouched}"

@@ -1,0 +1,306 @@
+"""Parsing and validating stack config: pure functions, no Pulumi runtime."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pytest
+
+from components.config import (
+    ConfigError,
+    DockerJudgeArgs,
+    JudgeSettings,
+    KubernetesJudgeArgs,
+    NetworkPolicySettings,
+    Persistence,
+    Toleration,
+    _decode,
+    parse_settings,
+)
+
+
+def docker(**docker_settings: Any) -> dict[str, Any]:
+    return {"target": "docker", "docker": docker_settings}
+
+
+def kubernetes(**kubernetes_settings: Any) -> dict[str, Any]:
+    return {"target": "kubernetes", "kubernetes": kubernetes_settings}
+
+
+def error_of(raw: dict[str, Any]) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(raw)
+    return str(caught.value)
+
+
+def test_config_error_is_a_run_error_so_pulumi_prints_only_the_message():
+    assert issubclass(ConfigError, pulumi.RunError)
+
+
+def test_docker_defaults_reproduce_the_manual_with_a_pinned_image():
+    settings = parse_settings({"target": "docker"})
+    assert settings == DockerJudgeArgs()
+    assert settings.judge.models == ("llama3.2",)
+    assert settings.gpus == "all"
+    assert (settings.container_name, settings.network_name, settings.volume_name) == (
+        "ollama",
+        "ollama-net",
+        "ollama",
+    )
+    assert (settings.host_address, settings.host_port, settings.publish) == (
+        "127.0.0.1",
+        11434,
+        True,
+    )
+    repository, tag = settings.judge.image.rsplit(":", 1)
+    assert repository == "ollama/ollama" and tag not in ("", "latest")
+
+
+def test_kubernetes_defaults_reproduce_the_manual():
+    settings = parse_settings({"target": "kubernetes"})
+    assert settings == KubernetesJudgeArgs()
+    assert (settings.namespace, settings.gpu_count, settings.gpu_resource) == (
+        "knitfab",
+        1,
+        "nvidia.com/gpu",
+    )
+    assert (settings.cpu, settings.memory) == ("4", "5Gi")
+    assert settings.persistence.enabled is False
+    assert settings.network_policy.enabled is False
+
+
+def test_shared_settings_apply_to_either_target():
+    raw = {
+        "image": "ollama/ollama:0.9.0",
+        "models": ["llama3.2", "qwen2.5:7b", "registry.local:5000/library/tiny:1"],
+        "pullTimeoutSeconds": 600,
+        "environment": {"OLLAMA_KEEP_ALIVE": "24h", "OLLAMA_NUM_PARALLEL": 4},
+        "keepModelsOnDestroy": False,
+    }
+    expected = JudgeSettings(
+        image="ollama/ollama:0.9.0",
+        models=("llama3.2", "qwen2.5:7b", "registry.local:5000/library/tiny:1"),
+        pull_timeout_seconds=600,
+        environment={"OLLAMA_KEEP_ALIVE": "24h", "OLLAMA_NUM_PARALLEL": "4"},
+        keep_models_on_destroy=False,
+    )
+    assert parse_settings({**raw, "target": "docker"}).judge == expected
+    assert parse_settings({**raw, "target": "kubernetes"}).judge == expected
+
+
+def test_image_pinned_by_digest_is_accepted():
+    image = "ollama/ollama@sha256:" + "a" * 64
+    assert parse_settings({"target": "docker", "image": image}).judge.image == image
+
+
+def test_empty_model_list_is_allowed():
+    assert parse_settings({"target": "docker", "models": []}).judge.models == ()
+
+
+@pytest.mark.parametrize(
+    ("gpus", "expected"),
+    [
+        ("all", "all"),
+        (2, "2"),
+        (0, None),
+        ("none", None),
+        ([0], '"device=0"'),
+        ([0, "GPU-3a2b"], '"device=0,GPU-3a2b"'),
+    ],
+)
+def test_docker_gpus_forms(gpus: Any, expected: str | None):
+    assert parse_settings(docker(gpus=gpus)).gpus == expected
+
+
+def test_docker_settings_are_all_read():
+    settings = parse_settings(
+        docker(
+            publish=False,
+            hostAddress="0.0.0.0",
+            hostPort=18080,
+            containerName="judge",
+            networkName="eval-net",
+            volumeName="judge-models",
+            restart="always",
+        )
+    )
+    assert settings == DockerJudgeArgs(
+        publish=False,
+        host_address="0.0.0.0",
+        host_port=18080,
+        container_name="judge",
+        network_name="eval-net",
+        volume_name="judge-models",
+        restart="always",
+    )
+
+
+def test_kubernetes_settings_are_all_read():
+    settings = parse_settings(
+        kubernetes(
+            namespace="judges",
+            createNamespace=True,
+            gpu={"count": 2, "resourceName": "nvidia.com/mig-1g.5gb"},
+            cpu="500m",
+            memory=8589934592,
+            nodeSelector={"nvidia.com/gpu.present": "true"},
+            tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+            runtimeClassName="nvidia",
+            imagePullPolicy="Always",
+            persistence={"enabled": True, "size": "50Gi", "storageClass": "fast"},
+            networkPolicy={
+                "enabled": True,
+                "podLabels": {"app": "evaluate"},
+                "namespaceLabels": {"kubernetes.io/metadata.name": "knitfab"},
+            },
+        )
+    )
+    assert settings == KubernetesJudgeArgs(
+        namespace="judges",
+        create_namespace=True,
+        gpu_count=2,
+        gpu_resource="nvidia.com/mig-1g.5gb",
+        cpu="500m",
+        memory="8589934592",
+        node_selector={"nvidia.com/gpu.present": "true"},
+        tolerations=(Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),),
+        runtime_class_name="nvidia",
+        image_pull_policy="Always",
+        persistence=Persistence(enabled=True, size="50Gi", storage_class="fast"),
+        network_policy=NetworkPolicySettings(
+            enabled=True,
+            pod_labels={"app": "evaluate"},
+            namespace_labels={"kubernetes.io/metadata.name": "knitfab"},
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "key", "fragment"),
+    [
+        ({}, "ollama-judge:target", "docker or kubernetes"),
+        ({"target": "aws"}, "ollama-judge:target", "docker or kubernetes"),
+        ({"target": "docker", "image": "ollama/ollama"}, "ollama-judge:image", "never latest"),
+        ({"target": "docker", "image": "ollama/ollama:latest"}, "ollama-judge:image", "latest"),
+        ({"target": "docker", "image": "my registry/ollama:1"}, "ollama-judge:image", "image"),
+        ({"target": "docker", "models": "llama3.2"}, "ollama-judge:models", "a list"),
+        ({"target": "docker", "models": [""]}, "ollama-judge:models[0]", "model name"),
+        ({"target": "docker", "models": ["a", "a"]}, "ollama-judge:models", "each model once"),
+        ({"target": "docker", "models": ["ok", "two words"]}, "ollama-judge:models[1]", "model"),
+        ({"target": "docker", "pullTimeoutSeconds": 10}, "ollama-judge:pullTimeoutSeconds", "60"),
+        (
+            {"target": "docker", "pullTimeoutSeconds": "1h"},
+            "ollama-judge:pullTimeoutSeconds",
+            "whole",
+        ),
+        (
+            {"target": "docker", "environment": {"OLLAMA_HOST": "0.0.0.0:1"}},
+            "ollama-judge:environment.OLLAMA_HOST",
+            "set by the judge",
+        ),
+        (
+            {"target": "docker", "environment": {"BAD-NAME": "1"}},
+            "ollama-judge:environment.BAD-NAME",
+            "environment variable names",
+        ),
+        (
+            {"target": "docker", "environment": {"OLLAMA_DEBUG": ["1"]}},
+            "ollama-judge:environment.OLLAMA_DEBUG",
+            "a string",
+        ),
+        (
+            {"target": "docker", "keepModelsOnDestroy": "no"},
+            "ollama-judge:keepModelsOnDestroy",
+            "true",
+        ),
+        (docker(gpus=-1), "ollama-judge:docker.gpus", '"all", "none"'),
+        (docker(gpus="some"), "ollama-judge:docker.gpus", "device ids"),
+        (docker(gpus=[]), "ollama-judge:docker.gpus", "device ids"),
+        (docker(gpus=True), "ollama-judge:docker.gpus", "a count"),
+        (docker(hostPort=0), "ollama-judge:docker.hostPort", "1 to 65535"),
+        (docker(hostPort=70000), "ollama-judge:docker.hostPort", "1 to 65535"),
+        (docker(hostPort="11434"), "ollama-judge:docker.hostPort", "whole number"),
+        (docker(hostAddress="localhost"), "ollama-judge:docker.hostAddress", "IP address"),
+        (docker(publish="yes"), "ollama-judge:docker.publish", "true or false"),
+        (docker(containerName="-x"), "ollama-judge:docker.containerName", "Docker name"),
+        (docker(restart="sometimes"), "ollama-judge:docker.restart", "unless-stopped"),
+        (kubernetes(gpu={"count": -1}), "ollama-judge:kubernetes.gpu.count", "0 to 64"),
+        (
+            kubernetes(gpu={"resourceName": "gpu"}),
+            "ollama-judge:kubernetes.gpu.resourceName",
+            "extended",
+        ),
+        (kubernetes(memory="5 GB"), "ollama-judge:kubernetes.memory", "quantity"),
+        (kubernetes(cpu="0"), "ollama-judge:kubernetes.cpu", "positive"),
+        (kubernetes(cpu="four"), "ollama-judge:kubernetes.cpu", "quantity"),
+        (kubernetes(namespace="Knitfab"), "ollama-judge:kubernetes.namespace", "DNS label"),
+        (
+            kubernetes(imagePullPolicy="Sometimes"),
+            "ollama-judge:kubernetes.imagePullPolicy",
+            "Always",
+        ),
+        (kubernetes(nodeSelector=["gpu"]), "ollama-judge:kubernetes.nodeSelector", "an object"),
+        (kubernetes(tolerations={"key": "x"}), "ollama-judge:kubernetes.tolerations", "a list"),
+        (
+            kubernetes(tolerations=[{"operator": "Maybe"}]),
+            "ollama-judge:kubernetes.tolerations[0].operator",
+            "Equal or Exists",
+        ),
+        (
+            kubernetes(persistence={"size": "lots"}),
+            "ollama-judge:kubernetes.persistence.size",
+            "quantity",
+        ),
+        (
+            kubernetes(networkPolicy={"enabled": 1}),
+            "ollama-judge:kubernetes.networkPolicy.enabled",
+            "true or false",
+        ),
+        (kubernetes(gpu=4), "ollama-judge:kubernetes.gpu", "must be an object"),
+    ],
+)
+def test_bad_value_names_the_key_the_value_and_what_is_allowed(raw, key, fragment):
+    message = error_of(raw)
+    assert message.startswith(key), message
+    assert fragment in message
+    assert f"pulumi config set --path '{key}'" in message or "must be an object" in message
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ({"target": "docker", "model": ["llama3.2"]}, "ollama-judge:model"),
+        (docker(gpu="all"), "ollama-judge:docker.gpu"),
+        (kubernetes(gpu={"number": 1}), "ollama-judge:kubernetes.gpu.number"),
+        (kubernetes(persistence={"enable": True}), "ollama-judge:kubernetes.persistence.enable"),
+        (kubernetes(tolerations=[{"keys": "x"}]), "ollama-judge:kubernetes.tolerations[0].keys"),
+    ],
+)
+def test_unknown_key_is_rejected_with_the_known_ones(raw, key):
+    message = error_of(raw)
+    assert message.startswith(f"{key} is not a setting; known here:")
+    assert f"pulumi config rm --path '{key}'" in message
+
+
+def test_settings_of_the_other_target_are_rejected():
+    message = error_of({"target": "docker", "kubernetes": {"namespace": "x"}})
+    assert "ollama-judge:kubernetes is set, but ollama-judge:target is docker" in message
+
+
+def test_the_bad_value_itself_is_in_the_message():
+    assert "'5 GB'" in error_of(kubernetes(memory="5 GB"))
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("docker", "docker"),
+        ("1800", 1800),
+        ("true", True),
+        ('["a"]', ["a"]),
+        ('{"x": 1}', {"x": 1}),
+    ],
+)
+def test_config_strings_are_decoded_like_pulumi_stores_them(text: str, value: Any):
+    assert _decode(text) == value

@@ -1,0 +1,214 @@
+"""The model script, run as the containers run it (`/bin/sh -c SCRIPT ...`), against a
+fake `ollama` on PATH whose server, models and pulls each test controls."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from components.judge import model_script_command
+
+FAKE_OLLAMA = r"""#!/bin/sh
+# A stand-in for the ollama CLI. State lives in $FAKE_STATE:
+#   up            the server answers        hang-list   `list` never returns
+#   models/NAME   NAME is present           pull-fails  pulls that fail before one works
+#   pull-hangs    `pull` never returns
+state=$FAKE_STATE
+echo "$*" >>"$state/calls"
+case "$1" in
+serve)
+    trap 'rm -f "$state/up"; exit 0' TERM
+    touch "$state/up"
+    while :; do sleep 0.1; done
+    ;;
+list)
+    [ -e "$state/hang-list" ] && exec sleep 600
+    [ -e "$state/up" ]
+    ;;
+show)
+    [ -e "$state/up" ] && [ -e "$state/models/$2" ]
+    ;;
+pull)
+    [ -e "$state/pull-hangs" ] && exec sleep 600
+    fails=$(cat "$state/pull-fails" 2>/dev/null || echo 0)
+    if [ "$fails" -gt 0 ]; then
+        echo $((fails - 1)) >"$state/pull-fails"
+        echo "pull failed" >&2
+        exit 1
+    fi
+    mkdir -p "$state/models" && touch "$state/models/$2"
+    ;;
+esac
+"""
+
+
+class FakeOllama:
+    def __init__(self, root: Path):
+        self.state = root / "state"
+        (self.state / "models").mkdir(parents=True)
+        bin_dir = root / "bin"
+        bin_dir.mkdir()
+        (bin_dir / "ollama").write_text(FAKE_OLLAMA)
+        (bin_dir / "ollama").chmod(0o755)
+        self.env = {
+            "PATH": f"{bin_dir}:{os.environ['PATH']}",
+            "FAKE_STATE": str(self.state),
+            "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": "3",
+            "OLLAMA_JUDGE_PULL_SECONDS": "20",
+            "OLLAMA_JUDGE_RETRY_PAUSE_SECONDS": "0",
+            "OLLAMA_JUDGE_CALL_SECONDS": "1",
+        }
+
+    def server_up(self) -> None:
+        (self.state / "up").touch()
+
+    def has(self, *models: str) -> None:
+        for model in models:
+            (self.state / "models" / model).touch()
+
+    def set(self, name: str, content: str = "") -> None:
+        (self.state / name).write_text(content)
+
+    def calls(self, verb: str) -> list[str]:
+        path = self.state / "calls"
+        lines = path.read_text().splitlines() if path.exists() else []
+        return [line for line in lines if line.split()[0] == verb]
+
+    def run(self, mode: str, *models: str, **env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            model_script_command(mode, models),
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+
+@pytest.fixture
+def ollama(tmp_path: Path) -> FakeOllama:
+    return FakeOllama(tmp_path)
+
+
+def test_pull_waits_for_the_server_then_pulls_only_missing_models(ollama: FakeOllama):
+    ollama.has("llama3.2")
+    starter = subprocess.Popen(["sh", "-c", f"sleep 1; touch {ollama.state}/up"])
+    result = ollama.run("pull", "llama3.2", "qwen2.5")
+    starter.wait()
+    assert result.returncode == 0, result.stdout
+    assert len(ollama.calls("list")) > 1, "the script should have polled the server"
+    assert ollama.calls("pull") == ["pull qwen2.5"]
+    assert "llama3.2 is present" in result.stdout
+    assert "ready: llama3.2 qwen2.5" in result.stdout
+
+
+def test_pull_gives_up_when_the_server_never_answers(ollama: FakeOllama):
+    started = time.monotonic()
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_SERVER_WAIT_SECONDS="2")
+    assert result.returncode == 1
+    assert "did not answer within 2s" in result.stdout
+    assert time.monotonic() - started < 8
+    assert ollama.calls("pull") == []
+
+
+def test_pull_bounds_a_server_that_hangs(ollama: FakeOllama):
+    ollama.set("hang-list")
+    started = time.monotonic()
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_SERVER_WAIT_SECONDS="1")
+    assert result.returncode == 1
+    assert time.monotonic() - started < 8
+
+
+def test_pull_retries_a_failed_pull(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-fails", "2")
+    result = ollama.run("pull", "llama3.2")
+    assert result.returncode == 0, result.stdout
+    assert ollama.calls("pull") == ["pull llama3.2"] * 3
+    assert "attempt 3 of 3" in result.stdout
+
+
+def test_pull_fails_loudly_after_the_last_attempt(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-fails", "9")
+    result = ollama.run("pull", "llama3.2", "qwen2.5", OLLAMA_JUDGE_PULL_ATTEMPTS="2")
+    assert result.returncode == 1
+    assert "could not pull llama3.2 after 2 attempts" in result.stdout
+    assert ollama.calls("pull") == ["pull llama3.2"] * 2, "later models are not tried"
+
+
+def test_pull_stops_a_hanging_pull_at_the_budget(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-hangs")
+    started = time.monotonic()
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_SECONDS="2")
+    assert result.returncode == 1
+    assert "no time left to pull llama3.2" in result.stdout
+    assert time.monotonic() - started < 10
+
+
+def test_pull_with_no_models_only_waits_for_the_server(ollama: FakeOllama):
+    ollama.server_up()
+    result = ollama.run("pull")
+    assert result.returncode == 0
+    assert ollama.calls("pull") == []
+    assert "ready: no models configured" in result.stdout
+
+
+def test_check_passes_only_with_the_server_up_and_every_model(ollama: FakeOllama):
+    assert ollama.run("check").returncode == 1, "server down"
+    ollama.server_up()
+    assert ollama.run("check").returncode == 0
+    ollama.has("llama3.2")
+    assert ollama.run("check", "llama3.2").returncode == 0
+    missing = ollama.run("check", "llama3.2", "qwen2.5")
+    assert missing.returncode == 1
+    assert "qwen2.5 is missing" in missing.stdout
+
+
+def test_log_setting_sends_output_to_that_file(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    log = tmp_path / "container.log"
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_LOG=str(log))
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "pulled llama3.2" in log.read_text()
+
+
+def test_unknown_mode_is_a_usage_error(ollama: FakeOllama):
+    result = ollama.run("start", "llama3.2")
+    assert result.returncode == 2
+    assert "usage" in result.stdout
+
+
+def _wait_for(condition, seconds: float = 20) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_serve_runs_the_server_pulls_and_stops_it_on_sigterm(ollama: FakeOllama):
+    process = subprocess.Popen(
+        model_script_command("serve", ("llama3.2",)),
+        env=ollama.env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    _wait_for(lambda: (ollama.state / "models" / "llama3.2").exists())
+    assert process.poll() is None, "the server keeps running after the pulls"
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=10) == 143
+    assert not (ollama.state / "up").exists(), "the server was stopped"
+
+
+def test_serve_stops_the_server_when_a_model_cannot_be_pulled(ollama: FakeOllama):
+    ollama.set("pull-fails", "9")
+    result = ollama.run("serve", "llama3.2", OLLAMA_JUDGE_PULL_ATTEMPTS="1")
+    assert result.returncode == 1
+    assert "cannot work without its models" in result.stdout
+    assert not (ollama.state / "up").exists()
