@@ -1,0 +1,309 @@
+"""The Kubernetes component, on Pulumi's mocks: what it registers for each setting."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from components.config import (
+    JudgeSettings,
+    KubernetesJudgeArgs,
+    NetworkPolicySettings,
+    Persistence,
+    Toleration,
+)
+from components.judge import MODEL_SCRIPT
+from components.kubernetes_judge import KubernetesJudge
+from tests.pulumi_program import Program, assert_only_changed
+
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+SERVICE = "kubernetes:core/v1:Service"
+PVC = "kubernetes:core/v1:PersistentVolumeClaim"
+NAMESPACE = "kubernetes:core/v1:Namespace"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+CONTAINER = "ollama-deployment:spec.template.spec.containers[0]"
+
+
+def deploy(args: KubernetesJudgeArgs) -> Program:
+    def build() -> dict[str, Any]:
+        judge = KubernetesJudge("ollama", args)
+        return {
+            "evaluationUrl": judge.evaluation_url,
+            "openaiBaseUrl": judge.openai_base_url,
+            "hostUrl": judge.host_url,
+            "models": judge.models,
+            "image": judge.image,
+        }
+
+    return Program().run(build)
+
+
+def with_judge(**judge_settings: Any) -> KubernetesJudgeArgs:
+    return KubernetesJudgeArgs(judge=JudgeSettings(**judge_settings))
+
+
+def container_of(program: Program) -> dict[str, Any]:
+    return program.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]["containers"][0]
+
+
+def pod_spec_of(program: Program) -> dict[str, Any]:
+    return program.one(DEPLOYMENT).inputs["spec"]["template"]["spec"]
+
+
+def env_of(program: Program) -> dict[str, str]:
+    return {e["name"]: e["value"] for e in container_of(program)["env"]}
+
+
+@pytest.fixture(scope="module")
+def default() -> Program:
+    return deploy(KubernetesJudgeArgs())
+
+
+def test_default_deployment_carries_the_manuals_ollama_yaml(default: Program):
+    deployment = default.one(DEPLOYMENT).inputs
+    assert deployment["metadata"]["name"] == "ollama"
+    assert deployment["metadata"]["namespace"] == "knitfab"
+    assert deployment["metadata"]["labels"] == {"app": "ollama"}
+    spec = deployment["spec"]
+    assert spec["replicas"] == 1
+    assert spec["selector"] == {"matchLabels": {"app": "ollama"}}
+    assert spec["template"]["metadata"]["labels"] == {"app": "ollama"}
+    assert len(spec["template"]["spec"]["containers"]) == 1
+    container = container_of(default)
+    assert container["name"] == "ollama"
+    assert container["image"] == "ollama/ollama:0.17.4"
+    expected = {"cpu": "4", "memory": "5Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"] == {"requests": expected, "limits": expected}
+    assert [p["containerPort"] for p in container["ports"]] == [11434]
+    post_start = container["lifecycle"]["postStart"]["exec"]["command"]
+    assert post_start == ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "pull", "llama3.2"]
+
+
+def test_default_service_carries_the_manuals_ollama_yaml(default: Program):
+    service = default.one(SERVICE).inputs
+    assert service["metadata"]["name"] == "ollama"
+    assert service["metadata"]["namespace"] == "knitfab"
+    assert service["spec"]["type"] == "ClusterIP"
+    assert service["spec"]["selector"] == {"app": "ollama"}
+    [port] = service["spec"]["ports"]
+    assert (port["protocol"], port["port"], port["targetPort"]) == ("TCP", 11434, 11434)
+
+
+def test_default_creates_only_the_deployment_and_service(default: Program):
+    assert default.types == sorted([DEPLOYMENT, SERVICE, "ollama-judge:index:KubernetesJudge"])
+
+
+def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
+    assert default.outputs == {
+        "evaluationUrl": "http://ollama.knitfab.svc.cluster.local:11434",
+        "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
+        "hostUrl": None,
+        "models": ["llama3.2"],
+        "image": "ollama/ollama:0.17.4",
+    }
+
+
+def test_readiness_requires_every_model(default: Program):
+    check = ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "check", "llama3.2"]
+    container = container_of(default)
+    assert container["readinessProbe"]["exec"]["command"] == check
+    assert container["startupProbe"]["exec"]["command"] == check
+    assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
+
+
+def test_one_pull_budget_sizes_probes_and_rollout_deadlines(default: Program):
+    def deadlines(program: Program, pull_seconds: int) -> None:
+        ready = 120 + pull_seconds
+        startup = container_of(program)["startupProbe"]
+        assert startup["periodSeconds"] * startup["failureThreshold"] >= ready
+        assert startup["failureThreshold"] == math.ceil(ready / startup["periodSeconds"])
+        deployment = program.one(DEPLOYMENT)
+        assert deployment.inputs["spec"]["progressDeadlineSeconds"] > ready
+        timeout = f"{deployment.inputs['spec']['progressDeadlineSeconds']:.0f}s"
+        assert deployment.custom_timeouts == {"create": timeout, "update": timeout}
+        assert env_of(program)["OLLAMA_JUDGE_PULL_SECONDS"] == str(pull_seconds)
+
+    deadlines(default, 1800)
+    short = deploy(with_judge(pull_timeout_seconds=600))
+    deadlines(short, 600)
+    assert_only_changed(
+        default,
+        short,
+        f"{CONTAINER}.startupProbe.failureThreshold",
+        "ollama-deployment:spec.progressDeadlineSeconds",
+        f"{CONTAINER}.env",
+    )
+
+
+def test_hook_output_goes_to_the_container_log(default: Program):
+    assert env_of(default)["OLLAMA_JUDGE_LOG"] == "/proc/1/fd/1"
+
+
+def test_recreate_strategy_and_locked_down_pod(default: Program):
+    assert default.one(DEPLOYMENT).inputs["spec"]["strategy"] == {"type": "Recreate"}
+    assert pod_spec_of(default)["automountServiceAccountToken"] is False
+    security = container_of(default)["securityContext"]
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_models_live_in_an_empty_dir_without_persistence(default: Program):
+    assert pod_spec_of(default)["volumes"] == [{"name": "models", "emptyDir": {}}]
+    assert container_of(default)["volumeMounts"] == [
+        {"name": "models", "mountPath": "/root/.ollama"}
+    ]
+
+
+def test_model_list_changes_only_the_hook_and_probes(default: Program):
+    two = deploy(with_judge(models=("llama3.2", "qwen2.5")))
+    assert container_of(two)["lifecycle"]["postStart"]["exec"]["command"][-2:] == [
+        "llama3.2",
+        "qwen2.5",
+    ]
+    assert_only_changed(
+        default,
+        two,
+        f"{CONTAINER}.lifecycle.postStart.exec.command",
+        f"{CONTAINER}.readinessProbe.exec.command",
+        f"{CONTAINER}.startupProbe.exec.command",
+    )
+
+
+def test_gpu_count_zero_sets_no_gpu_limit_and_hides_gpus(default: Program):
+    cpu_only = deploy(replace(KubernetesJudgeArgs(), gpu_count=0))
+    expected = {"cpu": "4", "memory": "5Gi"}
+    assert container_of(cpu_only)["resources"] == {"requests": expected, "limits": expected}
+    assert env_of(cpu_only)["NVIDIA_VISIBLE_DEVICES"] == "void"
+    assert_only_changed(default, cpu_only, f"{CONTAINER}.resources", f"{CONTAINER}.env")
+
+
+def test_gpu_resource_name_for_shared_gpus(default: Program):
+    mig = deploy(replace(KubernetesJudgeArgs(), gpu_count=2, gpu_resource="nvidia.com/mig-1g.5gb"))
+    limits = container_of(mig)["resources"]["limits"]
+    assert limits == {"cpu": "4", "memory": "5Gi", "nvidia.com/mig-1g.5gb": "2"}
+    assert container_of(mig)["resources"]["requests"] == limits
+    assert_only_changed(default, mig, f"{CONTAINER}.resources")
+
+
+def test_cpu_and_memory(default: Program):
+    small = deploy(replace(KubernetesJudgeArgs(), cpu="2", memory="8Gi"))
+    assert container_of(small)["resources"]["limits"]["memory"] == "8Gi"
+    assert_only_changed(default, small, f"{CONTAINER}.resources")
+
+
+def test_scheduling_settings(default: Program):
+    placed = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            node_selector={"nvidia.com/gpu.present": "true"},
+            tolerations=(Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),),
+            runtime_class_name="nvidia",
+        )
+    )
+    pod = pod_spec_of(placed)
+    assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+    assert pod["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
+    assert pod["runtimeClassName"] == "nvidia"
+    spec = "ollama-deployment:spec.template.spec"
+    assert_only_changed(
+        default, placed, f"{spec}.nodeSelector", f"{spec}.tolerations", f"{spec}.runtimeClassName"
+    )
+
+
+def test_image_pull_policy_and_environment(default: Program):
+    tuned = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            judge=JudgeSettings(environment={"OLLAMA_KEEP_ALIVE": "-1"}),
+            image_pull_policy="Always",
+        )
+    )
+    assert container_of(tuned)["imagePullPolicy"] == "Always"
+    assert env_of(tuned)["OLLAMA_KEEP_ALIVE"] == "-1"
+    assert_only_changed(default, tuned, f"{CONTAINER}.imagePullPolicy", f"{CONTAINER}.env")
+
+
+def test_persistence_mounts_a_claim_that_outlives_the_stack(default: Program):
+    kept = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            persistence=Persistence(enabled=True, size="50Gi", storage_class="fast"),
+        )
+    )
+    claim = kept.one(PVC)
+    assert claim.retain_on_delete
+    assert claim.inputs["metadata"]["namespace"] == "knitfab"
+    assert claim.inputs["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "50Gi"}},
+        "storageClassName": "fast",
+    }
+    assert pod_spec_of(kept)["volumes"] == [
+        {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
+    ]
+    assert_only_changed(
+        default, kept, "ollama-models:", "ollama-deployment:spec.template.spec.volumes[0]"
+    )
+
+
+def test_persistence_opt_out_of_keeping_models():
+    claim = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            judge=JudgeSettings(keep_models_on_destroy=False),
+            persistence=Persistence(enabled=True),
+        )
+    ).one(PVC)
+    assert not claim.retain_on_delete
+
+
+def test_network_policy_admits_only_the_evaluation_pods(default: Program):
+    guarded = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            network_policy=NetworkPolicySettings(enabled=True, pod_labels={"role": "evaluate"}),
+        )
+    )
+    policy = guarded.one(NETWORK_POLICY).inputs
+    assert policy["metadata"]["namespace"] == "knitfab"
+    assert policy["spec"] == {
+        "podSelector": {"matchLabels": {"app": "ollama"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"role": "evaluate"}}}],
+                "ports": [{"protocol": "TCP", "port": 11434}],
+            }
+        ],
+    }
+    assert_only_changed(default, guarded, "ollama-network-policy:")
+
+
+def test_network_policy_from_other_namespaces():
+    policy = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            network_policy=NetworkPolicySettings(
+                enabled=True, namespace_labels={"kubernetes.io/metadata.name": "knitfab"}
+            ),
+        )
+    ).one(NETWORK_POLICY)
+    assert policy.inputs["spec"]["ingress"][0]["from"] == [
+        {
+            "podSelector": {"matchLabels": {}},
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "knitfab"}},
+        }
+    ]
+
+
+def test_namespace_is_assumed_unless_created(default: Program):
+    assert default.of_type(NAMESPACE) == []
+    own = deploy(replace(KubernetesJudgeArgs(), namespace="judges", create_namespace=True))
+    assert own.one(NAMESPACE).inputs["metadata"]["name"] == "judges"
+    assert own.one(SERVICE).inputs["metadata"]["namespace"] == "judges"
+    assert own.outputs["evaluationUrl"] == "http://ollama.judges.svc.cluster.local:11434"

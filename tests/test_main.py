@@ -1,0 +1,99 @@
+"""`__main__.py` with the committed stack files, on Pulumi's mocks."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import pytest
+import yaml
+
+from components.config import PROJECT, ConfigError
+from tests.pulumi_program import Program
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack file's config as the engine hands it to the program: strings, with
+    objects and lists as JSON."""
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
+
+
+@pytest.fixture
+def main(monkeypatch: pytest.MonkeyPatch):
+    """Runs __main__.py with a stack config; the program's exports become `outputs`."""
+
+    def run(config: dict[str, str], program: Program | None = None) -> Program:
+        program = program or Program()
+        exported: dict[str, Any] = {}
+        monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+        pulumi.runtime.set_all_config(config)
+
+        def build() -> dict[str, Any]:
+            runpy.run_path(str(PROJECT_DIR / "__main__.py"))
+            return exported
+
+        try:
+            return program.run(build)
+        finally:
+            pulumi.runtime.set_all_config({})
+
+    return run
+
+
+def test_project_file_names_the_project_the_config_uses():
+    project = yaml.safe_load((PROJECT_DIR / "Pulumi.yaml").read_text())
+    assert project["name"] == PROJECT
+    assert project["runtime"]["name"] == "python"
+    assert project["backend"]["url"].startswith("file://")
+
+
+def test_local_stack_deploys_the_docker_judge(main):
+    program = main(stack_config("local"))
+    assert program.one("ollama-judge:index:DockerJudge")
+    assert program.of_type("ollama-judge:index:KubernetesJudge") == []
+    container = program.one("docker:index/container:Container").inputs
+    assert container["gpus"] == "all"
+    assert container["entrypoints"][-1] == "llama3.2"
+    assert program.outputs == {
+        "evaluationUrl": "http://ollama:11434",
+        "openaiBaseUrl": "http://ollama:11434/v1",
+        "hostUrl": "http://127.0.0.1:11434",
+        "models": ["llama3.2"],
+        "image": "ollama/ollama:0.17.4",
+    }
+
+
+def test_knitfab_stack_deploys_the_kubernetes_judge(main):
+    program = main(stack_config("knitfab"))
+    assert program.one("ollama-judge:index:KubernetesJudge")
+    assert program.of_type("ollama-judge:index:DockerJudge") == []
+    assert program.one("kubernetes:apps/v1:Deployment").inputs["metadata"]["namespace"] == "knitfab"
+    assert program.outputs == {
+        "evaluationUrl": "http://ollama.knitfab.svc.cluster.local:11434",
+        "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
+        "hostUrl": None,
+        "models": ["llama3.2"],
+        "image": "ollama/ollama:0.17.4",
+    }
+
+
+def test_bad_config_stops_the_program_before_any_resource(main):
+    config = {**stack_config("local"), f"{PROJECT}:docker": json.dumps({"gpus": -1})}
+    program = Program()
+    with pytest.raises(ConfigError, match=r"ollama-judge:docker\.gpus is -1"):
+        main(config, program)
+    assert program.monitor.registered == []
+
+
+def test_unknown_top_level_key_in_the_stack_is_reported(main):
+    config = {**stack_config("knitfab"), f"{PROJECT}:modles": '["llama3.2"]'}
+    with pytest.raises(ConfigError, match=r"ollama-judge:modles is not a setting"):
+        main(config)
