@@ -75,7 +75,6 @@ class DockerJudge(pulumi.ComponentResource):
                 timeout="30s",
                 retries=3,
                 start_period=f"{ready_seconds}s",
-                start_interval="2s",
             ),
             wait=True,
             wait_timeout=ready_seconds + 60,
