@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # Keeps the judge's models present on an Ollama server. POSIX sh: it runs in the Ollama
 # image and in small test images alike.
 #

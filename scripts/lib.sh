@@ -1,0 +1,39 @@
+# shellcheck shell=bash
+# Set-up shared by scripts/test and scripts/deploy. Every step is idempotent and quick
+# once done, so both commands can run it every time.
+
+# The project's virtualenv with the pinned packages; reinstalled when a pin changes.
+ensure_venv() {
+    local stamp=.venv/.installed
+    if [[ -x .venv/bin/python ]] && cat requirements*.txt | cmp -s - "${stamp}"; then
+        return 0
+    fi
+    echo "--- setting up .venv with the pinned packages" >&2
+    "${PYTHON:-python3}" -m venv .venv
+    .venv/bin/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+    cat requirements*.txt >"${stamp}"
+}
+
+# Debian packages the project needs: Docker Engine to run the judge, shellcheck to
+# check the shell scripts.
+ensure_host_packages() {
+    local missing=()
+    command -v dockerd >/dev/null || missing+=(docker.io)
+    command -v shellcheck >/dev/null || missing+=(shellcheck)
+    ((${#missing[@]} == 0)) && return 0
+    if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
+        echo "missing Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2
+        return 1
+    fi
+    echo "--- installing ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# The pinned Pulumi engine: a matching install on PATH, the cache, or a build (minutes,
+# once per machine). Puts it on PATH with the no-download switches.
+ensure_engine() {
+    local env
+    env="$(toolchain/bootstrap.sh --env)"
+    eval "${env}"
+}

@@ -1,0 +1,43 @@
+"""Fixtures for tests that drive real parts. A missing part fails the test (in CI and
+elsewhere): a skipped end-to-end test would hide exactly what it exists to show."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.engine import MissingPartError, ProjectCopy, docker_engine, engine_environment
+
+
+@pytest.fixture(scope="session")
+def engine() -> Iterator[dict[str, str]]:
+    """The pinned Pulumi engine on PATH for this test session."""
+    try:
+        env = engine_environment()
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    saved = {key: os.environ.get(key) for key in (*env, "PULUMI_BACKEND_URL")}
+    os.environ.update(env)
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+
+
+@pytest.fixture(scope="session")
+def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    try:
+        with docker_engine(tmp_path_factory.mktemp("dockerd")):
+            yield
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture
+def project(engine: dict[str, str], tmp_path: Path) -> ProjectCopy:
+    return ProjectCopy(tmp_path)
