@@ -37,3 +37,24 @@ ensure_engine() {
     env="$(toolchain/bootstrap.sh --env)"
     eval "${env}"
 }
+
+# A running Docker engine. Workstations run it as a service; where none runs (no
+# systemd, as on build machines), start dockerd in the background, detached from us.
+ensure_docker_running() {
+    docker info >/dev/null 2>&1 && return 0
+    if [[ "$(id -u)" != 0 ]]; then
+        echo "the Docker engine does not answer: start it (systemctl start docker)" >&2
+        return 1
+    fi
+    local log=/var/log/dockerd.log
+    echo "--- starting dockerd (log: ${log})" >&2
+    setsid dockerd >>"${log}" 2>&1 </dev/null &
+    local tries=0
+    until docker info >/dev/null 2>&1; do
+        ((tries++ < 60)) || {
+            echo "dockerd did not start; see ${log}" >&2
+            return 1
+        }
+        sleep 1
+    done
+}
