@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
 from scripts.stack import open_stack
@@ -92,10 +94,24 @@ class ProjectCopy:
         state.mkdir()
         self.backend_url = f"file://{state}"
 
-    def stack(self, name: str, **config: str) -> auto.Stack:
-        """The stack `name` with extra config on top of the committed stack file."""
+    def stack(self, name: str, config: dict[str, Any] | None = None) -> auto.Stack:
+        """The stack `name`: its committed stack file with `config` merged over it (a
+        nested dict is merged key by key, anything else replaces)."""
         os.environ["PULUMI_BACKEND_URL"] = self.backend_url
-        stack = open_stack(name, self.dir)
-        for key, value in config.items():
-            stack.set_config(key, auto.ConfigValue(value), path=True)
-        return stack
+        stack_file = self.dir / f"Pulumi.{name}.yaml"
+        settings = yaml.safe_load((PROJECT_DIR / stack_file.name).read_text())
+        _merge(settings["config"], config or {})
+        if stack_file.exists():  # keep the salt the engine added when it created the stack
+            salt = yaml.safe_load(stack_file.read_text()).get("encryptionsalt")
+            if salt:
+                settings["encryptionsalt"] = salt
+        stack_file.write_text(yaml.safe_dump(settings))
+        return open_stack(name, self.dir)
+
+
+def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> None:
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = value

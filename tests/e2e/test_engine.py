@@ -63,7 +63,7 @@ def test_preview_of_the_local_stack_against_a_real_docker_engine(
 def test_knitfab_stack_renders_the_manuals_manifest(project: ProjectCopy, tmp_path: Path):
     rendered = tmp_path / "rendered"
     # The provider's YAML mode writes manifests on `up` instead of calling a cluster.
-    stack = project.stack("knitfab", **{"kubernetes:renderYamlToDirectory": str(rendered)})
+    stack = project.stack("knitfab", {"kubernetes:renderYamlToDirectory": str(rendered)})
     result = stack.up()
     assert result.summary.result == "succeeded"
     manifests = {}
@@ -108,7 +108,7 @@ def test_knitfab_stack_renders_the_manuals_manifest(project: ProjectCopy, tmp_pa
 def test_config_error_reaches_the_user_as_the_same_message_without_a_traceback(
     project: ProjectCopy, docker: None
 ):
-    stack = project.stack("local", **{"ollama-judge:docker.gpus": "-1"})
+    stack = project.stack("local", {"ollama-judge:docker": {"gpus": -1}})
     with pytest.raises(auto.CommandError) as failed:
         stack.preview()
     message = str(failed.value)
