@@ -16,17 +16,12 @@ import pulumi_docker as docker
 
 from components import judge
 from components.config import DockerJudgeArgs
+from components.judge_component import JudgeComponent
 
 TYPE = "ollama-judge:index:DockerJudge"
 
 
-class DockerJudge(pulumi.ComponentResource):
-    evaluation_url: pulumi.Output[str]
-    openai_base_url: pulumi.Output[str]
-    host_url: pulumi.Output[str | None]
-    models: pulumi.Output[list[str]]
-    image: pulumi.Output[str]
-
+class DockerJudge(JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
     ):
@@ -87,20 +82,7 @@ class DockerJudge(pulumi.ComponentResource):
             ),
         )
 
-        self.evaluation_url = container.name.apply(judge.evaluation_url)
-        self.openai_base_url = self.evaluation_url.apply(judge.openai_base_url)
-        self.host_url = pulumi.Output.from_input(self._host_url(args))
-        self.models = pulumi.Output.from_input(list(settings.models))
-        self.image = pulumi.Output.from_input(settings.image)
-        self.register_outputs(
-            {
-                "evaluation_url": self.evaluation_url,
-                "openai_base_url": self.openai_base_url,
-                "host_url": self.host_url,
-                "models": self.models,
-                "image": self.image,
-            }
-        )
+        self._publish(container.name.apply(judge.evaluation_url), self._host_url(args), settings)
 
     @staticmethod
     def _environment(args: DockerJudgeArgs) -> dict[str, str]:

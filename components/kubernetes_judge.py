@@ -47,6 +47,7 @@ from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components import judge
 from components.config import KubernetesJudgeArgs
+from components.judge_component import JudgeComponent
 from components.kubernetes_network_policy import judge_network_policy
 
 TYPE = "ollama-judge:index:KubernetesJudge"
@@ -55,13 +56,7 @@ PROBE_PERIOD_SECONDS = 10
 MODELS_VOLUME = "models"
 
 
-class KubernetesJudge(pulumi.ComponentResource):
-    evaluation_url: pulumi.Output[str]
-    openai_base_url: pulumi.Output[str]
-    host_url: pulumi.Output[str | None]
-    models: pulumi.Output[list[str]]
-    image: pulumi.Output[str]
-
+class KubernetesJudge(JudgeComponent):
     def __init__(
         self, name: str, args: KubernetesJudgeArgs, opts: pulumi.ResourceOptions | None = None
     ):
@@ -166,23 +161,11 @@ class KubernetesJudge(pulumi.ComponentResource):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        self.evaluation_url = pulumi.Output.all(
+        service_dns_name = pulumi.Output.all(
             service.metadata.name, service.metadata.namespace
-        ).apply(lambda parts: judge.evaluation_url(f"{parts[0]}.{parts[1]}.svc.cluster.local"))
-        self.openai_base_url = self.evaluation_url.apply(judge.openai_base_url)
-        # A ClusterIP Service is not reachable from outside the cluster.
-        self.host_url = pulumi.Output.from_input(None)
-        self.models = pulumi.Output.from_input(list(settings.models))
-        self.image = pulumi.Output.from_input(settings.image)
-        self.register_outputs(
-            {
-                "evaluation_url": self.evaluation_url,
-                "openai_base_url": self.openai_base_url,
-                "host_url": self.host_url,
-                "models": self.models,
-                "image": self.image,
-            }
-        )
+        ).apply(lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local")
+        # A ClusterIP Service is not reachable from outside the cluster: no host URL.
+        self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
 
     @staticmethod
     def _container(args: KubernetesJudgeArgs) -> ContainerArgs:

@@ -131,3 +131,22 @@ def assert_only_changed(before: Program, after: Program, *prefixes: str) -> None
     assert not unexpected, f"unexpected changes: {unexpected}"
     untouched = [p for p in prefixes if not any(c.startswith(p) for c in changed)]
     assert not untouched, f"expected changes under {untouched}"
+
+
+JUDGE_OUTPUTS = {
+    "evaluationUrl": "evaluation_url",
+    "openaiBaseUrl": "openai_base_url",
+    "hostUrl": "host_url",
+    "models": "models",
+    "image": "image",
+}
+
+
+def deploy_judge(component: Callable[[str, Any], Any], args: Any) -> Program:
+    """Runs one judge component named "ollama"; its outputs by their stack export names."""
+
+    def build() -> dict[str, pulumi.Output[Any]]:
+        judge = component("ollama", args)
+        return {name: getattr(judge, attribute) for name, attribute in JUDGE_OUTPUTS.items()}
+
+    return Program().run(build)

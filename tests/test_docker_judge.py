@@ -10,7 +10,7 @@ import pytest
 from components.config import DockerJudgeArgs, JudgeSettings
 from components.docker_judge import DockerJudge
 from components.judge import MODEL_SCRIPT
-from tests.pulumi_program import Program, assert_only_changed
+from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
@@ -19,17 +19,7 @@ IMAGE = "docker:index/remoteImage:RemoteImage"
 
 
 def deploy(args: DockerJudgeArgs) -> Program:
-    def build() -> dict[str, Any]:
-        judge = DockerJudge("ollama", args)
-        return {
-            "evaluationUrl": judge.evaluation_url,
-            "openaiBaseUrl": judge.openai_base_url,
-            "hostUrl": judge.host_url,
-            "models": judge.models,
-            "image": judge.image,
-        }
-
-    return Program().run(build)
+    return deploy_judge(DockerJudge, args)
 
 
 def with_judge(**judge_settings: Any) -> DockerJudgeArgs:

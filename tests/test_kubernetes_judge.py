@@ -17,7 +17,7 @@ from components.config import (
 )
 from components.judge import MODEL_SCRIPT
 from components.kubernetes_judge import KubernetesJudge
-from tests.pulumi_program import Program, assert_only_changed
+from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
@@ -28,17 +28,7 @@ CONTAINER = "ollama-deployment:spec.template.spec.containers[0]"
 
 
 def deploy(args: KubernetesJudgeArgs) -> Program:
-    def build() -> dict[str, Any]:
-        judge = KubernetesJudge("ollama", args)
-        return {
-            "evaluationUrl": judge.evaluation_url,
-            "openaiBaseUrl": judge.openai_base_url,
-            "hostUrl": judge.host_url,
-            "models": judge.models,
-            "image": judge.image,
-        }
-
-    return Program().run(build)
+    return deploy_judge(KubernetesJudge, args)
 
 
 def with_judge(**judge_settings: Any) -> KubernetesJudgeArgs:
