@@ -99,6 +99,11 @@ class KubernetesJudge(JudgeComponent):
             )
 
         ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+        # A rollout that has not progressed by then has failed (a pod that cannot be
+        # scheduled, a pull that never finishes); Pulumi's wait gives the controller's
+        # verdict a minute to arrive before it gives up itself.
+        progress_deadline = ready_seconds + 60
+        await_timeout = f"{progress_deadline + 60}s"
         k8s.apps.v1.Deployment(
             f"{name}-deployment",
             metadata=meta(judge.JUDGE_HOST),
@@ -106,7 +111,7 @@ class KubernetesJudge(JudgeComponent):
                 replicas=1,
                 # A GPU and a ReadWriteOnce volume cannot be held by two pods at once.
                 strategy=DeploymentStrategyArgs(type="Recreate"),
-                progress_deadline_seconds=ready_seconds + 300,
+                progress_deadline_seconds=progress_deadline,
                 selector=LabelSelectorArgs(match_labels=LABELS),
                 template=PodTemplateSpecArgs(
                     metadata=ObjectMetaArgs(labels=LABELS),
@@ -130,11 +135,10 @@ class KubernetesJudge(JudgeComponent):
                     ),
                 ),
             ),
-            # The provider waits for the rollout; a first start pulls every model.
             opts=child.merge(
                 pulumi.ResourceOptions(
                     custom_timeouts=pulumi.CustomTimeouts(
-                        create=f"{ready_seconds + 300}s", update=f"{ready_seconds + 300}s"
+                        create=await_timeout, update=await_timeout
                     )
                 )
             ),

@@ -111,8 +111,9 @@ def test_one_pull_budget_sizes_probes_and_rollout_deadlines(default: Program):
         assert startup["periodSeconds"] * startup["failureThreshold"] >= ready
         assert startup["failureThreshold"] == math.ceil(ready / startup["periodSeconds"])
         deployment = program.one(DEPLOYMENT)
-        assert deployment.inputs["spec"]["progressDeadlineSeconds"] > ready
-        timeout = f"{deployment.inputs['spec']['progressDeadlineSeconds']:.0f}s"
+        deadline = deployment.inputs["spec"]["progressDeadlineSeconds"]
+        assert ready < deadline <= ready + 60
+        timeout = f"{deadline + 60:.0f}s"
         assert deployment.custom_timeouts == {"create": timeout, "update": timeout}
         assert env_of(program)["OLLAMA_JUDGE_PULL_SECONDS"] == str(pull_seconds)
 
