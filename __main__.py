@@ -6,8 +6,14 @@ The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 
 import pulumi
 
-from components.config import DockerJudgeArgs, KubernetesJudgeArgs, load_settings
+from components.config import (
+    DockerJudgeArgs,
+    KubernetesJudgeArgs,
+    load_cluster_access,
+    load_settings,
+)
 from components.docker_judge import DockerJudge
+from components.kubernetes_capacity import check_gpu_capacity
 from components.kubernetes_judge import KubernetesJudge
 
 settings = load_settings()
@@ -15,6 +21,10 @@ match settings:
     case DockerJudgeArgs():
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
+        # Before anything changes: a pod no node can hold would take the judge down.
+        skipped = check_gpu_capacity(settings, load_cluster_access())
+        if skipped:
+            pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)
 
 pulumi.export("evaluationUrl", judge.evaluation_url)

@@ -109,6 +109,15 @@ class KubernetesJudgeArgs:
 StackSettings = DockerJudgeArgs | KubernetesJudgeArgs
 
 
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    render_directory: str | None = None
+
+
 # --- reading one object -----------------------------------------------------------------
 
 
@@ -466,3 +475,13 @@ def load_settings() -> StackSettings:
     config = pulumi.Config(PROJECT)
     raw = {k[len(prefix) :]: _decode(config.require(k[len(prefix) :])) for k in keys}
     return parse_settings(raw)
+
+
+def load_cluster_access() -> ClusterAccess:
+    """The kubernetes provider's settings that say which cluster it talks to, if any."""
+    config = pulumi.Config("kubernetes")
+    return ClusterAccess(
+        kubeconfig=config.get("kubeconfig"),
+        context=config.get("context"),
+        render_directory=config.get("renderYamlToDirectory"),
+    )

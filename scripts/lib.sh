@@ -15,11 +15,12 @@ ensure_venv() {
 }
 
 # Debian packages the project needs: Docker Engine to run the judge, shellcheck to
-# check the shell scripts.
+# check the shell scripts, openssl for the test cluster's certificates.
 ensure_host_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v shellcheck >/dev/null || missing+=(shellcheck)
+    command -v openssl >/dev/null || missing+=(openssl)
     ((${#missing[@]} == 0)) && return 0
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "missing Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2

@@ -32,6 +32,8 @@ def main(monkeypatch: pytest.MonkeyPatch):
 
     def run(config: dict[str, str], program: Program | None = None) -> Program:
         program = program or Program()
+        # No cluster for these tests: the knitfab stack's capacity check must find none.
+        monkeypatch.setenv("KUBECONFIG", str(PROJECT_DIR / "no-such-kubeconfig"))
         exported: dict[str, Any] = {}
         monkeypatch.setattr(pulumi, "export", exported.__setitem__)
         pulumi.runtime.set_all_config(config)

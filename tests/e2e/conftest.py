@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e import docker_host
 from tests.e2e.engine import MissingPartError, ProjectCopy, docker_engine, engine_environment
+from tests.e2e.kube_cluster import Cluster, running_cluster
 
 
 @pytest.fixture(scope="session")
@@ -41,3 +43,34 @@ def docker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 @pytest.fixture
 def project(engine: dict[str, str], tmp_path: Path) -> ProjectCopy:
     return ProjectCopy(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def judge_image(docker: None) -> str:
+    """The pinned Ollama image, built locally (no registry can be reached)."""
+    try:
+        return docker_host.build_ollama_image(docker_host.IMAGE)
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def names_free(docker: None) -> Iterator[None]:
+    """The local stack's fixed names are free before a module and freed after it."""
+    try:
+        docker_host.assert_judge_names_free()
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+    yield
+    docker_host.remove_judge_objects()
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    """The test control plane, with namespace knitfab as on a Knitfab installation."""
+    try:
+        with running_cluster(tmp_path_factory.mktemp("cluster")) as started:
+            started.kubectl("create", "namespace", "knitfab")
+            yield started
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)

@@ -1,0 +1,112 @@
+"""Looks at the Docker engine the way a user would: `docker inspect`, `docker run`,
+HTTP on the published port."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+import urllib.request
+from typing import Any
+
+from pulumi import automation as auto
+
+from components.config import JudgeSettings
+from tests.e2e.engine import PROJECT_DIR, MissingPartError
+
+JUDGE_NAMES = {"container": "ollama", "network": "ollama-net", "volume": "ollama"}
+IMAGE = JudgeSettings().image
+VERSION = IMAGE.rsplit(":", 1)[1]
+# A file the tests leave in the model volume to see whether the volume survived.
+MARKER = "/root/.ollama/e2e-marker"
+
+
+def cpu_only(port: int, **more: Any) -> dict[str, Any]:
+    """Stack config a CPU-only test host needs on top of the committed stack file: no
+    GPUs, a free port, and no models (nothing here can download one)."""
+    return {
+        "ollama-judge:models": [],
+        "ollama-judge:docker": {"gpus": "none", "hostPort": port},
+        **more,
+    }
+
+
+def up(stack: auto.Stack, **options: Any) -> dict[str, int]:
+    """Runs `up` and returns its resource changes, e.g. {"same": 6}."""
+    return dict(stack.up(**options).summary.resource_changes or {})
+
+
+def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+
+
+def inspect(kind: str, name: str) -> dict[str, Any] | None:
+    """`docker <kind> inspect NAME`, or None when there is no such object."""
+    result = docker(kind, "inspect", name, check=False)
+    return json.loads(result.stdout)[0] if result.returncode == 0 else None
+
+
+def exists(kind: str, name: str) -> bool:
+    return inspect(kind, name) is not None
+
+
+def assert_judge_names_free() -> None:
+    """The stack uses fixed names; never touch a judge, network or volume a user has."""
+    taken = [f"{kind} {name}" for kind, name in JUDGE_NAMES.items() if exists(kind, name)]
+    if taken:
+        raise MissingPartError(
+            f"this Docker engine already has {', '.join(taken)}: the local stack's tests "
+            "create and delete objects of those names, so they run only where they are free"
+        )
+
+
+def remove_judge_objects() -> None:
+    docker("rm", "-f", JUDGE_NAMES["container"], check=False)
+    docker("network", "rm", JUDGE_NAMES["network"], check=False)
+    docker("volume", "rm", "-f", JUDGE_NAMES["volume"], check=False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def listening_addresses(port: int) -> set[str]:
+    """Local addresses with a TCP listener on `port`, as the kernel reports them."""
+    result = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    )
+    return {line.split()[3].rsplit(":", 1)[0] for line in result.stdout.splitlines()}
+
+
+def get_json(url: str, timeout: float = 10) -> Any:
+    with urllib.request.urlopen(url, timeout=timeout) as response:
+        return json.loads(response.read())
+
+
+def build_ollama_image(image: str) -> str:
+    """The pinned image, built locally from Ollama's Go module when it is not there."""
+    version = image.rsplit(":", 1)[1]
+    script = PROJECT_DIR / "images" / "build-ollama-image.sh"
+    result = subprocess.run([str(script), version], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise MissingPartError(f"{script.name} {version} failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
+
+
+def run_on_judge_network(image: str, *command: str) -> subprocess.CompletedProcess[str]:
+    """A throwaway container on the judge's network, as the evaluation's would be."""
+    return docker(
+        "run", "--rm", "--network", JUDGE_NAMES["network"], "--entrypoint", "/bin/sh",
+        image, "-c", " ".join(command), check=False,
+    )  # fmt: skip
+
+
+def wait_until(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {seconds}s waiting for {what}")
+        time.sleep(0.5)

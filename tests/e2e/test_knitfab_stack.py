@@ -1,0 +1,210 @@
+"""Stack `knitfab` on a real Kubernetes control plane with a GPU node.
+
+The cluster (testcluster/) is a real kube-apiserver, etcd, controller-manager and
+scheduler; its node `gpu-node-1` (1 nvidia.com/gpu) is simulated by kwok, which reports
+pods running and ready but runs nothing in them: no hook, no probe. The stack is the
+committed Pulumi.knitfab.yaml pointed at this cluster (`kubernetes:kubeconfig`);
+namespace `knitfab` is created by the test setup, as Knitfab's exists already.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from tests.e2e.docker_host import up
+from tests.e2e.engine import ProjectCopy
+from tests.e2e.kube_cluster import GPU_NODE, Cluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.knitfab]
+
+NAMESPACE = "knitfab"
+
+
+@dataclass
+class Deployed:
+    project: ProjectCopy
+    cluster: Cluster
+    stack: auto.Stack
+    outputs: dict[str, Any]
+
+    def reconfigure(self, **config: Any) -> auto.Stack:
+        return self.project.stack(
+            "knitfab", {"kubernetes:kubeconfig": str(self.cluster.kubeconfig), **config}
+        )
+
+    def pod(self) -> dict[str, Any]:
+        pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        assert len(live) == 1, [p["metadata"]["name"] for p in pods]
+        return live[0]
+
+
+@pytest.fixture(scope="module")
+def deployed(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iterator[Deployed]:
+    project = ProjectCopy(tmp_path_factory.mktemp("knitfab"))
+    deployed = Deployed(project, cluster, None, {})  # type: ignore[arg-type]
+    deployed.stack = deployed.reconfigure()
+    result = deployed.stack.up()
+    deployed.outputs = {k: v.value for k, v in result.outputs.items()}
+    yield deployed
+    deployed.reconfigure().destroy()
+
+
+def test_deployment_is_available_with_its_pod_on_the_gpu_node(deployed: Deployed):
+    deployment = deployed.cluster.get("deployment", "ollama", "-n", NAMESPACE)
+    conditions = {c["type"]: c["status"] for c in deployment["status"]["conditions"]}
+    assert conditions["Available"] == "True"
+    assert deployment["status"]["availableReplicas"] == 1
+    pod = deployed.pod()
+    assert pod["spec"]["nodeName"] == GPU_NODE
+    [container] = pod["spec"]["containers"]
+    quantities = {"cpu": "4", "memory": "5Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"] == {"requests": quantities, "limits": quantities}
+    hook = container["lifecycle"]["postStart"]["exec"]["command"]
+    assert hook[-2:] == ["pull", "llama3.2"]
+    assert container["readinessProbe"]["exec"]["command"][-2:] == ["check", "llama3.2"]
+
+
+def test_service_routes_to_the_pod_on_11434(deployed: Deployed):
+    pod = deployed.pod()
+    slices = deployed.cluster.get(
+        "endpointslices", "-n", NAMESPACE, "-l", "kubernetes.io/service-name=ollama"
+    )["items"]
+    endpoints = [e for s in slices for e in s.get("endpoints", [])]
+    assert [e["targetRef"]["name"] for e in endpoints] == [pod["metadata"]["name"]]
+    assert endpoints[0]["addresses"] == [pod["status"]["podIP"]]
+    assert endpoints[0]["conditions"]["ready"] is True
+    assert {p["port"] for s in slices for p in s["ports"]} == {11434}
+
+
+def test_outputs_name_the_services_cluster_dns_name(deployed: Deployed):
+    service = deployed.cluster.get("service", "ollama", "-n", NAMESPACE)
+    assert service["spec"]["type"] == "ClusterIP"
+    assert deployed.outputs["evaluationUrl"] == "http://ollama.knitfab.svc.cluster.local:11434"
+    assert deployed.outputs["openaiBaseUrl"] == "http://ollama.knitfab.svc.cluster.local:11434/v1"
+
+
+def test_second_up_changes_nothing(deployed: Deployed):
+    assert up(deployed.reconfigure()) == {"same": 4}
+
+
+def test_preview_diff_of_a_model_change_shows_only_the_hook_and_probes(deployed: Deployed):
+    stack = deployed.reconfigure(**{"ollama-judge:models": ["llama3.2", "qwen2.5"]})
+    preview = stack.preview(diff=True)
+    assert preview.change_summary == {"update": 1, "same": 3}
+    changed = [line.strip() for line in preview.stdout.splitlines() if line.strip()[:1] in "~+-"]
+    changed_paths = [line for line in changed if ":" in line]
+    text = "\n".join(changed_paths)
+    assert "qwen2.5" in preview.stdout
+    for expected in ("postStart", "readinessProbe", "startupProbe"):
+        assert expected in text, preview.stdout
+    for unrelated in ("resources", "image:", "env", "ports", "selector", "Service"):
+        assert unrelated not in text, f"{unrelated} changed:\n{preview.stdout}"
+
+
+def test_unsatisfiable_gpu_request_fails_fast_saying_why_and_the_judge_keeps_running(
+    deployed: Deployed,
+):
+    before = deployed.pod()
+    greedy = deployed.reconfigure(**{"ollama-judge:kubernetes": {"gpu": {"count": 2}}})
+    started = time.monotonic()
+    with pytest.raises(auto.CommandError) as failed:
+        greedy.up()
+    elapsed = time.monotonic() - started
+    assert elapsed < 60, f"took {elapsed:.0f}s"
+    message = str(failed.value)
+    assert "ollama-judge:kubernetes.gpu.count is 2" in message
+    assert f"insufficient nvidia.com/gpu; nodes: {GPU_NODE}: 1" in message
+    assert "Traceback" not in message
+    # Nothing was touched: the same pod still serves.
+    assert deployed.pod()["metadata"]["uid"] == before["metadata"]["uid"]
+    assert up(deployed.reconfigure()) == {"same": 4}
+
+
+def test_persistence_mounts_a_claim_that_outlives_the_pod(deployed: Deployed):
+    deployed.cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": "e2e-models"},
+            "spec": {
+                "capacity": {"storage": "30Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "e2e-manual",
+                "hostPath": {"path": "/tmp/e2e-models"},
+            },
+        }
+    )
+    persistent = deployed.reconfigure(
+        **{
+            "ollama-judge:kubernetes": {
+                "persistence": {"enabled": True, "storageClass": "e2e-manual"}
+            }
+        }
+    )
+    persistent.up()
+    claim = deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert claim["spec"]["storageClassName"] == "e2e-manual"
+    pod = deployed.pod()
+    volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
+    [mount] = pod["spec"]["containers"][0]["volumeMounts"]
+    assert (mount["name"], mount["mountPath"]) == ("models", "/root/.ollama")
+
+    deployed.cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod["metadata"]["name"])
+    deployed.cluster.kubectl(
+        "rollout", "status", "deployment/ollama", "-n", NAMESPACE, "--timeout=120s"
+    )
+    replacement = deployed.pod()
+    assert replacement["metadata"]["uid"] != pod["metadata"]["uid"]
+    replacement_volumes = {v["name"]: v for v in replacement["spec"]["volumes"]}
+    assert replacement_volumes["models"]["persistentVolumeClaim"]["claimName"] == "ollama-models"
+    assert (
+        deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)["metadata"]["uid"]
+        == (claim["metadata"]["uid"])
+    )
+    deployed.reconfigure().up()
+    # The claim is kept when persistence is switched off or the stack destroyed.
+    assert deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    deployed.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
+    deployed.cluster.kubectl("delete", "pv", "e2e-models")
+
+
+def test_network_policy_admits_only_the_evaluation_pods(deployed: Deployed):
+    guarded = deployed.reconfigure(
+        **{
+            "ollama-judge:kubernetes": {
+                "networkPolicy": {"enabled": True, "podLabels": {"app": "evaluate"}}
+            }
+        }
+    )
+    guarded.up()
+    policy = deployed.cluster.get("networkpolicy", "ollama", "-n", NAMESPACE)
+    assert policy["spec"]["podSelector"] == {"matchLabels": {"app": "ollama"}}
+    assert policy["spec"]["policyTypes"] == ["Ingress"]
+    assert policy["spec"]["ingress"] == [
+        {
+            "from": [{"podSelector": {"matchLabels": {"app": "evaluate"}}}],
+            "ports": [{"port": 11434, "protocol": "TCP"}],
+        }
+    ]
+    deployed.reconfigure().up()
+    assert "ollama" not in deployed.cluster.kubectl(
+        "get", "networkpolicy", "-n", NAMESPACE, "-o", "name"
+    )
+
+
+def test_destroy_removes_what_up_created_and_keeps_the_namespace(
+    deployed: Deployed, cluster: Cluster
+):
+    deployed.reconfigure().destroy()
+    for kind in ("deployment", "service", "networkpolicy", "pvc"):
+        assert cluster.kubectl("get", kind, "-n", NAMESPACE, "-o", "name").strip() == "", kind
+    assert cluster.get("namespace", NAMESPACE)["status"]["phase"] == "Active"
+    deployed.reconfigure().up()  # for the module's own teardown
