@@ -1,0 +1,149 @@
+"""Times the knitfab stack against the manual's `kubectl apply -f ollama.yaml`, side by
+side in one run against the same test cluster (testcluster/), and prints ratios.
+
+    .venv/bin/python benchmarks/knitfab_up.py [--rounds 3]
+
+1. `pulumi up` until the Deployment is Available against `kubectl apply -f ollama.yaml`
+   followed by `kubectl rollout status`.
+2. `pulumi up` with nothing to change against `kubectl diff -f ollama.yaml` with nothing
+   to change.
+
+The cluster's node is simulated (kwok): pods become ready at once and no model is pulled,
+so this measures the tools, not Ollama.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.e2e.engine import ProjectCopy, engine_environment
+from tests.e2e.kube_cluster import Cluster, running_cluster
+
+# The manual's manifest, as its Task 2 applies it.
+MANUAL_MANIFEST = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: ollama
+  namespace: knitfab
+  labels:
+    app: ollama
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: ollama
+  template:
+    metadata:
+      labels:
+        app: ollama
+    spec:
+      containers:
+        - name: ollama
+          image: ollama/ollama
+          resources:
+            requests:
+              cpu: "4"
+              memory: "5Gi"
+              nvidia.com/gpu: 1
+            limits:
+              cpu: "4"
+              memory: "5Gi"
+              nvidia.com/gpu: 1
+          ports:
+            - containerPort: 11434
+          lifecycle:
+            postStart:
+              exec:
+                command: ["sh", "-c", "ollama pull llama3.2"]
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: ollama
+  namespace: knitfab
+spec:
+  selector:
+    app: ollama
+  ports:
+    - protocol: TCP
+      port: 11434
+      targetPort: 11434
+  type: ClusterIP
+"""
+
+
+def timed(action: Callable[[], object]) -> float:
+    started = time.perf_counter()
+    action()
+    return time.perf_counter() - started
+
+
+def kubectl(cluster: Cluster, *args: str, ok_codes: tuple[int, ...] = (0,)) -> None:
+    result = subprocess.run(
+        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), *args],
+        input=MANUAL_MANIFEST,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode not in ok_codes:
+        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr}")
+
+
+def median_ratio(numerators: list[float], denominators: list[float]) -> str:
+    a, b = statistics.median(numerators), statistics.median(denominators)
+    return f"{a / b:.2f}x (medians {a:.2f}s / {b:.2f}s over {len(numerators)} rounds)"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    rounds = parser.parse_args().rounds
+    os.environ.update(engine_environment())
+    times: dict[str, list[float]] = {"up": [], "apply": [], "no-op up": [], "diff": []}
+    with (
+        tempfile.TemporaryDirectory() as scratch,
+        running_cluster(Path(scratch) / "cluster") as cluster,
+    ):
+        cluster.kubectl("create", "namespace", "knitfab")
+        project = ProjectCopy(Path(scratch))
+        stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
+        for round_number in range(1, rounds + 1):
+            times["apply"].append(
+                timed(
+                    lambda: (
+                        kubectl(cluster, "apply", "-f", "-"),
+                        kubectl(cluster, "rollout", "status", "-n", "knitfab",
+                                "deployment/ollama", "--timeout=120s"),
+                    )
+                )
+            )  # fmt: skip
+            # kubectl diff exits 1 if anything would change: here nothing may.
+            times["diff"].append(timed(lambda: kubectl(cluster, "diff", "-f", "-")))
+            kubectl(cluster, "delete", "-f", "-", "--wait=true")
+            times["up"].append(timed(stack.up))
+            times["no-op up"].append(timed(stack.up))
+            stack.destroy()
+            print(
+                f"round {round_number}: " + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+            )
+    print(
+        f"pulumi up / kubectl apply + rollout status: {median_ratio(times['up'], times['apply'])}"
+    )
+    print(f"no-op pulumi up / kubectl diff: {median_ratio(times['no-op up'], times['diff'])}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
