@@ -95,6 +95,7 @@ def kubectl(cluster: Cluster, *args: str, ok_codes: tuple[int, ...] = (0,)) -> N
         input=MANUAL_MANIFEST,
         capture_output=True,
         text=True,
+        env={**os.environ, "KUBECACHEDIR": str(cluster.kubeconfig.parent / "kubectl-cache")},
         check=False,
     )
     if result.returncode not in ok_codes:

@@ -36,7 +36,7 @@ class JudgeSettings:
     """What both targets share."""
 
     # A released tag: an untagged image is `latest`, which changes under your feet.
-    image: str = "ollama/ollama:0.17.4"
+    image: str = "ollama/ollama:0.24.0"
     models: tuple[str, ...] = ("llama3.2",)
     # Budget for pulling every model on a fresh start; sets healthcheck, probe and
     # deployment timeouts so that nothing gives up before the pulls could finish.

@@ -21,6 +21,16 @@ from components.judge_component import JudgeComponent
 TYPE = "ollama-judge:index:DockerJudge"
 
 
+def go_duration(seconds: int) -> str:
+    """Seconds as Go prints a duration ("32m0s"): the provider reads durations back in
+    that form, and any other spelling would show as a change on every `up`."""
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
 class DockerJudge(JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
@@ -69,7 +79,7 @@ class DockerJudge(JudgeComponent):
                 interval="10s",
                 timeout="30s",
                 retries=3,
-                start_period=f"{ready_seconds}s",
+                start_period=go_duration(ready_seconds),
             ),
             wait=True,
             wait_timeout=ready_seconds + 60,

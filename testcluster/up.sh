@@ -362,7 +362,9 @@ log "kube-apiserver ready after $((SECONDS - T0))s"
 # kube-controller-manager: Deployments -> ReplicaSets -> Pods, EndpointSlices for
 # Services, the default ServiceAccount of each namespace, node lifecycle (taints).
 # --use-service-account-credentials: each controller acts as its own service account,
-#   as in a real cluster, so RBAC problems show up here too.
+#   as on a kubeadm cluster. Required: the user system:kube-controller-manager alone
+#   may not patch nodes, so the node lifecycle controller could never lift the
+#   not-ready taint that admission puts on the new node (tried: the node stays tainted).
 # --leader-elect=false: one instance; a restart need not wait for an old lease to expire.
 # --cert-dir: its self-signed serving cert goes here (default /var/run/kubernetes).
 start kube-controller-manager \
@@ -444,17 +446,18 @@ status:
     nvidia.com/gpu: "1"
 EOF
 
-node_ready_untainted() {
-    [[ "$(kubectl get node "${NODE_NAME}" -o \
-        'jsonpath={.status.conditions[?(@.type=="Ready")].status}/{.spec.taints}')" == "True/" ]]
+node_ready() {
+    [[ "$(kubectl get node "${NODE_NAME}" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
 }
+node_untainted() { [[ -z "$(kubectl get node "${NODE_NAME}" -o 'jsonpath={.spec.taints}')" ]]; }
 healthz() { curl -fsS --max-time 2 -k "https://127.0.0.1:$1/healthz"; }
 
 wait_until kube-controller-manager "kube-controller-manager /healthz" healthz "${KCM_PORT}"
 wait_until kube-scheduler "kube-scheduler /healthz" healthz "${SCHED_PORT}"
-# Ready comes from kwok; the not-ready taint the node lifecycle controller puts on a
-# new node is gone once it has seen the node Ready.
-wait_until kwok "node ${NODE_NAME} Ready and untainted" node_ready_untainted
+# Ready comes from kwok. Admission puts a not-ready taint on the new node, which the
+# node lifecycle controller lifts once it has seen the node Ready.
+wait_until kwok "node ${NODE_NAME} Ready" node_ready
+wait_until kube-controller-manager "the not-ready taint to leave node ${NODE_NAME}" node_untainted
 # Pods are admitted only once their namespace's default ServiceAccount exists.
 wait_until kube-controller-manager "ServiceAccount default/default" kubectl -n default get serviceaccount default
 

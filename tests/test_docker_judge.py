@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from components.config import DockerJudgeArgs, JudgeSettings
-from components.docker_judge import DockerJudge
+from components.docker_judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
@@ -44,7 +44,7 @@ def test_default_reproduces_the_manuals_docker_commands(default: Program):
     assert container["volumes"] == [{"volumeName": "ollama", "containerPath": "/root/.ollama"}]
     assert container["ports"] == [{"internal": 11434, "external": 11434, "ip": "127.0.0.1"}]
     image = default.one(IMAGE).inputs
-    assert image["name"] == "ollama/ollama:0.17.4"
+    assert image["name"] == "ollama/ollama:0.24.0"
     assert container["image"] == image["imageId"], "the container runs the image resource"
     # docker exec ollama ollama pull llama3.2
     assert container["entrypoints"] == [
@@ -71,7 +71,7 @@ def test_default_waits_for_a_healthcheck_that_requires_every_model(default: Prog
     ]
     assert container["wait"] is True
     # The server's start (120 s) plus the default pull budget (1800 s).
-    assert healthcheck["startPeriod"] == "1920s"
+    assert healthcheck["startPeriod"] == "32m0s"
     assert container["waitTimeout"] > 1920
     assert container["restart"] == "unless-stopped"
 
@@ -82,7 +82,7 @@ def test_default_outputs(default: Program):
         "openaiBaseUrl": "http://ollama:11434/v1",
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
-        "image": "ollama/ollama:0.17.4",
+        "image": "ollama/ollama:0.24.0",
     }
 
 
@@ -167,7 +167,7 @@ def test_pull_budget_sets_the_script_budget_and_every_wait(default: Program):
     short = deploy(with_judge(pull_timeout_seconds=300))
     container = short.one(CONTAINER).inputs
     assert "OLLAMA_JUDGE_PULL_SECONDS=300" in container["envs"]
-    assert container["healthcheck"]["startPeriod"] == "420s"
+    assert container["healthcheck"]["startPeriod"] == "7m0s"
     assert container["waitTimeout"] == 480
     assert_only_changed(
         default,
@@ -214,3 +214,11 @@ def test_names_are_settable(default: Program):
         "ollama-network:name",
         "ollama-models:name",
     )
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [(10, "10s"), (60, "1m0s"), (1920, "32m0s"), (3600, "1h0m0s"), (3725, "1h2m5s")],
+)
+def test_durations_are_spelled_as_the_provider_reads_them_back(seconds: int, text: str):
+    assert go_duration(seconds) == text

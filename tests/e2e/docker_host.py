@@ -4,10 +4,13 @@ HTTP on the published port."""
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import subprocess
+import tempfile
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
@@ -96,11 +99,37 @@ def build_ollama_image(image: str) -> str:
     return result.stdout.strip().splitlines()[-1]
 
 
-def run_on_judge_network(image: str, *command: str) -> subprocess.CompletedProcess[str]:
-    """A throwaway container on the judge's network, as the evaluation's would be."""
+PROBE_IMAGE = "ollama-judge-e2e/http-probe:busybox"
+
+
+def http_probe_image() -> str:
+    """A tiny image that stands in for the evaluation's container: busybox (from the
+    Debian package busybox-static, which building the judge image installs) with wget."""
+    if not exists("image", PROBE_IMAGE):
+        busybox = shutil.which("busybox")
+        if busybox is None:
+            raise MissingPartError("busybox is missing (apt-get install busybox-static)")
+        with tempfile.TemporaryDirectory() as root:
+            Path(root, "bin").mkdir()
+            shutil.copy(busybox, Path(root, "bin", "busybox"))
+            archive = subprocess.run(
+                ["tar", "-C", root, "-c", "."], capture_output=True, check=True
+            ).stdout
+            subprocess.run(
+                ["docker", "import", "--change", 'ENTRYPOINT ["/bin/busybox"]', "-", PROBE_IMAGE],
+                input=archive,
+                capture_output=True,
+                check=True,
+            )
+    return PROBE_IMAGE
+
+
+def fetch_on_judge_network(url: str) -> subprocess.CompletedProcess[str]:
+    """GET `url` from a throwaway container on the judge's network, as the evaluation
+    would."""
     return docker(
-        "run", "--rm", "--network", JUDGE_NAMES["network"], "--entrypoint", "/bin/sh",
-        image, "-c", " ".join(command), check=False,
+        "run", "--rm", "--network", JUDGE_NAMES["network"], http_probe_image(),
+        "wget", "-qO-", url, check=False,
     )  # fmt: skip
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,6 +28,8 @@ class Cluster:
             capture_output=True,
             text=True,
             input=stdin,
+            # kubectl caches discovery under ~/.kube unless told otherwise.
+            env={**os.environ, "KUBECACHEDIR": str(self.kubeconfig.parent / "kubectl-cache")},
             check=False,
         )
         if check and result.returncode != 0:
