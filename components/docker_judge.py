@@ -76,7 +76,10 @@ class DockerJudge(JudgeComponent):
             restart=args.restart,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
-                interval="10s",
+                # Docker runs the first check one interval after the start, so this also
+                # bounds how long `up` idles after the judge is ready; one check costs a
+                # shell and one `ollama` call per model.
+                interval="5s",
                 timeout="30s",
                 retries=3,
                 start_period=go_duration(ready_seconds),
