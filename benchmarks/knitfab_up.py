@@ -16,18 +16,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_ratio, timed
 from tests.e2e.engine import ProjectCopy, engine_environment
-from tests.e2e.kube_cluster import Cluster, running_cluster
+from tests.e2e.kube_cluster import running_cluster
 
 # The manual's manifest, as its Task 2 applies it.
 MANUAL_MANIFEST = """\
@@ -83,30 +80,6 @@ spec:
 """
 
 
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
-
-
-def kubectl(cluster: Cluster, *args: str, ok_codes: tuple[int, ...] = (0,)) -> None:
-    result = subprocess.run(
-        [str(cluster.kubectl_path), "--kubeconfig", str(cluster.kubeconfig), *args],
-        input=MANUAL_MANIFEST,
-        capture_output=True,
-        text=True,
-        env={**os.environ, "KUBECACHEDIR": str(cluster.kubeconfig.parent / "kubectl-cache")},
-        check=False,
-    )
-    if result.returncode not in ok_codes:
-        raise RuntimeError(f"kubectl {' '.join(args)}: {result.stderr}")
-
-
-def median_ratio(numerators: list[float], denominators: list[float]) -> str:
-    a, b = statistics.median(numerators), statistics.median(denominators)
-    return f"{a / b:.2f}x (medians {a:.2f}s / {b:.2f}s over {len(numerators)} rounds)"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -124,15 +97,17 @@ def main() -> int:
             times["apply"].append(
                 timed(
                     lambda: (
-                        kubectl(cluster, "apply", "-f", "-"),
-                        kubectl(cluster, "rollout", "status", "-n", "knitfab",
-                                "deployment/ollama", "--timeout=120s"),
+                        cluster.kubectl("apply", "-f", "-", stdin=MANUAL_MANIFEST),
+                        cluster.kubectl("rollout", "status", "-n", "knitfab",
+                                    "deployment/ollama", "--timeout=120s"),
                     )
                 )
             )  # fmt: skip
             # kubectl diff exits 1 if anything would change: here nothing may.
-            times["diff"].append(timed(lambda: kubectl(cluster, "diff", "-f", "-")))
-            kubectl(cluster, "delete", "-f", "-", "--wait=true")
+            times["diff"].append(
+                timed(lambda: cluster.kubectl("diff", "-f", "-", stdin=MANUAL_MANIFEST))
+            )
+            cluster.kubectl("delete", "-f", "-", "--wait=true", stdin=MANUAL_MANIFEST)
             times["up"].append(timed(stack.up))
             times["no-op up"].append(timed(stack.up))
             stack.destroy()

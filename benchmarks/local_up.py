@@ -17,24 +17,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 import urllib.error
-from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.timing import median_ratio, timed
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
-
-
-def timed(action: Callable[[], object]) -> float:
-    started = time.perf_counter()
-    action()
-    return time.perf_counter() - started
 
 
 def manual_run(image: str, port: int) -> None:
@@ -52,11 +44,6 @@ def manual_run(image: str, port: int) -> None:
             return False
 
     host.wait_until(answers, 60, "the manually started server")
-
-
-def median_ratio(numerators: list[float], denominators: list[float]) -> str:
-    a, b = statistics.median(numerators), statistics.median(denominators)
-    return f"{a / b:.2f}x (medians {a:.2f}s / {b:.2f}s over {len(numerators)} rounds)"
 
 
 def main() -> int:
