@@ -15,12 +15,13 @@ ensure_venv() {
 }
 
 # Debian packages the project needs: Docker Engine to run the judge, shellcheck to
-# check the shell scripts, openssl for the test cluster's certificates.
+# check the shell scripts, openssl and curl for the test cluster.
 ensure_host_packages() {
     local missing=()
     command -v dockerd >/dev/null || missing+=(docker.io)
     command -v shellcheck >/dev/null || missing+=(shellcheck)
     command -v openssl >/dev/null || missing+=(openssl)
+    command -v curl >/dev/null || missing+=(curl)
     ((${#missing[@]} == 0)) && return 0
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "missing Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2
