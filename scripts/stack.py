@@ -61,9 +61,9 @@ def run(operation: str, stack: auto.Stack, diff: bool = False) -> int:
             stack.refresh(**echo)
         else:
             stack.destroy(**echo)
-    except auto.CommandError as error:
+    except auto.CommandError:
         # The engine has already printed what went wrong; the rest is its own wrapping.
-        print(f"pulumi {operation} failed (exit {getattr(error, 'code', '?')})", file=sys.stderr)
+        print(f"pulumi {operation} failed", file=sys.stderr)
         return 1
     return 0
 
