@@ -6,15 +6,11 @@ The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 
 import pulumi
 
-from components.config import (
-    DockerJudgeArgs,
-    KubernetesJudgeArgs,
-    load_cluster_access,
-    load_settings,
-)
+from components.config import load_cluster_access, load_settings
 from components.docker_judge import DockerJudge
 from components.kubernetes_capacity import check_gpu_capacity
 from components.kubernetes_judge import KubernetesJudge
+from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 
 settings = load_settings()
 match settings:

@@ -15,8 +15,8 @@ import pulumi
 import pulumi_docker as docker
 
 from components import judge
-from components.config import DockerJudgeArgs
 from components.judge_component import JudgeComponent
+from components.settings import DockerJudgeArgs
 
 TYPE = "ollama-judge:index:DockerJudge"
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pulumi
 
 from components import judge
-from components.config import JudgeSettings
+from components.settings import JudgeSettings
 
 
 class JudgeComponent(pulumi.ComponentResource):

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from components.config import PROJECT, ClusterAccess, ConfigError, KubernetesJudgeArgs
+from components.settings import PROJECT, ClusterAccess, ConfigError, KubernetesJudgeArgs
 
 
 class ClusterUnreadable(Exception):  # noqa: N818 (a reason to skip, not an error)

@@ -46,9 +46,9 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components import judge
-from components.config import KubernetesJudgeArgs
 from components.judge_component import JudgeComponent
 from components.kubernetes_network_policy import judge_network_policy
+from components.settings import KubernetesJudgeArgs
 
 TYPE = "ollama-judge:index:KubernetesJudge"
 LABELS = {"app": judge.JUDGE_HOST}

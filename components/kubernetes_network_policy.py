@@ -18,7 +18,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from components import judge
-from components.config import NetworkPolicySettings
+from components.settings import NetworkPolicySettings
 
 
 def judge_network_policy(

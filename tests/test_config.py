@@ -7,7 +7,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import (
+from components.config import _decode, parse_settings
+from components.settings import (
     ConfigError,
     DockerJudgeArgs,
     JudgeSettings,
@@ -15,8 +16,6 @@ from components.config import (
     NetworkPolicySettings,
     Persistence,
     Toleration,
-    _decode,
-    parse_settings,
 )
 
 

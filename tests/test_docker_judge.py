@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from components.config import DockerJudgeArgs, JudgeSettings
 from components.docker_judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
+from components.settings import DockerJudgeArgs, JudgeSettings
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from components.config import ClusterAccess, ConfigError, KubernetesJudgeArgs
 from components.kubernetes_capacity import check_gpu_capacity, gpu_shortfall
+from components.settings import ClusterAccess, ConfigError, KubernetesJudgeArgs
 
 
 def node(name: str, gpus: int | None, labels: dict[str, str] | None = None, **spec) -> dict:

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from components.config import (
+from components.judge import MODEL_SCRIPT
+from components.kubernetes_judge import KubernetesJudge
+from components.settings import (
     JudgeSettings,
     KubernetesJudgeArgs,
     NetworkPolicySettings,
     Persistence,
     Toleration,
 )
-from components.judge import MODEL_SCRIPT
-from components.kubernetes_judge import KubernetesJudge
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.config import PROJECT, ConfigError
+from components.settings import PROJECT, ConfigError
 from tests.pulumi_program import Program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from components.config import JudgeSettings
+from components.settings import JudgeSettings
 from tests.e2e.engine import PROJECT_DIR, MissingPartError
 
 JUDGE_NAMES = {"container": "ollama", "network": "ollama-net", "volume": "ollama"}

@@ -1,0 +1,102 @@
+"""The stack's settings: their types and their defaults, and the one error type for
+settings that cannot be used. Defaults live here and nowhere else."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+
+PROJECT = "ollama-judge"
+
+
+class ConfigError(pulumi.RunError):
+    """A stack setting that cannot be used. Pulumi shows the message, not a traceback."""
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """What both targets share."""
+
+    # A released tag: an untagged image is `latest`, which changes under your feet.
+    image: str = "ollama/ollama:0.24.0"
+    models: tuple[str, ...] = ("llama3.2",)
+    # Budget for pulling every model on a fresh start; sets healthcheck, probe and
+    # deployment timeouts so that nothing gives up before the pulls could finish.
+    pull_timeout_seconds: int = 1800
+    environment: Mapping[str, str] = field(default_factory=dict)
+    keep_models_on_destroy: bool = True
+
+
+@dataclass(frozen=True)
+class DockerJudgeArgs:
+    """Settings of the `docker` target (stack `local`)."""
+
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    # "all", a count as a string ("2"), "device=..." or None for no GPU at all.
+    gpus: str | None = "all"
+    publish: bool = True
+    # The API has no authentication: loopback unless the user says otherwise.
+    host_address: str = "127.0.0.1"
+    host_port: int = 11434
+    container_name: str = "ollama"
+    network_name: str = "ollama-net"
+    volume_name: str = "ollama"
+    restart: str = "unless-stopped"
+
+
+@dataclass(frozen=True)
+class Toleration:
+    key: str | None = None
+    operator: str = "Equal"
+    value: str | None = None
+    effect: str | None = None
+    toleration_seconds: int | None = None
+
+
+@dataclass(frozen=True)
+class Persistence:
+    enabled: bool = False
+    size: str = "30Gi"
+    storage_class: str | None = None
+
+
+@dataclass(frozen=True)
+class NetworkPolicySettings:
+    enabled: bool = False
+    # Peers allowed to reach the judge. Empty pod labels = every pod of the namespaces
+    # selected; no namespace labels = the judge's own namespace only.
+    pod_labels: Mapping[str, str] = field(default_factory=dict)
+    namespace_labels: Mapping[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class KubernetesJudgeArgs:
+    """Settings of the `kubernetes` target (stack `knitfab`)."""
+
+    judge: JudgeSettings = field(default_factory=JudgeSettings)
+    namespace: str = "knitfab"
+    create_namespace: bool = False
+    gpu_count: int = 1
+    gpu_resource: str = "nvidia.com/gpu"
+    cpu: str = "4"
+    memory: str = "5Gi"
+    node_selector: Mapping[str, str] = field(default_factory=dict)
+    tolerations: tuple[Toleration, ...] = ()
+    runtime_class_name: str | None = None
+    image_pull_policy: str = "IfNotPresent"
+    persistence: Persistence = field(default_factory=Persistence)
+    network_policy: NetworkPolicySettings = field(default_factory=NetworkPolicySettings)
+
+
+StackSettings = DockerJudgeArgs | KubernetesJudgeArgs
+
+
+@dataclass(frozen=True)
+class ClusterAccess:
+    """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    render_directory: str | None = None
