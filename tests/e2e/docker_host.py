@@ -13,8 +13,6 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from pulumi import automation as auto
-
 from components.settings import JudgeSettings
 from tests.e2e.engine import PROJECT_DIR, MissingPartError
 
@@ -33,11 +31,6 @@ def cpu_only(port: int, **more: Any) -> dict[str, Any]:
         "ollama-judge:docker": {"gpus": "none", "hostPort": port},
         **more,
     }
-
-
-def up(stack: auto.Stack, **options: Any) -> dict[str, int]:
-    """Runs `up` and returns its resource changes, e.g. {"same": 6}."""
-    return dict(stack.up(**options).summary.resource_changes or {})
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:

@@ -80,6 +80,11 @@ def docker_engine(log_dir: Path) -> Iterator[None]:
         log.close()
 
 
+def up(stack: auto.Stack, **options: Any) -> dict[str, int]:
+    """Runs `up` and returns its resource changes, e.g. {"same": 6}."""
+    return dict(stack.up(**options).summary.resource_changes or {})
+
+
 class ProjectCopy:
     """The project in a scratch directory with its own state backend, so that stack
     config set by a test never touches the clone's stack files."""

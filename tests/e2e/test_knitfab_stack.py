@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.docker_host import up
-from tests.e2e.engine import ProjectCopy
+from tests.e2e.engine import ProjectCopy, up
 from tests.e2e.kube_cluster import GPU_NODE, Cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.knitfab]

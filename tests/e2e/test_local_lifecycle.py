@@ -10,8 +10,8 @@ import pytest
 from pulumi import automation as auto
 
 from tests.e2e import docker_host as host
-from tests.e2e.docker_host import MARKER, VERSION, cpu_only, up
-from tests.e2e.engine import ProjectCopy
+from tests.e2e.docker_host import MARKER, VERSION, cpu_only
+from tests.e2e.engine import ProjectCopy, up
 
 pytestmark = [pytest.mark.e2e, pytest.mark.local]
 
