@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import pulumi
@@ -39,11 +40,12 @@ from components.settings import (
     Persistence,
     StackSettings,
     Toleration,
+    cli_command,
 )
 
 
 def _toleration(section: Section, name: str, value: Any) -> Toleration:
-    item = Section(f"{section.path}.{name}", value)
+    item = Section(f"{section.path}.{name}", value, section.stack)
     toleration = Toleration(
         key=item.get("key", None, item.matching(LABEL_KEY, "a label key", "nvidia.com/gpu")),
         operator=item.get("operator", Toleration.operator, item.choice("Equal", "Exists")),
@@ -77,6 +79,7 @@ def _parse_judge(top: Section) -> JudgeSettings:
         pull_timeout_seconds=top.get(
             "pullTimeoutSeconds", defaults.pull_timeout_seconds, top.integer(60, 86400)
         ),
+        pull_attempts=top.get("pullAttempts", defaults.pull_attempts, top.integer(1, 10)),
         environment=top.get(
             "environment", defaults.environment, lambda n, v: environment(top, n, v)
         ),
@@ -162,9 +165,10 @@ def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
     return args
 
 
-def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
-    """Typed settings from the project's config, keys as in the stack file."""
-    top = Section("", raw)
+def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:
+    """Typed settings from the project's config, keys as in the stack file; `stack` is
+    named in the commands that error messages give."""
+    top = Section("", raw, stack)
     target = top.get("target", None, top.choice("docker", "kubernetes"))
     if target is None:
         raise top.fail("target", None, "docker or kubernetes", "docker")
@@ -173,7 +177,8 @@ def parse_settings(raw: Mapping[str, Any]) -> StackSettings:
     if top.raw.get(other) is not None:
         raise ConfigError(
             f"{PROJECT}:{other} is set, but {PROJECT}:target is {target}: its settings "
-            f"would be ignored. Remove it with: pulumi config rm '{PROJECT}:{other}'"
+            "would be ignored. Remove it with: "
+            + cli_command(f"config rm '{PROJECT}:{other}'", stack)
         )
     top.read.add(other)
     section = top.section(chosen)
@@ -203,7 +208,10 @@ def load_settings() -> StackSettings:
     }
     config = pulumi.Config(PROJECT)
     raw = {k[len(prefix) :]: _decode(config.require(k[len(prefix) :])) for k in keys}
-    return parse_settings(raw)
+    settings = parse_settings(raw, pulumi.get_stack())
+    if isinstance(settings, DockerJudgeArgs):
+        return replace(settings, engine_host=pulumi.Config("docker").get("host"))
+    return settings
 
 
 def load_cluster_access() -> ClusterAccess:

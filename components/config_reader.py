@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from components.judge import MANAGED_ENV_NAMES
-from components.settings import PROJECT, ConfigError
+from components.settings import PROJECT, ConfigError, cli_command
 
 T = TypeVar("T")
 
@@ -23,8 +23,10 @@ class Section:
     """One config object: hands out its keys by name, remembers which were read, and
     words every error the same way."""
 
-    def __init__(self, path: str, raw: Any):
+    def __init__(self, path: str, raw: Any, stack: str | None = None):
         self.path = path
+        # The stack the commands in error messages name (None: the selected one).
+        self.stack = stack
         if not isinstance(raw, Mapping):
             raise ConfigError(
                 f"{self._key(None)} must be an object (key: value pairs), got {raw!r}."
@@ -41,7 +43,8 @@ class Section:
         shown = "not set" if value is None else f"{value!r}"
         return ConfigError(
             f"{key} is {shown}; allowed: {allowed}. "
-            f"Fix it with: pulumi config set --path '{key}' {_example(example)}"
+            "Fix it with: "
+            + cli_command(f"config set --path '{key}' {_example(example)}", self.stack)
         )
 
     def get(self, name: str, default: T, parse: Callable[[str, Any], T]) -> T:
@@ -52,7 +55,8 @@ class Section:
 
     def section(self, name: str) -> Section:
         self.read.add(name)
-        return Section(f"{self.path}.{name}" if self.path else name, self.raw.get(name) or {})
+        path = f"{self.path}.{name}" if self.path else name
+        return Section(path, self.raw.get(name) or {}, self.stack)
 
     def done(self) -> None:
         unknown = sorted(set(self.raw) - self.read)
@@ -61,7 +65,7 @@ class Section:
             known = ", ".join(sorted(self.read))
             raise ConfigError(
                 f"{key} is not a setting; known here: {known}. "
-                f"Remove it with: pulumi config rm --path '{key}'"
+                "Remove it with: " + cli_command(f"config rm --path '{key}'", self.stack)
             )
 
     # Parsers. Each takes (name, value) and returns the typed value or raises.

@@ -3,7 +3,9 @@
 Creates what the manual's `docker network create` / `docker run` / `ollama pull` did,
 so that an evaluation container on the same network reaches `http://ollama:11434`.
 The container's entrypoint runs `ollama serve` and pulls the missing models; its
-healthcheck passes only when every model is present, and `pulumi up` waits for it.
+healthcheck passes only when every model is present. `pulumi up` waits for that, relays
+the pulls' progress, and fails with the pull's own error as soon as the container gives
+up (components/docker_readiness.py).
 
 Deliberately not created: the evaluation container, and anything on the host outside
 Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
@@ -14,11 +16,16 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import judge
+from components import docker_engine, judge
+from components.docker_readiness import wait_until_ready
 from components.judge_component import JudgeComponent
-from components.settings import DockerJudgeArgs
+from components.settings import PROJECT, DockerJudgeArgs
 
 TYPE = "ollama-judge:index:DockerJudge"
+# Marks the containers this project creates, with the stack they belong to: the stack
+# runner removes a container so marked that a broken `up` left outside the state, and
+# never touches one without it.
+STACK_LABEL = f"{PROJECT}.stack"
 
 
 def go_duration(seconds: int) -> str:
@@ -29,6 +36,10 @@ def go_duration(seconds: int) -> str:
     if hours:
         return f"{hours}h{minutes}m{secs}s"
     return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def stack_label() -> str:
+    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 class DockerJudge(JudgeComponent):
@@ -74,6 +85,7 @@ class DockerJudge(JudgeComponent):
             ],
             ports=self._ports(args),
             restart=args.restart,
+            labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=stack_label())],
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
                 # Docker runs the first check one interval after the start, so this also
@@ -84,8 +96,9 @@ class DockerJudge(JudgeComponent):
                 retries=3,
                 start_period=go_duration(ready_seconds),
             ),
-            wait=True,
-            wait_timeout=ready_seconds + 60,
+            # The provider's wait sees only "healthy" or its timeout; ours below also
+            # sees a judge that gave up, and says why.
+            wait=False,
             opts=child.merge(
                 pulumi.ResourceOptions(
                     # The name is fixed (the evaluation calls it by name), so the old
@@ -95,11 +108,30 @@ class DockerJudge(JudgeComponent):
             ),
         )
 
-        self._publish(container.name.apply(judge.evaluation_url), self._host_url(args), settings)
+        # Resolves once the judge is ready, so the outputs appear only then.
+        ready_name = pulumi.Output.all(container.id, container.name).apply(
+            lambda values: self._wait_until_ready(args, values[0], values[1], container)
+        )
+        self._publish(ready_name.apply(judge.evaluation_url), self._host_url(args), settings)
+
+    @staticmethod
+    def _wait_until_ready(
+        args: DockerJudgeArgs, container_id: str, name: str, container: docker.Container
+    ) -> str:
+        # A preview changes nothing, so there is nothing to wait for.
+        if not pulumi.runtime.is_dry_run():
+            client = docker_engine.docker_client(args.engine_host)
+            wait_until_ready(
+                client.containers.get(container_id),
+                args.judge.models,
+                judge.ready_within_seconds(args.judge.pull_timeout_seconds),
+                lambda line: pulumi.log.info(line, resource=container),
+            )
+        return name
 
     @staticmethod
     def _environment(args: DockerJudgeArgs) -> dict[str, str]:
-        env = {**args.judge.environment, **judge.model_script_env(args.judge.pull_timeout_seconds)}
+        env = {**args.judge.environment, **judge.model_script_env(args.judge)}
         if args.gpus is None:
             env.update(judge.NO_GPU_ENV)
         return env

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from importlib import resources
 
+from components.settings import JudgeSettings
+
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"
 MODELS_PATH = "/root/.ollama"
@@ -21,7 +23,10 @@ NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 # Variables the judge manages itself; users may not override them through `environment`.
 MANAGED_ENV_NAMES = frozenset(
     {"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"}
-    | {f"OLLAMA_JUDGE_{suffix}" for suffix in ("LOG", "PULL_SECONDS", "SERVER_WAIT_SECONDS")}
+    | {
+        f"OLLAMA_JUDGE_{suffix}"
+        for suffix in ("LOG", "PULL_SECONDS", "PULL_ATTEMPTS", "SERVER_WAIT_SECONDS")
+    }
 )
 
 # How long `ollama serve` may take to answer before the model script gives up.
@@ -53,9 +58,10 @@ def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
 
 
-def model_script_env(pull_seconds: int) -> dict[str, str]:
+def model_script_env(settings: JudgeSettings) -> dict[str, str]:
     return {
-        "OLLAMA_JUDGE_PULL_SECONDS": str(pull_seconds),
+        "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
+        "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
         "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
     }
 

@@ -24,16 +24,25 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pulumi
 import yaml
 
-from components.settings import PROJECT, ClusterAccess, ConfigError, KubernetesJudgeArgs
+from components.settings import (
+    PROJECT,
+    ClusterAccess,
+    ConfigError,
+    KubernetesJudgeArgs,
+    cli_command,
+)
 
 
 class ClusterUnreadable(Exception):  # noqa: N818 (a reason to skip, not an error)
     """The nodes cannot be read; the message says why."""
 
 
-def gpu_shortfall(nodes: list[dict[str, Any]], args: KubernetesJudgeArgs) -> str | None:
+def gpu_shortfall(
+    nodes: list[dict[str, Any]], args: KubernetesJudgeArgs, stack: str | None = None
+) -> str | None:
     """Why no node can run the judge's pod for lack of GPUs, or None if one can."""
     if args.gpu_count == 0:
         return None
@@ -52,8 +61,9 @@ def gpu_shortfall(nodes: list[dict[str, Any]], args: KubernetesJudgeArgs) -> str
     return (
         f"{key} is {args.gpu_count}, but no schedulable node can give one pod more than "
         f"{best} {args.gpu_resource} (insufficient {args.gpu_resource}; nodes: "
-        f"{listing or 'none match'}). Fix it with: pulumi config set --path '{key}' {best}, "
-        f"or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
+        f"{listing or 'none match'}). Fix it with: "
+        + cli_command(f"config set --path '{key}' {best}", stack)
+        + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
     )
 
 
@@ -71,7 +81,7 @@ def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str 
         nodes = read_nodes(access)
     except ClusterUnreadable as reason:
         return f"could not check the cluster's GPU capacity: {reason}"
-    shortfall = gpu_shortfall(nodes, args)
+    shortfall = gpu_shortfall(nodes, args, pulumi.get_stack())
     if shortfall:
         raise ConfigError(shortfall)
     return None

@@ -175,7 +175,7 @@ class KubernetesJudge(JudgeComponent):
     def _container(args: KubernetesJudgeArgs) -> ContainerArgs:
         settings = args.judge
         resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
-        env = {**settings.environment, **judge.model_script_env(settings.pull_timeout_seconds)}
+        env = {**settings.environment, **judge.model_script_env(settings)}
         # A hook's output goes nowhere; PID 1's stdout is the container log.
         env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
         if args.gpu_count:

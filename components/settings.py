@@ -3,6 +3,7 @@ settings that cannot be used. Defaults live here and nowhere else."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -15,6 +16,14 @@ class ConfigError(pulumi.RunError):
     """A stack setting that cannot be used. Pulumi shows the message, not a traceback."""
 
 
+def cli_command(words: str, stack: str | None) -> str:
+    """A command for the user to type, as they run the Pulumi CLI: `pulumi`, or
+    `scripts/pulumi` (which says so in OLLAMA_JUDGE_CLI) where the offline toolchain put
+    no `pulumi` on PATH; with the stack named, so it works whichever stack is selected."""
+    command = f"{os.environ.get('OLLAMA_JUDGE_CLI', 'pulumi')} {words}"
+    return f"{command} --stack {stack}" if stack else command
+
+
 @dataclass(frozen=True)
 class JudgeSettings:
     """What both targets share."""
@@ -25,6 +34,9 @@ class JudgeSettings:
     # Budget for pulling every model on a fresh start; sets healthcheck, probe and
     # deployment timeouts so that nothing gives up before the pulls could finish.
     pull_timeout_seconds: int = 1800
+    # Tries per model when a pull fails for a reason that may pass (no route, a cut
+    # transfer), with pauses of 5, 10, 20, ... s between them: 5 tries span about 75 s.
+    pull_attempts: int = 5
     environment: Mapping[str, str] = field(default_factory=dict)
     keep_models_on_destroy: bool = True
 
@@ -44,6 +56,9 @@ class DockerJudgeArgs:
     network_name: str = "ollama-net"
     volume_name: str = "ollama"
     restart: str = "unless-stopped"
+    # Not project config: the docker provider's `docker:host`, where the engine is (None:
+    # DOCKER_HOST or the local socket, as for the provider).
+    engine_host: str | None = None
 
 
 @dataclass(frozen=True)

@@ -303,3 +303,13 @@ def test_the_bad_value_itself_is_in_the_message():
 )
 def test_config_strings_are_decoded_like_pulumi_stores_them(text: str, value: Any):
     assert _decode(text) == value
+
+
+def test_fixes_name_the_command_that_runs_here_and_the_stack(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("OLLAMA_JUDGE_CLI", "scripts/pulumi")
+    with pytest.raises(ConfigError) as error:
+        parse_settings({"target": "docker", "docker": {"restart": "sometimes"}}, stack="local")
+    assert str(error.value).endswith(
+        "Fix it with: scripts/pulumi config set --path 'ollama-judge:docker.restart' "
+        "unless-stopped --stack local"
+    )

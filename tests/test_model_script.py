@@ -18,6 +18,7 @@ FAKE_OLLAMA = r"""#!/bin/sh
 #   up            the server answers        hang-list   `list` never returns
 #   models/NAME   NAME is present           pull-fails  pulls that fail before one works
 #   pull-hangs    `pull` never returns
+#   pull-error    what a failing pull prints (default: "Error: pull failed")
 state=$FAKE_STATE
 echo "$*" >>"$state/calls"
 case "$1" in
@@ -38,7 +39,7 @@ pull)
     fails=$(cat "$state/pull-fails" 2>/dev/null || echo 0)
     if [ "$fails" -gt 0 ]; then
         echo $((fails - 1)) >"$state/pull-fails"
-        echo "pull failed" >&2
+        cat "$state/pull-error" >&2 2>/dev/null || echo "Error: pull failed" >&2
         exit 1
     fi
     mkdir -p "$state/models" && touch "$state/models/$2"
@@ -129,7 +130,29 @@ def test_pull_retries_a_failed_pull(ollama: FakeOllama):
     result = ollama.run("pull", "llama3.2")
     assert result.returncode == 0, result.stdout
     assert ollama.calls("pull") == ["pull llama3.2"] * 3
-    assert "attempt 3 of 3" in result.stdout
+    assert "attempt 3 of 5" in result.stdout
+
+
+def test_pull_waits_longer_after_each_failure(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-fails", "2")
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_RETRY_PAUSE_SECONDS="1")
+    assert result.returncode == 0, result.stdout
+    assert "failed (Error: pull failed); trying again in 1s" in result.stdout
+    assert "trying again in 2s" in result.stdout
+
+
+def test_pull_gives_up_at_once_when_the_registry_has_no_such_model(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-fails", "9")
+    ollama.set("pull-error", "pulling manifest\nError: pull model manifest: file does not exist\n")
+    result = ollama.run("pull", "no-such-model")
+    assert result.returncode == 1
+    assert ollama.calls("pull") == ["pull no-such-model"], "retrying cannot help"
+    assert (
+        "could not pull no-such-model: Error: pull model manifest: file does not exist "
+        "(retrying cannot help)"
+    ) in result.stdout
 
 
 def test_pull_fails_loudly_after_the_last_attempt(ollama: FakeOllama):
@@ -137,7 +160,7 @@ def test_pull_fails_loudly_after_the_last_attempt(ollama: FakeOllama):
     ollama.set("pull-fails", "9")
     result = ollama.run("pull", "llama3.2", "qwen2.5", OLLAMA_JUDGE_PULL_ATTEMPTS="2")
     assert result.returncode == 1
-    assert "could not pull llama3.2 after 2 attempts" in result.stdout
+    assert "could not pull llama3.2 after 2 attempts: Error: pull failed" in result.stdout
     assert ollama.calls("pull") == ["pull llama3.2"] * 2, "later models are not tried"
 
 
@@ -147,7 +170,7 @@ def test_pull_stops_a_hanging_pull_at_the_budget(ollama: FakeOllama):
     started = time.monotonic()
     result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_SECONDS="2")
     assert result.returncode == 1
-    assert "no time left to pull llama3.2" in result.stdout
+    assert "could not pull llama3.2: no time left in the pull budget of 2s" in result.stdout
     assert time.monotonic() - started < 10
 
 

@@ -9,8 +9,9 @@
 # Settings (environment):
 #   OLLAMA_JUDGE_SERVER_WAIT_SECONDS  how long the server may take to answer (120)
 #   OLLAMA_JUDGE_PULL_SECONDS         budget for all pulls together (1800)
-#   OLLAMA_JUDGE_PULL_ATTEMPTS        tries per model (3)
-#   OLLAMA_JUDGE_RETRY_PAUSE_SECONDS  pause between tries (5)
+#   OLLAMA_JUDGE_PULL_ATTEMPTS        tries per model (5)
+#   OLLAMA_JUDGE_RETRY_PAUSE_SECONDS  pause after the first failed try, doubled after
+#                                     each further one (5: 5, 10, 20, 40 s)
 #   OLLAMA_JUDGE_CALL_SECONDS         limit for one `ollama list` or `ollama show` (10)
 #   OLLAMA_JUDGE_LOG                  file to write progress to, e.g. /proc/1/fd/1 so that
 #                                     a Kubernetes hook's output reaches the container log
@@ -18,7 +19,7 @@ set -u
 
 server_wait=${OLLAMA_JUDGE_SERVER_WAIT_SECONDS:-120}
 pull_budget=${OLLAMA_JUDGE_PULL_SECONDS:-1800}
-attempts=${OLLAMA_JUDGE_PULL_ATTEMPTS:-3}
+attempts=${OLLAMA_JUDGE_PULL_ATTEMPTS:-5}
 retry_pause=${OLLAMA_JUDGE_RETRY_PAUSE_SECONDS:-5}
 call_limit=${OLLAMA_JUDGE_CALL_SECONDS:-10}
 
@@ -51,27 +52,54 @@ wait_for_server() {
     done
 }
 
+# Errors no retry can fix: the registry has no such model, refuses us, or is plain
+# HTTP without the opt-in. Anything else (no route, a refused connection, a cut
+# transfer) may pass, so it is tried again after a pause.
+is_permanent() {
+    grep -q -e 'file does not exist' -e 'unauthorized' -e 'insecure protocol' \
+        -e 'invalid model name' "$1"
+}
+
+# The last error line `ollama pull` printed, for the judge's log and for `up`.
+last_error() {
+    grep -o 'Error: .*' "$1" | tail -n 1
+}
+
 pull_one() {
     model=$1
     deadline=$2
     attempt=1
+    pause=$retry_pause
+    output=$(mktemp)
     while :; do
         remaining=$((deadline - $(now)))
         if [ "$remaining" -le 0 ]; then
-            say "no time left to pull $model: the pull budget is ${pull_budget}s"
+            say "could not pull $model: no time left in the pull budget of ${pull_budget}s"
             return 1
         fi
         say "pulling $model (attempt $attempt of $attempts)"
-        if timeout "$remaining" ollama pull "$model"; then
+        # The pull's output goes to the log as it comes and to a file, to read its
+        # error; its exit status is kept through the pipe in a second file.
+        { timeout "$remaining" ollama pull "$model" 2>&1; echo $? >"$output.status"; } |
+            tee "$output"
+        if [ "$(cat "$output.status")" = 0 ]; then
             say "pulled $model"
+            rm -f "$output" "$output.status"
             return 0
         fi
-        if [ "$attempt" -ge "$attempts" ]; then
-            say "could not pull $model after $attempts attempts"
+        error=$(last_error "$output")
+        if is_permanent "$output"; then
+            say "could not pull $model: ${error:-ollama pull failed} (retrying cannot help)"
             return 1
         fi
+        if [ "$attempt" -ge "$attempts" ]; then
+            say "could not pull $model after $attempts attempts: ${error:-ollama pull failed}"
+            return 1
+        fi
+        say "pull of $model failed (${error:-ollama pull failed}); trying again in ${pause}s"
+        sleep "$pause"
         attempt=$((attempt + 1))
-        sleep "$retry_pause"
+        pause=$((pause * 2))
     done
 }
 

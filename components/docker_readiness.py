@@ -1,0 +1,128 @@
+"""Waits, during `up`, until the judge's container is healthy (the server answers and every
+model is present) or has given up, and says why.
+
+The docker provider's own wait only knows "healthy" and a timeout: a pull that can never
+succeed would hold `up` for the whole pull budget, and its error would stay in the
+container's log. This wait follows the container instead: it relays the model script's
+progress to `up`'s output, and ends as soon as the script gives up (the container stops
+or restarts), with the script's last words in the message.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+
+from components.settings import PROJECT
+
+# Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
+# with the update instead of keeping the program alive.
+CANCELLED = threading.Event()
+
+POLL_SECONDS = 0.5
+SCRIPT_PREFIX = "ollama-judge: "
+# Lines of the container log that explain a failure: the model script's own, and the
+# errors `ollama pull` and `ollama serve` print.
+LOG_LINES_SHOWN = 12
+
+
+class JudgeNotReady(pulumi.RunError):
+    """The judge will not become ready; the message says why and what to do."""
+
+
+def script_lines(log: str) -> list[str]:
+    """The model script's messages in a container log, without the prefix."""
+    return [
+        line.split(SCRIPT_PREFIX, 1)[1]
+        for line in log.replace("\r", "\n").splitlines()
+        if SCRIPT_PREFIX in line
+    ]
+
+
+def failure_message(container_name: str, log: str, models: tuple[str, ...]) -> str:
+    """Why the judge stopped, from its log, and how to go on."""
+    said = script_lines(log)
+    reason = next(
+        (line for line in reversed(said) if line.startswith(("could not", "ollama serve"))),
+        None,
+    )
+    shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
+    fix = (
+        f"Check the model names and that the registry can be reached from the container, "
+        f"or change {PROJECT}:models; the next `up` replaces the container. "
+        f"Docker keeps restarting it meanwhile (restart policy), so a registry that comes "
+        f"back brings the judge up by itself. Full log: docker logs {container_name}"
+    )
+    headline = reason or "its model script stopped"
+    listed = ", ".join(models) or "no models"
+    return (
+        f"the judge container {container_name} is not ready ({listed}): {headline}.\n"
+        f"  Its last messages:\n    {shown}\n  {fix}"
+    )
+
+
+class ContainerWatch:
+    """One container's state and log, read through the Docker client."""
+
+    def __init__(self, container: Any):
+        self.container = container
+        self.restarts = container.attrs.get("RestartCount", 0)
+        self.reported = 0
+
+    def state(self) -> dict[str, Any]:
+        self.container.reload()
+        return dict(self.container.attrs["State"])
+
+    def healthy(self, state: dict[str, Any]) -> bool:
+        return (state.get("Health") or {}).get("Status") == "healthy"
+
+    def gave_up(self, state: dict[str, Any]) -> bool:
+        """The model script ended the container: it stopped, or Docker restarted it."""
+        restarted = self.container.attrs.get("RestartCount", 0) != self.restarts
+        return restarted or state.get("Restarting", False) or not state.get("Running", False)
+
+    def log(self) -> str:
+        return str(self.container.logs(stdout=True, stderr=True).decode(errors="replace"))
+
+    def new_script_lines(self) -> list[str]:
+        lines = script_lines(self.log())
+        fresh = lines[self.reported :]
+        self.reported = len(lines)
+        return fresh
+
+
+def wait_until_ready(
+    container: Any,
+    models: tuple[str, ...],
+    timeout_seconds: float,
+    report: Callable[[str], None],
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Returns when the container is healthy; raises JudgeNotReady when it gave up, the
+    time ran out, or the update was cancelled."""
+    watch = ContainerWatch(container)
+    name = str(container.name)
+    deadline = clock() + timeout_seconds
+    while True:
+        state = watch.state()
+        for line in watch.new_script_lines():
+            report(line)
+        if watch.healthy(state):
+            return
+        if watch.gave_up(state):
+            raise JudgeNotReady(failure_message(name, watch.log(), models))
+        if clock() > deadline:
+            raise JudgeNotReady(
+                f"the judge container {name} was not ready within {timeout_seconds:.0f}s "
+                f"(the server's start plus {PROJECT}:pullTimeoutSeconds).\n"
+                + failure_message(name, watch.log(), models)
+            )
+        if CANCELLED.wait(POLL_SECONDS):
+            raise JudgeNotReady(
+                f"the update was interrupted while the judge container {name} was starting; "
+                "it keeps starting, and the next `up` waits for it again"
+            )
