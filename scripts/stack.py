@@ -1,14 +1,17 @@
-"""Runs `up`, `preview`, `refresh` or `destroy` on a stack of this project through
-Pulumi's Automation API.
+"""`pulumi up|preview|refresh|destroy` for this project, on any Pulumi install.
 
-This is `pulumi up --stack STACK` for a machine without Pulumi's Python language host
-(the offline toolchain of this repo has none; see toolchain/bootstrap.sh): the Automation
-API runs `__main__.py` in this process and hands its address to the `pulumi` CLI, which
-does the rest as usual — same engine, backend, provider plugins and stack files. With a
-normal Pulumi install, `pulumi up --stack STACK` in the project directory does the same.
+The offline toolchain of this repo has no Python language host (see
+toolchain/bootstrap.sh), so these operations run through Pulumi's Automation API: it runs
+`__main__.py` in this process and hands its address to the `pulumi` CLI, which does the
+rest as usual — same engine, backend, provider plugins and stack files. `scripts/pulumi`
+sends these four commands here and every other one to the CLI itself.
 
-    python scripts/stack.py up --stack local
-    python scripts/stack.py preview --stack knitfab --diff
+On top of the CLI's behaviour, before each operation the stack is repaired from what an
+interrupted or failed one left behind (scripts/stack_repair.py), and Ctrl-C behaves as
+in the CLI (scripts/interrupts.py).
+
+    scripts/pulumi up --stack local [--yes] [--diff] [--refresh] [--target URN]...
+    scripts/pulumi preview --stack knitfab --diff
 """
 
 from __future__ import annotations
@@ -19,11 +22,22 @@ import runpy
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from pulumi import automation as auto
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-OPERATIONS = ("up", "preview", "refresh", "destroy")
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from scripts import stack_repair  # noqa: E402 (needs the project on sys.path)
+from scripts.interrupts import ForwardingPulumiCommand, forwarded, say  # noqa: E402
+
+OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
+# How the user calls the CLI here; messages name this command.
+CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
+# Exit status of a run that the user interrupted, as a shell reports SIGINT.
+INTERRUPTED = 130
 
 
 def inline_program(project_dir: Path) -> Callable[[], None]:
@@ -37,10 +51,14 @@ def inline_program(project_dir: Path) -> Callable[[], None]:
     return program
 
 
-def open_stack(stack_name: str, project_dir: Path = PROJECT_DIR) -> auto.Stack:
+def open_stack(
+    stack_name: str,
+    project_dir: Path = PROJECT_DIR,
+    command: auto.PulumiCommand | None = None,
+) -> auto.Stack:
     """The stack, created on first use, with the project directory as the workspace:
     Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI."""
-    workspace = auto.LocalWorkspaceOptions(work_dir=str(project_dir))
+    workspace = auto.LocalWorkspaceOptions(work_dir=str(project_dir), pulumi_command=command)
     return auto.create_or_select_stack(
         stack_name,
         project_name="ollama-judge",
@@ -49,41 +67,121 @@ def open_stack(stack_name: str, project_dir: Path = PROJECT_DIR) -> auto.Stack:
     )
 
 
-def run(operation: str, stack: auto.Stack, diff: bool = False) -> int:
-    """Runs one operation with the engine's output on stdout; returns an exit status."""
-    echo = {"on_output": print, "color": "auto"}
-    try:
-        if operation == "up":
-            stack.up(diff=diff, **echo)
-        elif operation == "preview":
-            stack.preview(diff=diff, **echo)
-        elif operation == "refresh":
-            stack.refresh(**echo)
-        else:
-            stack.destroy(**echo)
-    except auto.CommandError:
-        # The engine has already printed what went wrong; the rest is its own wrapping.
-        print(f"pulumi {operation} failed", file=sys.stderr)
-        return 1
-    return 0
+def selected_stack(project_dir: Path, command: auto.PulumiCommand) -> str | None:
+    """The stack `pulumi stack select` chose, as the CLI would use it without --stack."""
+    workspace = auto.LocalWorkspace(work_dir=str(project_dir), pulumi_command=command)
+    current = workspace.stack()
+    return current.name if current else None
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=f"{CLI}",
+        description="Runs up, preview, refresh or destroy on a stack of this project.",
+        epilog="Every other command goes to the Pulumi CLI as it is.",
+    )
+    parser.add_argument("operation", choices=OPERATIONS)
+    parser.add_argument("-s", "--stack", help="local or knitfab (default: the selected stack)")
+    parser.add_argument("-y", "--yes", action="store_true", help="skip the confirmation")
+    parser.add_argument("--diff", action="store_true", help="show a detailed diff")
+    parser.add_argument("-r", "--refresh", action="store_true", help="refresh before up")
+    parser.add_argument("--skip-preview", action="store_true", help="no preview before up")
+    parser.add_argument("-t", "--target", action="append", help="only this resource URN")
+    parser.add_argument(
+        "--expect-no-changes", action="store_true", help="fail if anything would change"
+    )
+    return parser.parse_args(argv)
+
+
+def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bool:
+    """As the CLI asks before changing anything; without a terminal, --yes is required."""
+    if args.yes or operation not in ("up", "destroy"):
+        return True
+    if not sys.stdin.isatty():
+        say(
+            f"error: --yes must be passed in to proceed when running in non-interactive "
+            f"mode: {CLI} {operation} --yes --stack {stack.name}"
+        )
+        return False
+    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    if operation == "up":
+        stack.preview(diff=args.diff, target=args.target, refresh=args.refresh, **echo)
+    else:
+        stack.preview_destroy(target=args.target, **echo)
+    verb = "update" if operation == "up" else "destroy"
+    answer = input(f"Do you want to perform this {verb}? [yes/no] ").strip().lower()
+    return answer in ("y", "yes")
+
+
+def run(operation: str, stack: auto.Stack, args: argparse.Namespace) -> None:
+    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    if operation == "up":
+        stack.up(
+            diff=args.diff,
+            target=args.target,
+            refresh=args.refresh,
+            expect_no_changes=args.expect_no_changes,
+            **echo,
+        )
+    elif operation == "preview":
+        stack.preview(
+            diff=args.diff,
+            target=args.target,
+            refresh=args.refresh,
+            expect_no_changes=args.expect_no_changes,
+            **echo,
+        )
+    elif operation == "refresh":
+        stack.refresh(target=args.target, **echo)
+    else:
+        stack.destroy(target=args.target, **echo)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("operation", choices=OPERATIONS)
-    parser.add_argument("--stack", required=True, help="local or knitfab")
-    parser.add_argument("--diff", action="store_true", help="show a detailed diff")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
+    operation = "up" if args.operation == "update" else args.operation
     if "PULUMI_CONFIG_PASSPHRASE" not in os.environ and not os.environ.get(
         "PULUMI_CONFIG_PASSPHRASE_FILE"
     ):
-        print(
+        say(
             "Set PULUMI_CONFIG_PASSPHRASE (it protects the stack's secrets; this project "
-            "stores none, so an empty one works): export PULUMI_CONFIG_PASSPHRASE=",
-            file=sys.stderr,
+            "stores none, so an empty one works): export PULUMI_CONFIG_PASSPHRASE="
         )
         return 2
-    return run(args.operation, open_stack(args.stack), diff=args.diff)
+    command = ForwardingPulumiCommand()
+    name = args.stack or selected_stack(PROJECT_DIR, command)
+    if name is None:
+        say(f"error: no stack selected: pass --stack local (or knitfab), or run {CLI} stack select")
+        return 2
+    stack = open_stack(name, command=command)
+    with forwarded(command):
+        try:
+            if operation != "preview":
+                stack_repair.with_stale_locks_cleared(
+                    stack, lambda: stack_repair.repair(stack, say), say, CLI
+                )
+            if not confirmed(operation, stack, args):
+                return 1
+            stack_repair.with_stale_locks_cleared(
+                stack, lambda: run(operation, stack, args), say, CLI
+            )
+        except KeyboardInterrupt:
+            say(f"{CLI} {operation} was interrupted before the engine started: nothing changed")
+            return INTERRUPTED
+        except stack_repair.StackBlocked as blocked:
+            say(f"error: {blocked}")
+            return 1
+        except auto.CommandError:
+            # The engine's own words were shown as they came, on stdout and stderr.
+            if command.interrupts:
+                say(
+                    f"{CLI} {operation} was interrupted. The next `{CLI} up --stack {name}` "
+                    "(or scripts/deploy) picks up from where it stopped."
+                )
+                return INTERRUPTED
+            say(f"{CLI} {operation} --stack {name} failed: the reason is above")
+            return 1
+    return INTERRUPTED if command.interrupts else 0
 
 
 if __name__ == "__main__":

@@ -94,7 +94,12 @@ class ProjectCopy:
         self.dir.mkdir()
         for name in PROJECT_FILES:
             shutil.copy(PROJECT_DIR / name, self.dir / name)
-        shutil.copytree(PROJECT_DIR / "components", self.dir / "components")
+        for package in ("components", "scripts"):
+            shutil.copytree(
+                PROJECT_DIR / package,
+                self.dir / package,
+                ignore=shutil.ignore_patterns("__pycache__"),
+            )
         state = root / "state"
         state.mkdir()
         self.backend_url = f"file://{state}"

@@ -1,0 +1,43 @@
+"""Stack `knitfab` after an `up` that was killed mid-rollout: the next `up`, through the
+stack runner as a user runs it, clears the lock and the unfinished steps by itself. The
+kubernetes provider creates by server-side apply, so the objects the killed run had sent
+are taken over rather than refused as already existing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.engine import ProjectCopy
+from tests.e2e.kube_cluster import Cluster
+from tests.e2e.runner import Runner
+
+pytestmark = [pytest.mark.e2e, pytest.mark.recovery, pytest.mark.knitfab]
+
+
+def test_an_up_killed_mid_rollout_is_repaired_by_the_next_up(
+    engine: dict[str, str], cluster: Cluster, tmp_path: Path
+):
+    project = ProjectCopy(tmp_path)
+    project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
+    runner = Runner(project, tmp_path)
+    operation = runner.start("up", "--stack", "knitfab", "--yes")
+    # The provider waits about 10 s for the Service's endpoints: kill it then.
+    operation.wait_for_output("ollama-service creating", 180)
+    operation.kill_everything()
+    state = project.stack("knitfab").export_stack().deployment
+    assert state.get("pending_operations"), "killed mid-step: the create was not recorded"
+
+    code, output = runner.run("up", "--stack", "knitfab", "--yes")
+    assert code == 0, output
+    assert "ended without unlocking it" in output
+    assert "dropped them from the state" in output
+    service = cluster.get("service", "ollama", "-n", "knitfab")
+    assert service["spec"]["ports"][0]["port"] == 11434
+    deployment = cluster.get("deployment", "ollama", "-n", "knitfab")
+    assert deployment["status"].get("availableReplicas") == 1
+
+    code, output = runner.run("destroy", "--stack", "knitfab", "--yes")
+    assert code == 0, output
+    assert cluster.kubectl("get", "deployment", "ollama", "-n", "knitfab", check=False) == ""

@@ -1,0 +1,138 @@
+"""Every command the README shows, and the fix a config error names, run as typed in a
+copy of the project, as a new user would type them: in a terminal (a pseudo-terminal
+here, answering the confirmation as a user would), from the project's directory.
+
+The copy carries the test host's overrides in its Pulumi.local.yaml (no GPU, no models,
+a free port) and a state backend of its own; `scripts/test` is left out, as it is what
+runs this test.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.e2e import docker_host as host
+from tests.e2e.engine import PROJECT_DIR
+
+pytestmark = [pytest.mark.e2e, pytest.mark.engine, pytest.mark.local]
+
+SKIPPED = {"scripts/test"}
+
+
+def readme_commands() -> list[str]:
+    """The commands of the README's bash blocks that run something of this project."""
+    text = (PROJECT_DIR / "README.md").read_text()
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
+        for line in block.splitlines():
+            command = line.split("  #", 1)[0].strip()
+            if command.startswith("scripts/") and command.split()[0] not in SKIPPED:
+                commands.append(command)
+    return commands
+
+
+def run_in_terminal(command: str, cwd: Path, env: dict[str, str], answer: str = "yes") -> str:
+    """Runs `command` with a pseudo-terminal as its stdin and stdout, answers a
+    confirmation prompt, and returns what it printed; fails on a non-zero exit."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: a shell running the command as typed
+        os.chdir(cwd)
+        os.execvpe("bash", ["bash", "-c", command], env)
+    output = b""
+    answered = False
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([fd], [], [], 1)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            output += chunk
+            if not answered and b"Do you want to perform this" in output:
+                os.write(fd, f"{answer}\n".encode())
+                answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    text = output.decode(errors="replace")
+    assert os.waitstatus_to_exitcode(status) == 0, f"`{command}` failed:\n{text}"
+    return text
+
+
+@pytest.fixture
+def clone(engine: dict[str, str], judge_image: str, names_free: None, tmp_path: Path):
+    """The project as a user's clone, sharing this checkout's .venv (the pins are the same)."""
+    clone = tmp_path / "clone"
+    shutil.copytree(
+        PROJECT_DIR,
+        clone,
+        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*_cache", "rendered"),
+    )
+    (clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    stack_file = clone / "Pulumi.local.yaml"
+    settings = yaml.safe_load(stack_file.read_text())
+    settings["config"]["ollama-judge:models"] = []
+    settings["config"]["ollama-judge:docker"].update(gpus="none", hostPort=host.free_port())
+    stack_file.write_text(yaml.safe_dump(settings))
+    yield clone
+    env = user_env(tmp_path)
+    subprocess.run(["scripts/deploy", "local", "destroy"], cwd=clone, env=env, check=False)
+    host.remove_judge_objects()
+
+
+def user_env(tmp_path: Path) -> dict[str, str]:
+    state = tmp_path / "state"
+    state.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k != "PULUMI_CONFIG_PASSPHRASE"}
+    return {**env, "PULUMI_BACKEND_URL": f"file://{state}", "TERM": "dumb"}
+
+
+def test_the_readme_shows_the_commands_people_need():
+    commands = readme_commands()
+    assert "scripts/deploy local" in commands
+    assert "scripts/pulumi up --stack local" in commands
+    assert any(c.startswith("scripts/pulumi config set") for c in commands)
+
+
+def test_every_command_the_readme_shows_works_as_typed(clone: Path, tmp_path: Path):
+    env = user_env(tmp_path)
+    for command in readme_commands():
+        output = run_in_terminal(command, clone, env)
+        if command.startswith("scripts/pulumi stack output openaiBaseUrl"):
+            assert "http://ollama:11434/v1" in output
+    assert host.inspect("container", "ollama")["State"]["Health"]["Status"] == "healthy"
+
+
+def test_the_fix_a_config_error_names_works_as_typed(clone: Path, tmp_path: Path):
+    env = user_env(tmp_path)
+    typo = "scripts/pulumi config set --path 'ollama-judge:docker.restart' sometimes --stack local"
+    run_in_terminal(typo, clone, env)
+    failed = subprocess.run(
+        ["scripts/pulumi", "preview", "--stack", "local"],
+        cwd=clone,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert failed.returncode != 0
+    fix = re.search(r"Fix it with: (scripts/pulumi config set [^\n]*?)(?:\n|$)", failed.stdout)
+    assert fix, failed.stdout + failed.stderr
+    assert fix.group(1) == (
+        "scripts/pulumi config set --path 'ollama-judge:docker.restart' unless-stopped "
+        "--stack local"
+    )
+    run_in_terminal(fix.group(1), clone, env)
+    run_in_terminal("scripts/pulumi preview --stack local", clone, env)
