@@ -3,8 +3,9 @@ copy of the project, as a new user would type them: in a terminal (a pseudo-term
 here, answering the confirmation as a user would), from the project's directory.
 
 The copy carries the test host's overrides in its Pulumi.local.yaml (no GPU, no models,
-a free port) and a state backend of its own; `scripts/test` is left out, as it is what
-runs this test.
+a free port) and a state backend of its own. Left out: `scripts/test`, which is what runs
+this test, and the commands that deploy stack `knitfab`, which need a Knitfab cluster
+(tests/e2e/test_knitfab_*.py deploy it through the same runner).
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ SKIPPED = {"scripts/test"}
 
 
 def readme_commands() -> list[str]:
-    """The commands of the README's bash blocks that run something of this project."""
+    """The commands of the README's bash blocks that run something of this project, then
+    the complete `scripts/pulumi` commands of its text (not templates such as `up|destroy`)."""
     text = (PROJECT_DIR / "README.md").read_text()
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
@@ -38,6 +40,14 @@ def readme_commands() -> list[str]:
             command = line.split("  #", 1)[0].strip()
             if command.startswith("scripts/") and command.split()[0] not in SKIPPED:
                 commands.append(command)
+    for span in re.findall(r"`(scripts/pulumi [^`]+)`", text):
+        command = " ".join(span.split())
+        templates = any(mark in command for mark in ("|", "[", "..."))
+        needs_cluster = "knitfab" in command and not command.startswith("scripts/pulumi config")
+        if command.endswith("--stack") or templates or needs_cluster or command in commands:
+            continue
+        if "--stack" in command:
+            commands.append(command)
     return commands
 
 
