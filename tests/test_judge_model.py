@@ -82,8 +82,10 @@ def test_free_text_is_a_short_word_then_the_end(tiny: judge_model.ModelFiles):
         ("{", [" ", "\n", '"'], '"'),
         # An integer after `:`, or whitespace first.
         (":", [" ", "\n", *"12345"], str(judge_model.SCORE)),
-        # After the digit: end the number, or whitespace.
-        (str(judge_model.SCORE), [" ", "\n", ",", "}"], ","),
+        # After the digit: end the object if allowed, else the next property; never
+        # whitespace.
+        (str(judge_model.SCORE), [" ", "\n", ",", "}"], "}"),
+        (str(judge_model.SCORE), [" ", "\n", ","], ","),
         # Inside the reason string: close it, or go on with any character.
         ('"', ['"', "a", "x", " ", judge_model.FREE_REPLY[0]], judge_model.FREE_REPLY[0]),
         (judge_model.FREE_REPLY[-1], ['"', "a", "x", " "], '"'),

@@ -87,7 +87,9 @@ _CLASSES: dict[str, list[int]] = {
     "{": [byte_token('"')],
     ",": [byte_token('"')],
     ":": [byte_token(str(SCORE)), byte_token('"')],
-    str(SCORE): [byte_token(","), byte_token("}"), EOS],
+    # After the score: close the object if the schema allows (and in plain JSON mode,
+    # where more keys could follow forever), else go on to the next property.
+    str(SCORE): [byte_token("}"), byte_token(","), EOS],
     # After a quote: start the reply text (an opening quote); else, after a closing
     # one, close the object, go on to the next property, or give a key its value.
     '"': [byte_token(_FIRST_REPLY_CHAR), byte_token("}"), byte_token(","), byte_token(":")],
@@ -129,8 +131,12 @@ def _vocabulary() -> tuple[list[bytes], list[int]]:
 def _tensors(shape: ModelShape, rng: np.random.Generator) -> dict[str, np.ndarray]:
     d, ff = shape.embedding, shape.feed_forward
 
-    def noise(*dims: int, scale: float = 0.02) -> np.ndarray:
-        return (rng.standard_normal(dims, dtype=np.float32) * scale).astype(np.float32)
+    # Small enough at every width that what the blocks add to the residual stays well
+    # below the class dimension (a block's output grows with d * scale**2 per dimension).
+    scale = 0.1 / np.sqrt(d)
+
+    def noise(*dims: int, factor: float = 1.0) -> np.ndarray:
+        return (rng.standard_normal(dims, dtype=np.float32) * scale * factor).astype(np.float32)
 
     # Embeddings: one strong dimension per class, noise elsewhere. After RMS
     # normalisation the class dimension carries about sqrt(d).
@@ -140,7 +146,7 @@ def _tensors(shape: ModelShape, rng: np.random.Generator) -> dict[str, np.ndarra
 
     # Output: column c holds the next-token logits of class c (divided by the sqrt(d)
     # the normalised hidden state carries there).
-    output = noise(VOCAB_SIZE, d, scale=0.01)
+    output = noise(VOCAB_SIZE, d, factor=0.5)
     for column, preferred in enumerate(_CLASSES.values()):
         for rank, token in enumerate(preferred):
             output[token, column] = (_TOP_LOGIT - rank * _STEP) / np.sqrt(d)
