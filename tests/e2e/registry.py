@@ -10,8 +10,8 @@ ranged parts from that redirect's `Location`; a blob answered 200 directly fails
 "no Location header in response". So the registry runs distribution's own `redirect`
 storage middleware, which answers blob GETs and HEADs with 307 to
 `BLOBS:5001/docker/registry/v2/blobs/...`, and a static file server (Debian's `caddy`)
-serves the registry's storage directory there, read-only, with Range support. Both are
-the same host's binaries in one small image (see `registry_image`).
+serves the registry's storage directory there, read-only, with Range support. Both come
+from Debian packages, in one small image (images/build-registry-image.sh).
 
 TLS by default: a CA made here with openssl signs one certificate for both host names
 (and 127.0.0.1, where the ports are published for this host). A client trusts it by
@@ -29,12 +29,9 @@ reads them, e.g. to show that a second pull fetches no blob.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shutil
 import ssl
 import subprocess
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -47,7 +44,7 @@ from typing import Any
 
 import yaml
 
-from tests.e2e.engine import MissingPartError
+from tests.e2e.engine import PROJECT_DIR, MissingPartError
 from tests.e2e.judge_model import ModelFiles
 from tests.e2e.ollama_server import judge_trust, running_ollama
 
@@ -58,59 +55,19 @@ PREFIX = "ollama-judge-parts"
 STORAGE = "/var/lib/registry"
 CERTS = "/certs"
 
-# The host binaries the image is made of, and the Debian packages that bring them.
-BINARIES = {"docker-registry": "docker-registry", "caddy": "caddy"}
-
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
 
 
-# --- the image ----------------------------------------------------------------------
-
-
-def _shared_libraries(binary: Path) -> list[Path]:
-    """The libraries `binary` links, with the loader, as ldd lists them."""
-    listing = subprocess.run(["ldd", str(binary)], capture_output=True, text=True, check=True)
-    paths = []
-    for line in listing.stdout.splitlines():
-        words = line.replace("=>", " ").split()
-        paths += [Path(word) for word in words if word.startswith("/")]
-    return paths
-
-
 def registry_image() -> str:
-    """An image with this host's `docker-registry` and `caddy` and the libraries they
-    link: no base image (none can be pulled here). Tagged by a hash of the binaries, so
-    an upgraded package makes a new image; built in about a second, once."""
-    binaries = []
-    for name, package in BINARIES.items():
-        found = shutil.which(name)
-        if found is None:
-            raise MissingPartError(f"{name} is missing (apt-get install {package})")
-        binaries.append(Path(found).resolve())
-    digest = hashlib.sha256(b"".join(path.read_bytes() for path in binaries)).hexdigest()
-    image = f"ollama-judge-e2e/registry:{digest[:12]}"
-    if docker("image", "inspect", image, check=False).returncode == 0:
-        return image
-    with tempfile.TemporaryDirectory() as root:
-        for path in {lib for binary in binaries for lib in [binary, *_shared_libraries(binary)]}:
-            target = Path(root, path.relative_to("/"))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy(path, target)
-        for directory in ("tmp", "etc", STORAGE, CERTS):
-            Path(root, directory.lstrip("/")).mkdir(parents=True, exist_ok=True)
-        Path(root, "tmp").chmod(0o1777)
-        archive = subprocess.run(
-            ["tar", "-C", root, "-c", "."], capture_output=True, check=True
-        ).stdout
-    subprocess.run(
-        ["docker", "import", "--change", "ENV HOME=/tmp", "-", image],
-        input=archive,
-        capture_output=True,
-        check=True,
-    )
-    return image
+    """The image with docker-registry and caddy, built from their Debian packages by
+    images/build-registry-image.sh (about a second, once per package version)."""
+    script = PROJECT_DIR / "images" / "build-registry-image.sh"
+    result = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise MissingPartError(f"{script.name} failed:\n{result.stderr[-3000:]}")
+    return result.stdout.strip().splitlines()[-1]
 
 
 # --- certificates -------------------------------------------------------------------
@@ -161,19 +118,23 @@ def make_certificates(directory: Path, hosts: list[str]) -> Certificates:
 # --- configuration ------------------------------------------------------------------
 
 
-def registry_config(blobs_url: str, tls: bool) -> dict[str, Any]:
+def registry_config(blobs_url: str | None, tls: bool) -> dict[str, Any]:
     """distribution's configuration: filesystem storage, a JSON log line per request,
-    and blob requests redirected to `blobs_url` (where the file server answers)."""
+    and blob requests redirected to `blobs_url` (where the file server answers); with
+    None, blobs are answered directly, as by a stock registry."""
     http: dict[str, Any] = {"addr": f":{REGISTRY_PORT}"}
     if tls:
         http["tls"] = {"certificate": f"{CERTS}/registry.crt", "key": f"{CERTS}/registry.key"}
-    return {
+    config: dict[str, Any] = {
         "version": 0.1,
         "log": {"level": "info", "formatter": "json", "accesslog": {"disabled": True}},
         "storage": {"filesystem": {"rootdirectory": STORAGE}, "delete": {"enabled": True}},
         "http": http,
-        "middleware": {"storage": [{"name": "redirect", "options": {"baseurl": blobs_url}}]},
     }
+    if blobs_url:
+        redirect = {"name": "redirect", "options": {"baseurl": blobs_url}}
+        config["middleware"] = {"storage": [redirect]}
+    return config
 
 
 def caddyfile(tls: bool) -> str:
@@ -302,9 +263,13 @@ def docker_network(name: str) -> Iterator[str]:
 
 
 @contextmanager
-def running_registry(workdir: Path, network: str, tls: bool = True) -> Iterator[Registry]:
+def running_registry(
+    workdir: Path, network: str, tls: bool = True, redirect: bool = True
+) -> Iterator[Registry]:
     """The registry and its blob server on `network`, with their storage, certificates
-    and configuration under `workdir`; both containers are removed afterwards."""
+    and configuration under `workdir`; both containers are removed afterwards. With
+    `redirect=False` the registry answers blobs itself, as a stock one does (which
+    Ollama's default pull cannot use)."""
     image = registry_image()
     run_id = uuid.uuid4().hex[:6]
     host, blobs_host = f"{PREFIX}-{run_id}-registry", f"{PREFIX}-{run_id}-blobs"
@@ -313,7 +278,8 @@ def running_registry(workdir: Path, network: str, tls: bool = True) -> Iterator[
     storage.mkdir(parents=True)
     scheme = "https" if tls else "http"
     config = workdir / "config.yml"
-    config.write_text(yaml.safe_dump(registry_config(f"{scheme}://{blobs_host}:{BLOBS_PORT}", tls)))
+    blobs_url = f"{scheme}://{blobs_host}:{BLOBS_PORT}" if redirect else None
+    config.write_text(yaml.safe_dump(registry_config(blobs_url, tls)))
     (workdir / "Caddyfile").write_text(caddyfile(tls))
     certs_mount = [f"--volume={certificates.cert.parent}:{CERTS}:ro"] if certificates else []
 
