@@ -13,6 +13,7 @@ import json
 import re
 import subprocess
 import time
+import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator
@@ -249,6 +250,42 @@ def test_a_verdict_costs_hundreds_of_version_calls_not_more(judge, tls_registry)
         f"verdict / version call: {verdict / version:.0f}x ({verdict:.3f}s)"
     )
     assert free < verdict < 60
+
+
+# --- local-only, kept loaded ---------------------------------------------------------
+
+
+def test_the_judge_refuses_cloud_models_with_ollama_no_cloud(judge):
+    """OLLAMA_NO_CLOUD=1 (set on every container here): no cloud model lists fetched at
+    start, and a cloud-hosted model is refused instead of proxied to the cloud."""
+    with urllib.request.urlopen(f"{judge.url}/api/status") as response:
+        assert json.loads(response.read())["cloud"] == {"disabled": True, "source": "env"}
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        chat(judge, "gpt-oss:120b-cloud")
+    assert refused.value.code == 403
+    assert "ollama cloud is disabled" in refused.value.read().decode()
+
+
+def expiry_years(server: OllamaServer) -> dict[str, int]:
+    with urllib.request.urlopen(f"{server.url}/api/ps") as response:
+        loaded = json.loads(response.read())["models"]
+    return {model["name"]: int(model["expires_at"][:4]) for model in loaded}
+
+
+def test_a_model_preloaded_with_keep_alive_stays_loaded_after_openai_requests(judge, tls_registry):
+    """A load request with keep_alive -1 keeps the model loaded for good; requests on
+    /v1 carry no keep_alive, so they do not shorten it. The CLI does the same load
+    inside the container (the image has no HTTP client): `ollama run --keepalive=-1s`."""
+    reference = tls_registry.reference(MODEL)
+    judge.exec("sh", "-c", f'ollama run --keepalive=-1s {reference} "" </dev/null')
+    assert expiry_years(judge)[reference] > 2100
+    chat(judge, reference)
+    assert expiry_years(judge)[reference] > 2100
+    # A load request on the API does the same: {"model": ..., "keep_alive": -1}.
+    post_json(f"{judge.url}/api/generate", {"model": reference, "keep_alive": "5m"})
+    assert expiry_years(judge)[reference] < 2100
+    post_json(f"{judge.url}/api/generate", {"model": reference, "keep_alive": -1})
+    assert expiry_years(judge)[reference] > 2100
 
 
 # --- scripts/judge-check ------------------------------------------------------------
