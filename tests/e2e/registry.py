@@ -23,8 +23,10 @@ reads them, e.g. to show that a second pull fetches no blob.
 
     with docker_network("ollama-judge-parts-net") as net:
         with running_registry(tmp_path, net) as registry:
-            registry.push(write_judge_model(tmp_path / "model"), "judge:1")
+            model = write_judge_model(tmp_path / "model")
+            registry.push(model, "judge:1", "ollama/ollama:0.24.0")
             registry.reference("judge:1")  # "ollama-judge-parts-...-registry:5000/library/judge:1"
+            registry.connect("ollama-net")  # for a judge on another network too
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +59,10 @@ CERTS = "/certs"
 
 
 def docker(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=check)
+    result = subprocess.run(["docker", *args], capture_output=True, text=True, check=False)
+    if check and result.returncode != 0:
+        raise AssertionError(f"docker {' '.join(args)} failed: {result.stderr.strip()}")
+    return result
 
 
 def registry_image() -> str:
@@ -173,7 +178,6 @@ class Registry:
     certificates: Certificates | None
     host_port: int  # the registry's port, published on 127.0.0.1 for this host
     image: str
-    _pushed: list[str] = field(default_factory=list)
 
     @property
     def address(self) -> str:
@@ -224,8 +228,13 @@ class Registry:
         ) as server:
             server.exec("ollama", "create", reference, "-f", f"/model/{model.modelfile.name}")
             server.exec("ollama", "push", *self.pull_flags(), reference)
-        self._pushed.append(reference)
         return reference
+
+    def connect(self, network: str) -> None:
+        """Makes the registry reachable under the same names from `network` too, e.g.
+        from a judge on the stack's network; undone when the containers go."""
+        for name in (self.host, self.blobs_host):
+            docker("network", "connect", network, name)
 
 
 def _published_port(container: str, port: int) -> int:

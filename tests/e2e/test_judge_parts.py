@@ -150,6 +150,25 @@ def test_a_second_pull_requests_no_blob(judge, tls_registry):
     assert any("/manifests/" in r.uri for r in since)
 
 
+def test_a_judge_on_another_network_pulls_once_the_registry_is_connected(tls_registry, judge_image):
+    """As a judge on the stack's own network would: the registry joins that network."""
+    assert tls_registry.ca is not None
+    with docker_network(f"{PREFIX}-{RUN}-other-net") as other:
+        tls_registry.connect(other)
+        try:
+            with running_ollama(
+                judge_name("other-net"), judge_image, other, cert_dir_trust(tls_registry.ca)
+            ) as server:
+                server.exec("ollama", "pull", tls_registry.reference(MODEL))
+        finally:
+            for name in (tls_registry.host, tls_registry.blobs_host):
+                subprocess.run(
+                    ["docker", "network", "disconnect", other, name],
+                    capture_output=True,
+                    check=False,
+                )
+
+
 def test_a_judge_without_the_ca_refuses_the_registry(tls_registry, judge_image):
     result = pull(judge_name("no-ca"), judge_image, tls_registry, None)
     assert result.returncode != 0
