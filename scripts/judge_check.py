@@ -1,0 +1,224 @@
+"""Asks a deployed judge one question of the evaluation's kind, and prints its verdict.
+
+One LLM-as-a-Judge request as the evaluation sends it: a news article, the category a
+classifier predicted and the true one, a G-Eval style instruction, and a JSON schema
+for the verdict `{"score": 1-5, "reason": "..."}`, through Ollama's OpenAI-compatible
+API with the `openai` client. It prints the verdict and how long the judge took, and
+exits non-zero with a message that says what to do when the judge does not answer, has
+not got the model, or answers something that is not a verdict.
+
+    scripts/judge-check local                  # the stack's hostUrl + /v1, its first model
+    scripts/judge-check local --model qwen2.5:7b
+    scripts/judge-check --url http://127.0.0.1:11434/v1 --model llama3.2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import openai
+
+# What one evaluation case looks like: the article the classifier read, its answer and
+# the truth. The judge's job is to say how well the prediction fits.
+ARTICLE = (
+    "The central bank raised its key interest rate by a quarter point on Wednesday, the "
+    "third increase this year, saying inflation was still well above its target. "
+    "Shares of the country's largest lenders rose after the announcement, while the "
+    "currency held steady against the dollar."
+)
+PREDICTED_CATEGORY = "Business"
+TRUE_CATEGORY = "Business"
+
+# G-Eval: the criterion, then the evaluation steps the judge follows, then the form.
+INSTRUCTION = """\
+You are evaluating a news topic classifier.
+
+Evaluation criterion - Correctness (1-5): how well the predicted category fits the \
+article, given its true category. 5: the prediction is the true category. 3: the \
+prediction is defensible but not the true category. 1: the prediction does not fit.
+
+Evaluation steps:
+1. Read the news article and note its main topic.
+2. Compare the predicted category with the true category and with the topic.
+3. Assign a score from 1 to 5 according to the criterion.
+
+Answer with JSON only: {"score": <integer 1-5>, "reason": "<one short sentence>"}."""
+
+VERDICT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "score": {"type": "integer", "minimum": 1, "maximum": 5},
+        "reason": {"type": "string", "maxLength": 200},
+    },
+    "required": ["score", "reason"],
+    "additionalProperties": False,
+}
+
+# A verdict is a few dozen tokens; the bound keeps a rambling model from running on.
+MAX_TOKENS = 200
+TIMEOUT_SECONDS = 120.0
+
+
+class CheckError(Exception):
+    """The check failed; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    score: int
+    reason: str
+
+
+def case_message(article: str, predicted: str, true: str) -> str:
+    return f"News article:\n{article}\n\nPredicted category: {predicted}\nTrue category: {true}"
+
+
+def verdict_request(model: str, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
+    """The keyword arguments of `chat.completions.create` for one judge question."""
+    return {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": INSTRUCTION},
+            {"role": "user", "content": case_message(ARTICLE, PREDICTED_CATEGORY, TRUE_CATEGORY)},
+        ],
+        "response_format": {
+            "type": "json_schema",
+            "json_schema": {"name": "verdict", "schema": VERDICT_SCHEMA, "strict": True},
+        },
+        # Ollama reads `max_tokens` (as num_predict), not `max_completion_tokens`.
+        "max_tokens": max_tokens,
+        "temperature": 0,
+    }
+
+
+def parse_verdict(content: str | None) -> Verdict:
+    """The verdict in a reply, or CheckError saying what is wrong with it."""
+    try:
+        data = json.loads(content or "")
+    except json.JSONDecodeError as error:
+        raise CheckError(f"the judge answered, but not with JSON: {content!r}") from error
+    if not isinstance(data, dict):
+        raise CheckError(f"the judge answered, but not with a JSON object: {content!r}")
+    score, reason = data.get("score"), data.get("reason")
+    if isinstance(score, bool) or not isinstance(score, int) or not 1 <= score <= 5:
+        raise CheckError(f"the verdict's score is not an integer from 1 to 5: {content!r}")
+    if not isinstance(reason, str):
+        raise CheckError(f"the verdict's reason is not a string: {content!r}")
+    return Verdict(score=score, reason=reason)
+
+
+def openai_base(url: str) -> str:
+    """`url` as the OpenAI client's base: a bare server URL gets Ollama's `/v1`."""
+    url = url.rstrip("/")
+    return url if urlsplit(url).path else f"{url}/v1"
+
+
+def _error_message(error: openai.APIStatusError) -> str:
+    """The server's own words: Ollama answers {"error": {"message": ...}}."""
+    body = error.body
+    if isinstance(body, dict):
+        detail = body.get("message") or body.get("error")
+        if isinstance(detail, dict):
+            detail = detail.get("message")
+        if detail:
+            return str(detail)
+    return error.message
+
+
+def ask_judge(
+    base_url: str, model: str, max_tokens: int = MAX_TOKENS, timeout: float = TIMEOUT_SECONDS
+) -> tuple[Verdict, float]:
+    """Sends the question; returns the verdict and the seconds the answer took."""
+    # Ollama wants no key; the client insists on one. No retries: a check reports what
+    # happened the first time.
+    client = openai.OpenAI(base_url=base_url, api_key="ollama", timeout=timeout, max_retries=0)
+    started = time.monotonic()
+    try:
+        reply = client.chat.completions.create(**verdict_request(model, max_tokens))
+    except openai.APITimeoutError as error:
+        raise CheckError(f"the judge at {base_url} did not answer within {timeout:g}s") from error
+    except openai.APIConnectionError as error:
+        raise CheckError(
+            f"no judge answers at {base_url} ({error.__cause__ or error}): is it deployed "
+            "and running?"
+        ) from error
+    except openai.NotFoundError as error:
+        raise CheckError(
+            f"the judge at {base_url} has no model {model!r} ({_error_message(error)}): "
+            "pull it, or pass --model with one it has"
+        ) from error
+    except openai.APIStatusError as error:
+        raise CheckError(
+            f"the judge at {base_url} answered {error.status_code}: {_error_message(error)}"
+        ) from error
+    seconds = time.monotonic() - started
+    if not reply.choices:
+        raise CheckError(f"the judge at {base_url} answered with no choices")
+    choice = reply.choices[0]
+    if choice.finish_reason == "length":
+        raise CheckError(
+            f"the verdict did not end within {max_tokens} tokens: {choice.message.content!r}"
+        )
+    return parse_verdict(choice.message.content), seconds
+
+
+def stack_target(stack_name: str) -> tuple[str, list[str]]:
+    """The OpenAI base URL from this host and the models of a deployed stack."""
+    from scripts.stack import open_stack  # needs the Pulumi engine; --url does not
+
+    outputs = {key: value.value for key, value in open_stack(stack_name).outputs().items()}
+    if not outputs:
+        raise CheckError(
+            f"stack {stack_name!r} has no outputs: deploy it first (scripts/deploy {stack_name})"
+        )
+    host_url = outputs.get("hostUrl")
+    if not host_url:
+        raise CheckError(
+            f"stack {stack_name!r} has no hostUrl: its judge is not reachable from this host "
+            f"(its in-network URL is {outputs.get('openaiBaseUrl')}). Forward a port to it "
+            "(e.g. kubectl -n knitfab port-forward svc/ollama 11434) and pass "
+            "--url http://127.0.0.1:11434/v1 --model NAME"
+        )
+    return openai_base(host_url), list(outputs.get("models") or [])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/judge-check", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument("stack", nargs="?", help="the deployed stack: local or knitfab")
+    parser.add_argument("--url", help="the OpenAI-compatible base URL; skips the stack look-up")
+    parser.add_argument("--model", help="the judge model (default: the stack's first model)")
+    parser.add_argument("--max-tokens", type=int, default=MAX_TOKENS, help="reply bound")
+    parser.add_argument("--timeout", type=float, default=TIMEOUT_SECONDS, help="seconds")
+    args = parser.parse_args(argv)
+    if not args.stack and not args.url:
+        parser.error("name a stack, or give --url")
+    if args.url and not args.model:
+        parser.error("--url needs --model (there is no stack to take the model from)")
+    try:
+        if args.url:
+            base_url, models = openai_base(args.url), []
+        else:
+            base_url, models = stack_target(args.stack)
+        model = args.model or (models[0] if models else None)
+        if model is None:
+            raise CheckError(f"stack {args.stack!r} configures no models: pass --model NAME")
+        print(f"asking {model} at {base_url} ...", file=sys.stderr)
+        verdict, seconds = ask_judge(base_url, model, args.max_tokens, args.timeout)
+    except CheckError as error:
+        print(f"judge-check: {error}", file=sys.stderr)
+        return 1
+    print(f"verdict: score {verdict.score}: {verdict.reason}")
+    print(f"latency: {seconds:.2f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,292 @@
+"""scripts/judge_check.py against a tiny local HTTP server that plays Ollama's
+OpenAI-compatible API: what the request looks like, and what the user sees when the
+judge answers, cannot be reached, lacks the model, or answers something else."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+import scripts.stack
+from scripts import judge_check
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: Any = None
+    delay: float = 0.0
+
+
+def completion(content: str, finish_reason: str = "stop") -> dict[str, Any]:
+    """A chat completion as Ollama's /v1/chat/completions returns it."""
+    return {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "judge",
+        "system_fingerprint": "fp_ollama",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": finish_reason,
+            }
+        ],
+        "usage": {"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15},
+    }
+
+
+@dataclass
+class FakeJudge:
+    url: str
+    replies: list[Reply]
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+
+@pytest.fixture
+def fake_judge() -> Iterator[FakeJudge]:
+    judge = FakeJudge(url="", replies=[])
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", 0))
+            judge.requests.append(
+                {"path": self.path, "body": json.loads(self.rfile.read(length) or b"null")}
+            )
+            reply = judge.replies.pop(0) if judge.replies else Reply(500, {"error": "no reply"})
+            time.sleep(reply.delay)
+            data = json.dumps(reply.body).encode()
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the client gave up (the timeout test)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    judge.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield judge
+    server.shutdown()
+    server.server_close()
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = judge_check.main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_the_request_has_the_evaluation_shape(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    status, _, _ = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 0
+    (request,) = fake_judge.requests
+    assert request["path"] == "/v1/chat/completions"
+    body = request["body"]
+    assert body["model"] == "judge"
+    system, user = body["messages"]
+    assert system["role"] == "system"
+    assert "Evaluation steps" in system["content"] and "1 to 5" in system["content"]
+    assert user["role"] == "user"
+    assert judge_check.ARTICLE in user["content"]
+    assert f"Predicted category: {judge_check.PREDICTED_CATEGORY}" in user["content"]
+    assert f"True category: {judge_check.TRUE_CATEGORY}" in user["content"]
+    assert body["response_format"]["type"] == "json_schema"
+    schema = body["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["score", "reason"]
+    assert schema["properties"]["score"] == {"type": "integer", "minimum": 1, "maximum": 5}
+    assert schema["properties"]["reason"]["type"] == "string"
+    assert body["max_tokens"] == judge_check.MAX_TOKENS
+    assert body["temperature"] == 0
+    assert body.get("stream") in (None, False)
+
+
+def test_a_verdict_is_printed_with_the_latency(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion('{"score": 4, "reason": "close enough"}')))
+    status, out, _ = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 0
+    assert "verdict: score 4: close enough" in out
+    assert "latency: " in out
+
+
+def test_max_tokens_option_bounds_the_reply(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion('{"score": 4, "reason": "ok"}')))
+    run(capsys, "--url", fake_judge.url, "--model", "judge", "--max-tokens", "32")
+    assert fake_judge.requests[0]["body"]["max_tokens"] == 32
+
+
+def test_a_missing_model_fails_with_the_servers_words(fake_judge, capsys):
+    error = {"error": {"message": "model 'judge' not found", "type": "not_found_error"}}
+    fake_judge.replies.append(Reply(404, error))
+    status, out, err = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 1
+    assert out == ""
+    assert "has no model 'judge'" in err
+    assert "model 'judge' not found" in err
+
+
+def test_a_server_that_is_not_there_fails_clearly(capsys):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    status, _, err = run(capsys, "--url", f"http://127.0.0.1:{port}/v1", "--model", "judge")
+    assert status == 1
+    assert f"no judge answers at http://127.0.0.1:{port}/v1" in err
+
+
+def test_a_server_that_does_not_answer_in_time_fails(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion("{}"), delay=2))
+    status, _, err = run(capsys, "--url", fake_judge.url, "--model", "judge", "--timeout", "0.5")
+    assert status == 1
+    assert "did not answer within 0.5s" in err
+
+
+def test_a_server_error_is_reported_with_its_status(fake_judge, capsys):
+    fake_judge.replies.append(Reply(500, {"error": {"message": "llama runner crashed"}}))
+    status, _, err = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 1
+    assert "answered 500: llama runner crashed" in err
+
+
+@pytest.mark.parametrize(
+    ("content", "complaint"),
+    [
+        ("the prediction fits", "not with JSON"),
+        ('["score", 5]', "not with a JSON object"),
+        ('{"score": "5", "reason": "fits"}', "score is not an integer from 1 to 5"),
+        ('{"score": 9, "reason": "fits"}', "score is not an integer from 1 to 5"),
+        ('{"score": true, "reason": "fits"}', "score is not an integer from 1 to 5"),
+        ('{"score": 5}', "reason is not a string"),
+    ],
+)
+def test_a_reply_that_is_not_a_verdict_fails(fake_judge, capsys, content, complaint):
+    fake_judge.replies.append(Reply(body=completion(content)))
+    status, _, err = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 1
+    assert complaint in err
+
+
+def test_a_verdict_cut_off_at_the_token_bound_fails(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion('{"score": 3, "reason": "abab', "length")))
+    status, _, err = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 1
+    assert f"did not end within {judge_check.MAX_TOKENS} tokens" in err
+
+
+def test_url_without_model_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        judge_check.main(["--url", "http://127.0.0.1:1/v1"])
+    assert stopped.value.code == 2
+    assert "--url needs --model" in capsys.readouterr().err
+
+
+def test_neither_stack_nor_url_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as stopped:
+        judge_check.main([])
+    assert stopped.value.code == 2
+
+
+@pytest.mark.parametrize(
+    ("given", "base"),
+    [
+        ("http://127.0.0.1:11434", "http://127.0.0.1:11434/v1"),
+        ("http://127.0.0.1:11434/", "http://127.0.0.1:11434/v1"),
+        ("http://127.0.0.1:11434/v1", "http://127.0.0.1:11434/v1"),
+        ("http://127.0.0.1:11434/v1/", "http://127.0.0.1:11434/v1"),
+    ],
+)
+def test_a_bare_server_url_gets_the_openai_path(given, base):
+    assert judge_check.openai_base(given) == base
+
+
+class FakeStack:
+    def __init__(self, outputs: dict[str, Any]):
+        self._outputs = outputs
+
+    def outputs(self) -> dict[str, SimpleNamespace]:
+        return {key: SimpleNamespace(value=value) for key, value in self._outputs.items()}
+
+
+def use_stack(monkeypatch: pytest.MonkeyPatch, outputs: dict[str, Any]) -> list[str]:
+    opened: list[str] = []
+
+    def open_stack(name: str) -> FakeStack:
+        opened.append(name)
+        return FakeStack(outputs)
+
+    monkeypatch.setattr(scripts.stack, "open_stack", open_stack)
+    return opened
+
+
+def test_a_stack_gives_the_host_url_and_its_first_model(fake_judge, capsys, monkeypatch):
+    host_url = fake_judge.url.removesuffix("/v1")
+    opened = use_stack(
+        monkeypatch,
+        {
+            "hostUrl": host_url,
+            "openaiBaseUrl": "http://ollama:11434/v1",
+            "models": ["judge", "other"],
+        },
+    )
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    status, _, _ = run(capsys, "local")
+    assert status == 0
+    assert opened == ["local"]
+    assert fake_judge.requests[0]["body"]["model"] == "judge"
+
+
+def test_model_option_overrides_the_stacks_model(fake_judge, capsys, monkeypatch):
+    use_stack(monkeypatch, {"hostUrl": fake_judge.url.removesuffix("/v1"), "models": ["judge"]})
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    run(capsys, "local", "--model", "other")
+    assert fake_judge.requests[0]["body"]["model"] == "other"
+
+
+def test_url_option_skips_the_stack(fake_judge, capsys, monkeypatch):
+    opened = use_stack(monkeypatch, {})
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    status, _, _ = run(capsys, "local", "--url", fake_judge.url, "--model", "judge")
+    assert status == 0
+    assert opened == []
+
+
+def test_a_stack_without_host_url_says_how_to_reach_the_judge(capsys, monkeypatch):
+    use_stack(
+        monkeypatch,
+        {"hostUrl": None, "openaiBaseUrl": "http://ollama:11434/v1", "models": ["judge"]},
+    )
+    status, _, err = run(capsys, "knitfab")
+    assert status == 1
+    assert "has no hostUrl" in err and "port-forward" in err and "--url" in err
+
+
+def test_a_stack_never_deployed_says_to_deploy_it(capsys, monkeypatch):
+    use_stack(monkeypatch, {})
+    status, _, err = run(capsys, "local")
+    assert status == 1
+    assert "scripts/deploy local" in err
+
+
+def test_a_stack_without_models_asks_for_one(fake_judge, capsys, monkeypatch):
+    use_stack(monkeypatch, {"hostUrl": fake_judge.url.removesuffix("/v1"), "models": []})
+    status, _, err = run(capsys, "local")
+    assert status == 1
+    assert "--model" in err
