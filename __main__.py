@@ -6,7 +6,8 @@ The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 
 import pulumi
 
-from components.config import load_cluster_access, load_settings
+from components.config import load_cluster_access, load_docker_access, load_settings
+from components.docker_capacity import check_gpu_support
 from components.docker_judge import DockerJudge
 from components.kubernetes_capacity import check_gpu_capacity
 from components.kubernetes_judge import KubernetesJudge
@@ -15,6 +16,11 @@ from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 settings = load_settings()
 match settings:
     case DockerJudgeArgs():
+        # Before anything is created: Docker refuses GPUs it has no runtime for only when
+        # it starts the container, after the network, volume and image exist.
+        skipped = check_gpu_support(settings, load_docker_access(), pulumi.get_stack())
+        if skipped:
+            pulumi.log.warn(skipped)
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
         # Before anything changes: a pod no node can hold would take the judge down.

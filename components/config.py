@@ -3,7 +3,8 @@
 `parse_settings` turns the project's config (plain dicts, as Pulumi stores them) into
 the frozen dataclasses of `components.settings` and rejects anything it does not
 understand, so a typo or a bad value stops the program before any resource is touched.
-`load_settings` and `load_cluster_access` are the only readers of `pulumi.Config`.
+`load_settings`, `load_docker_access` and `load_cluster_access` are the only readers of
+`pulumi.Config`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from components.settings import (
     PROJECT,
     ClusterAccess,
     ConfigError,
+    DockerAccess,
     DockerJudgeArgs,
     JudgeSettings,
     KubernetesJudgeArgs,
@@ -214,3 +216,8 @@ def load_cluster_access() -> ClusterAccess:
         context=config.get("context"),
         render_directory=config.get("renderYamlToDirectory"),
     )
+
+
+def load_docker_access() -> DockerAccess:
+    """The docker provider's setting that says which engine it talks to, if any."""
+    return DockerAccess(host=pulumi.Config("docker").get("host"))

@@ -94,6 +94,14 @@ StackSettings = DockerJudgeArgs | KubernetesJudgeArgs
 
 
 @dataclass(frozen=True)
+class DockerAccess:
+    """How the docker provider reaches the engine: its own `docker:host` setting (None:
+    DOCKER_HOST, else the local socket)."""
+
+    host: str | None = None
+
+
+@dataclass(frozen=True)
 class ClusterAccess:
     """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
 
