@@ -83,6 +83,15 @@ def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str 
     return None
 
 
+def _is_file(value: str) -> bool:
+    """Whether `kubernetes:kubeconfig` names a file; the provider takes anything else as
+    the kubeconfig itself, including what the file system refuses as a name."""
+    try:
+        return Path(value).expanduser().is_file()
+    except (OSError, ValueError):  # too long a name, a NUL byte
+        return False
+
+
 def _kubeconfig_content(value: str) -> dict[str, Any]:
     """`kubernetes:kubeconfig` that is not a path to a file: the kubeconfig itself, YAML
     or JSON, as the provider also takes it."""
@@ -102,7 +111,7 @@ def _client_configuration(access: ClusterAccess) -> client.Configuration:
     # A kubeconfig whose plugin refreshes a token is not written back: it is the user's.
     options = {"context": access.context, "persist_config": False}
     source = access.kubeconfig
-    if source and not Path(source).expanduser().is_file():
+    if source and not _is_file(source):
         content = _kubeconfig_content(source)
         config.load_kube_config_from_dict(content, client_configuration=configuration, **options)
         return configuration

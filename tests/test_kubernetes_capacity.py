@@ -184,6 +184,16 @@ def test_the_kubeconfig_setting_may_be_the_kubeconfig_itself(
     assert gpu_node["status"]["allocatable"]["nvidia.com/gpu"] == "1"
 
 
+def test_a_kubeconfig_too_long_to_be_a_file_name_is_taken_as_the_kubeconfig(
+    api_server: FakeApiServer, tmp_path: Path
+):
+    config = kubeconfig(api_server.url, exec_plugin(tmp_path))
+    # Embedded certificates make lines far longer than a file name may be.
+    config["clusters"][0]["cluster"]["extensions"] = [{"name": "x" * 300, "extension": {}}]
+    [gpu_node] = read_nodes(ClusterAccess(kubeconfig=yaml.safe_dump(config)))
+    assert gpu_node["metadata"]["name"] == "gpu-node-1"
+
+
 def test_kubeconfig_lists_in_the_environment_are_merged(
     api_server: FakeApiServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
