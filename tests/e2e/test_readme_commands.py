@@ -100,6 +100,12 @@ def clone(engine: dict[str, str], judge_image: str, names_free: None, tmp_path: 
     settings["config"]["ollama-judge:docker"].update(gpus="none", hostPort=host.free_port())
     stack_file.write_text(yaml.safe_dump(settings))
     yield clone
+    # The README's examples point the stack elsewhere (docker:host, say): back to this
+    # host's settings, keeping the salt the engine added.
+    salt = yaml.safe_load(stack_file.read_text()).get("encryptionsalt")
+    stack_file.write_text(
+        yaml.safe_dump({**settings, **({"encryptionsalt": salt} if salt else {})})
+    )
     env = user_env(tmp_path)
     subprocess.run(["scripts/deploy", "local", "destroy"], cwd=clone, env=env, check=False)
     host.remove_judge_objects()
