@@ -23,6 +23,7 @@
 #   the Docker client's FromEnv); `host` still defaults to DOCKER_HOST or the local socket.
 #
 # Needs: go (GOTOOLCHAIN=local is forced), a configured module proxy. No git, no cgo.
+# check_docker_provider_sources runs gofmt and go vet on that code (scripts/test).
 
 # --- Version facts -----------------------------------------------------------------
 # The pulumi-docker release whose names we reproduce; stamped as the plugin version so
@@ -113,5 +114,41 @@ build_docker_provider() {
     [[ "$("$out_dir/pulumi-resource-docker" -version)" == "$DOCKER_PROVIDER_VERSION" ]]
     echo "$stamp" >"$out_dir/.pulumi-resource-docker.stamp"
     echo "built $out_dir/pulumi-resource-docker ${DOCKER_PROVIDER_VERSION}"
+  )
+}
+
+# gofmt and go vet of toolchain/docker-provider/, for scripts/test. Offline and quick: it
+# never downloads (GOPROXY=off) and vets against the modules and compiled packages the
+# build left in Go's caches, with the build's flags. Where no build has filled the module
+# cache (the engine came from a normal Pulumi install), go vet is skipped with a note.
+check_docker_provider_sources() {
+  (
+    set -euo pipefail
+    if ! command -v go >/dev/null; then
+      echo "no go on PATH: gofmt and go vet of $DOCKER_PROVIDER_SRC skipped" >&2
+      exit 0
+    fi
+    unformatted="$(gofmt -l "$DOCKER_PROVIDER_SRC")"
+    [[ -z "$unformatted" ]] || { printf 'not gofmt-formatted (gofmt -w):\n%s\n' "$unformatted" >&2; exit 1; }
+
+    docker_provider_go_env
+    export GOPROXY=off
+    # A plain variable, not a local: the EXIT trap may run after the function has returned.
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    if ! docker_provider_layout "$work" 2>/dev/null; then
+      echo "${DOCKER_TF_MODULE} is not in Go's module cache (no docker plugin built here): go vet skipped" >&2
+      exit 0
+    fi
+    # Stands in for the generated schema that cmd/pulumi-resource-docker embeds.
+    echo '{}' >"$work/plugin/cmd/pulumi-resource-docker/schema.json"
+    cd "$work/plugin"
+    # -trimpath and the tag as in the build, so the compiled dependencies come from Go's
+    # build cache.
+    go vet -trimpath -tags no_compose ./... github.com/terraform-providers/terraform-provider-docker/shim || {
+      echo "go vet: the files above are in a scratch copy of toolchain/docker-provider/plugin/;" \
+        "its ../upstream/shim/ is toolchain/docker-provider/shim/" >&2
+      exit 1
+    }
   )
 }
