@@ -7,12 +7,15 @@ stack and nothing left behind:
 - Ctrl-C once during `up` cancels gracefully; twice stops at once, mid-step;
 - an `up` killed outright leaves a lock and a half-created container, which the next
   `up` clears by itself;
-- a container of the judge's name that the project did not create is never touched.
+- a container of the judge's name that the project did not create is never touched;
+- a Docker engine without GPUs stops `up` before anything exists, and the fix it names
+  works.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
@@ -214,4 +217,29 @@ def test_a_container_the_project_did_not_create_is_never_touched(
     code, output = runner.run("up", "--stack", "local", "--yes")
     assert code == 0, output
     assert_healthy_judge()
+    destroy(runner)
+
+
+def test_an_engine_without_gpus_stops_up_before_anything_exists_and_the_fix_works(
+    project: ProjectCopy, runner: Runner
+):
+    stack = project.stack(
+        "local", {"ollama-judge:models": [], "ollama-judge:docker": {"hostPort": host.free_port()}}
+    )
+    code, output = runner.run("up", "--stack", "local", "--yes")
+    assert code == 1
+    assert "ollama-judge:docker.gpus is all, but the Docker engine at" in output
+    assert "could not select device driver" not in output
+    for kind, name in host.JUDGE_NAMES.items():
+        assert not host.exists(kind, name), f"{kind} {name} was created"
+    fix = re.search(r"run the judge on CPU with: (scripts/pulumi config set [^\n]*)", output)
+    assert fix, output
+    # As typed, with the CLI on PATH in place of scripts/pulumi (the README test runs
+    # scripts/pulumi itself).
+    words = fix.group(1).replace("scripts/pulumi ", "pulumi ", 1)
+    subprocess.run(words, shell=True, cwd=project.dir, check=True, capture_output=True)
+    code, output = runner.run("up", "--stack", "local", "--yes")
+    assert code == 0, output
+    assert_healthy_judge()
+    assert pending_operations(stack) == []
     destroy(runner)
