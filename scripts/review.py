@@ -1,0 +1,243 @@
+"""`scripts/review`: the pull-request comment that says what a change does to each stack.
+
+    scripts/review [--stack local] [--stack knitfab] [--output FILE]
+    scripts/review --desired-state BASE_REF [--stack ...] [--output FILE]
+
+Without --desired-state: a real preview of each stack (its backend, config, cluster or
+Docker engine, passphrase, as `scripts/pulumi preview`), read from the engine's events.
+
+With --desired-state: no credentials at all. The program of BASE_REF (from git) and the
+program of the working tree each run against a throwaway file backend with an empty
+passphrase (scripts/review_desired.py), and their resources are compared: what the pull
+request changes in the desired state, not what would change in the live one.
+
+The Markdown (scripts/review_markdown.py) goes to --output or stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from pulumi import automation as auto
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+if str(PROJECT_DIR) not in sys.path:
+    sys.path.insert(0, str(PROJECT_DIR))
+
+from scripts.review_markdown import REPLACING, Change, StackReview, comment  # noqa: E402
+
+STACKS = ("local", "knitfab")
+# What the program of a commit is made of (copied or taken from git).
+PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__main__.py")
+PROGRAM_DIRS = ("components",)
+
+
+# --- a real preview ---------------------------------------------------------------------
+
+
+def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
+    """One Change per resource from a preview's engine events; the two halves of a
+    replacement (create-replacement, delete-replaced) count as one replace."""
+    found: dict[str, Change] = {}
+    for event in events:
+        pre = event.resource_pre_event
+        if pre is None:
+            continue
+        meta = pre.metadata
+        op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+        if op in REPLACING:
+            op = "replace"
+        if op not in ("create", "update", "replace", "delete"):
+            continue
+        if meta.type.startswith("pulumi:"):  # the stack and providers
+            continue
+        detailed = sorted((meta.detailed_diff or {}).keys())
+        properties = tuple(detailed or sorted(meta.diffs or ()))
+        old = dict(meta.old.inputs or {}) if meta.old else {}
+        new = dict(meta.new.inputs or {}) if meta.new else {}
+        retained = bool(
+            (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
+        )
+        earlier = found.get(meta.urn)
+        if earlier is not None:  # the other half of a replacement
+            properties = earlier.properties or properties
+            old, new = earlier.old or old, earlier.new or new
+            retained = earlier.retained or retained
+        found[meta.urn] = Change(meta.urn, meta.type, op, properties, old, new, retained)
+    return list(found.values())
+
+
+def preview_stack(name: str, project_dir: Path = PROJECT_DIR) -> StackReview:
+    from scripts.stack import open_stack
+
+    events: list[auto.EngineEvent] = []
+    open_stack(name, project_dir).preview(on_event=events.append)
+    return StackReview(name, changes_from_events(events))
+
+
+# --- desired state, without credentials -------------------------------------------------
+
+
+def program_of(ref: str, into: Path) -> Path:
+    """The program files of a git commit, unpacked into `into`."""
+    into.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "-C", str(PROJECT_DIR), "archive", ref, *PROGRAM_FILES, *PROGRAM_DIRS],
+        capture_output=True,
+        check=True,
+    )
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
+    return into
+
+
+def program_of_worktree(into: Path) -> Path:
+    into.mkdir(parents=True)
+    for name in PROGRAM_FILES:
+        shutil.copy(PROJECT_DIR / name, into / name)
+    for name in PROGRAM_DIRS:
+        shutil.copytree(
+            PROJECT_DIR / name, into / name, ignore=shutil.ignore_patterns("__pycache__")
+        )
+    return into
+
+
+def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str, Any]:
+    """The resources the program at `program_dir` declares, from scripts/review_desired.py
+    in its own process (the two commits' `components` must not meet in one)."""
+    state = scratch / "state"
+    state.mkdir(parents=True)
+    env = {
+        **os.environ,
+        "PULUMI_BACKEND_URL": f"file://{state}",
+        "PULUMI_CONFIG_PASSPHRASE": "",
+        # No kubeconfig, no Docker engine and no registry is asked: the program's
+        # pre-flights find none and say they could not check, which is what they do for
+        # any user without access.
+        "KUBECONFIG": str(scratch / "no-kubeconfig"),
+        "DOCKER_HOST": f"unix://{scratch / 'no-docker.sock'}",
+        "HTTPS_PROXY": "http://127.0.0.1:9",
+        "HTTP_PROXY": "http://127.0.0.1:9",
+        "NO_PROXY": "",
+    }
+    env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "scripts" / "review_desired.py"),
+            str(program_dir),
+            stack,
+            str(scratch / "rendered"),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"the program at {program_dir} did not render stack {stack}:\n{result.stderr}"
+        )
+    return dict(json.loads(result.stdout))
+
+
+def _flat(value: Any, path: str = "") -> dict[str, Any]:
+    if isinstance(value, Mapping) and value:
+        out: dict[str, Any] = {}
+        for key, child in value.items():
+            out.update(_flat(child, f"{path}.{key}" if path else str(key)))
+        return out
+    if isinstance(value, list) and value:
+        out = {}
+        for index, child in enumerate(value):
+            out.update(_flat(child, f"{path}[{index}]"))
+        return out
+    return {path: value}
+
+
+def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
+    a, b = _flat(old), _flat(new)
+    return tuple(sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p)))
+
+
+def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Change]:
+    """Changes from the base commit's resources to the head commit's, by URN."""
+    changes = []
+    for urn in sorted(base.keys() | head.keys()):
+        old, new = base.get(urn), head.get(urn)
+        if old is None and new is not None:
+            changes.append(Change(urn, new["type"], "create", (), {}, new["inputs"]))
+        elif new is None and old is not None:
+            changes.append(
+                Change(urn, old["type"], "delete", (), old["inputs"], {}, old["retainOnDelete"])
+            )
+        elif old is not None and new is not None:
+            paths = changed_paths(old["inputs"], new["inputs"])
+            if paths:
+                changes.append(
+                    Change(
+                        urn, new["type"], "update", paths, old["inputs"], new["inputs"],
+                        old["retainOnDelete"],
+                    )
+                )
+    return changes
+
+
+def desired_state_review(stack: str, base_ref: str) -> StackReview:
+    with tempfile.TemporaryDirectory(prefix="review-") as scratch_dir:
+        scratch = Path(scratch_dir)
+        base = program_of(base_ref, scratch / "base" / "program")
+        head = program_of_worktree(scratch / "head" / "program")
+        before = desired_resources(base, stack, scratch / "base")
+        after = desired_resources(head, stack, scratch / "head")
+    return StackReview(
+        stack,
+        diff_desired(before, after),
+        mode="desired",
+        notes=(f"Base: `{base_ref}`; head: this checkout.",),
+    )
+
+
+# --- the command ------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="scripts/review", description="Writes the pull request's preview comment."
+    )
+    parser.add_argument("-s", "--stack", action="append", choices=STACKS)
+    parser.add_argument(
+        "--desired-state",
+        metavar="BASE_REF",
+        help="compare the program of BASE_REF with this checkout, without credentials",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    reviews = []
+    for stack in args.stack or STACKS:
+        if args.desired_state:
+            reviews.append(desired_state_review(stack, args.desired_state))
+        else:
+            reviews.append(preview_stack(stack))
+    text = comment(reviews)
+    if args.output:
+        args.output.write_text(text + "\n")
+    else:
+        print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,277 @@
+"""The pull-request comment of scripts/review, made from resource changes.
+
+Pure: changes in (from a real preview's engine events, or from the desired-state diff of
+two commits), Markdown out. What a change means for the judge is decided here, once.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+# The hidden marker by which the workflow finds its own comment to update.
+MARKER = "<!-- ollama-judge-review -->"
+# GitHub refuses a comment body longer than this.
+LIMIT = 65_536
+SECRET = "[secret]"
+# The engine's marker of a secret value in serialized properties.
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+CONTAINER = "docker:index/container:Container"
+VOLUME = "docker:index/volume:Volume"
+DEPLOYMENT = "kubernetes:apps/v1:Deployment"
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
+NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+# Operations as counted on top; the engine's other steps are the halves of a replace.
+COUNTED = ("create", "update", "replace", "delete")
+REPLACING = ("replace", "create-replacement", "delete-replaced")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One resource that changes: what the engine (or the desired-state diff) says."""
+
+    urn: str
+    type: str
+    op: str  # create, update, replace, delete
+    # Changed property paths, e.g. "spec.template.spec.containers[0].args"; the top-level
+    # names where no detailed diff exists.
+    properties: tuple[str, ...] = ()
+    old: Mapping[str, Any] = field(default_factory=dict)
+    new: Mapping[str, Any] = field(default_factory=dict)
+    # The resource is kept when Pulumi deletes it (keepModelsOnDestroy).
+    retained: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.urn.rsplit("::", 1)[-1]
+
+
+@dataclass(frozen=True)
+class StackReview:
+    stack: str
+    changes: Sequence[Change]
+    # How the changes were found: "preview" (live state) or "desired" (two commits).
+    mode: str = "preview"
+    notes: Sequence[str] = ()
+
+
+def hide_secrets(value: Any) -> Any:
+    """The value with every secret replaced by [secret]."""
+    if isinstance(value, Mapping):
+        if SECRET_SIG in value:
+            return SECRET
+        return {k: hide_secrets(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [hide_secrets(v) for v in value]
+    return value
+
+
+def lookup(value: Any, path: str) -> Any:
+    """The value at a dotted path with [i] indexes, or None."""
+    for part in path.replace("[", ".[").split("."):
+        if not part:
+            continue
+        if part.startswith("["):
+            index = int(part[1:-1])
+            value = value[index] if isinstance(value, list) and index < len(value) else None
+        else:
+            value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def counts(changes: Iterable[Change]) -> dict[str, int]:
+    result = dict.fromkeys(COUNTED, 0)
+    for change in changes:
+        result[change.op] += 1
+    return result
+
+
+def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
+    addresses = []
+    for port in inputs.get("ports") or []:
+        address = (port or {}).get("ip") or "0.0.0.0"
+        if address not in LOOPBACK:
+            addresses.append(f"{address}:{port.get('external', '?')}")
+    return addresses
+
+
+def _gpu_requests(inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The GPU resources a Deployment's containers request, by resource name."""
+    found: dict[str, Any] = {}
+    containers = lookup(inputs, "spec.template.spec.containers") or []
+    for container in containers:
+        resources = (container or {}).get("resources") or {}
+        for kind in ("limits", "requests"):
+            for resource, quantity in (resources.get(kind) or {}).items():
+                if resource not in ("cpu", "memory", "ephemeral-storage"):
+                    found[resource] = quantity
+    return found
+
+
+def findings(changes: Iterable[Change]) -> list[str]:
+    """What the changes mean for the judge, worst first, one line each."""
+    restarts, lost, exposed, gpus = [], [], [], []
+    for change in changes:
+        if change.type == CONTAINER and change.op in ("update", "replace", "delete"):
+            restarts.append(f"container `{change.name}` is {_verb(change.op)}")
+        if change.type == DEPLOYMENT and (
+            change.op in ("replace", "delete")
+            or any(p.startswith(("spec.template", "spec")) and p != "spec.replicas"
+                   for p in change.properties)
+        ):
+            restarts.append(f"Deployment `{change.name}`'s pods are {_verb(change.op)}")
+        if change.type in (VOLUME, CLAIM) and change.op in ("replace", "delete"):
+            if change.retained:
+                lost.append(
+                    f"~~models are lost~~ `{change.name}` is {_verb(change.op)}, but "
+                    "retained (keepModelsOnDestroy): the old volume keeps the models"
+                )
+            else:
+                lost.append(
+                    f"**models are lost**: `{change.name}` is {_verb(change.op)} and not "
+                    "retained (keepModelsOnDestroy: false); they are pulled again"
+                )
+        if change.type == CONTAINER and change.op != "delete":
+            now = _published_beyond_loopback(change.new)
+            before = _published_beyond_loopback(change.old)
+            if now and now != before:
+                exposed.append(
+                    f"**the API is exposed**: published on {', '.join(now)}, beyond "
+                    "loopback; Ollama's API has no authentication"
+                )
+        if change.type == NETWORK_POLICY and change.op in ("delete", "replace"):
+            exposed.append(
+                f"**the API is exposed**: NetworkPolicy `{change.name}` is "
+                f"{_verb(change.op)}; every pod can reach the judge"
+            )
+        if change.type == CONTAINER and (
+            "gpus" in _tops(change.properties) or (change.op == "create" and change.new.get("gpus"))
+        ):
+            gpus.append(
+                f"**GPU request changes**: gpus {change.old.get('gpus')!r} → "
+                f"{change.new.get('gpus')!r}"
+            )
+        if change.type == DEPLOYMENT:
+            before, after = _gpu_requests(change.old), _gpu_requests(change.new)
+            if before != after:
+                gpus.append(f"**GPU request changes**: {before or 'none'} → {after or 'none'}")
+    lines = []
+    if restarts:
+        lines.append(
+            "**the judge restarts**: "
+            + "; ".join(restarts)
+            + ". An evaluation running now fails."
+        )
+    return lines + lost + exposed + gpus
+
+
+def _tops(properties: Iterable[str]) -> set[str]:
+    return {p.split(".")[0].split("[")[0] for p in properties}
+
+
+def _verb(op: str) -> str:
+    return {
+        "create": "created",
+        "update": "updated in place",
+        "replace": "replaced",
+        "delete": "deleted",
+    }[op]
+
+
+SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+
+
+def _value(value: Any) -> str:
+    text = json.dumps(hide_secrets(value), sort_keys=True, default=str)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def resource_lines(changes: Iterable[Change]) -> list[str]:
+    lines = []
+    for change in changes:
+        kind = change.type.rsplit(":", 1)[-1]
+        properties = ", ".join(f"`{p}`" for p in change.properties)
+        line = f"- {SYMBOL[change.op]} **{change.op}** {kind} `{change.name}`"
+        lines.append(line + (f": {properties}" if properties else ""))
+    return lines
+
+
+def diff_lines(changes: Iterable[Change]) -> list[str]:
+    lines = []
+    for change in changes:
+        lines.append(f"{SYMBOL[change.op]} {change.type} {change.name} ({change.op})")
+        if change.op in ("create", "delete"):
+            side = change.new if change.op == "create" else change.old
+            for key in sorted(side):
+                lines.append(f"    {key}: {_value(side[key])}")
+            continue
+        for path in change.properties:
+            lines.append(f"    {path}: {_value(lookup(change.old, path))}")
+            lines.append(f"    {' ' * len(path)}→ {_value(lookup(change.new, path))}")
+    return lines
+
+
+def summary(review: StackReview) -> list[str]:
+    title = f"### Stack `{review.stack}`"
+    if review.mode == "desired":
+        title += " — desired state, not live state"
+    lines = [title]
+    if review.mode == "desired":
+        lines.append(
+            "_Compared: the program of the base commit against the head commit, rendered "
+            "without the cluster, the Docker engine or the stack's state. What is deployed "
+            "now may differ; update vs replace is the provider's call._"
+        )
+    lines.extend(f"_{note}_" for note in review.notes)
+    if not review.changes:
+        lines.append("**No changes.**")
+        return lines
+    count = counts(review.changes)
+    lines.append(" · ".join(f"{SYMBOL[op]} {count[op]} to {op}" for op in COUNTED))
+    lines.append("")
+    lines.extend(f"> {line}" for line in findings(review.changes))
+    lines.append("")
+    lines.append("Changed resources:")
+    lines.extend(resource_lines(review.changes))
+    return lines
+
+
+def details(review: StackReview) -> str:
+    if not review.changes:
+        return ""
+    body = "\n".join(diff_lines(review.changes))
+    return (
+        f"<details><summary>Full diff of <code>{review.stack}</code></summary>\n\n"
+        f"```diff\n{body.replace('```', '` ` `')}\n```\n</details>"
+    )
+
+
+def comment(reviews: Sequence[StackReview], limit: int = LIMIT) -> str:
+    """The whole comment: every stack's summary, then every full diff that fits."""
+    head = [MARKER, "## Pulumi preview of this pull request", ""]
+    parts = []
+    for review in reviews:
+        parts.append("\n".join(summary(review)))
+    text = "\n".join(head) + "\n\n".join(parts)
+    cut = (
+        "\n\n> :warning: The full diff is cut here: it would exceed GitHub's "
+        f"{limit:,}-character limit. Run `scripts/review` for all of it."
+    )
+    for review in reviews:
+        block = details(review)
+        if not block:
+            continue
+        if len(text) + 2 + len(block) + len(cut) <= limit:
+            text += "\n\n" + block
+            continue
+        room = limit - len(text) - len(cut) - 40
+        if room > 200:
+            text += "\n\n" + block[:room].rsplit("\n", 1)[0] + "\n```\n</details>"
+        text += cut
+        break
+    return text[:limit]
