@@ -33,7 +33,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from scripts.review_markdown import REPLACING, Change, StackReview, comment  # noqa: E402
+from scripts.review_markdown import (  # noqa: E402
+    REPLACING,
+    Change,
+    StackReview,
+    comment,
+    path_key,
+)
 
 STACKS = ("local", "knitfab")
 # What the program of a commit is made of (copied or taken from git).
@@ -76,12 +82,11 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
     return list(found.values())
 
 
-def preview_stack(name: str, project_dir: Path = PROJECT_DIR) -> StackReview:
-    from scripts.stack import open_stack
-
+def preview_review(stack: auto.Stack) -> StackReview:
+    """A real preview of the stack, as the engine's events tell it."""
     events: list[auto.EngineEvent] = []
-    open_stack(name, project_dir).preview(on_event=events.append)
-    return StackReview(name, changes_from_events(events))
+    stack.preview(on_event=events.append)
+    return StackReview(stack.name, changes_from_events(events))
 
 
 # --- desired state, without credentials -------------------------------------------------
@@ -99,14 +104,14 @@ def program_of(ref: str, into: Path) -> Path:
     return into
 
 
-def program_of_worktree(into: Path) -> Path:
+def program_copy(source: Path, into: Path) -> Path:
+    """The program files of a directory (a checkout), copied: rendering sets stack
+    config, which must not reach the checkout's stack files."""
     into.mkdir(parents=True)
     for name in PROGRAM_FILES:
-        shutil.copy(PROJECT_DIR / name, into / name)
+        shutil.copy(source / name, into / name)
     for name in PROGRAM_DIRS:
-        shutil.copytree(
-            PROJECT_DIR / name, into / name, ignore=shutil.ignore_patterns("__pycache__")
-        )
+        shutil.copytree(source / name, into / name, ignore=shutil.ignore_patterns("__pycache__"))
     return into
 
 
@@ -153,7 +158,10 @@ def _flat(value: Any, path: str = "") -> dict[str, Any]:
     if isinstance(value, Mapping) and value:
         out: dict[str, Any] = {}
         for key, child in value.items():
-            out.update(_flat(child, f"{path}.{key}" if path else str(key)))
+            step = path_key(str(key))
+            out.update(
+                _flat(child, f"{path}.{step}" if path and not step.startswith("[") else path + step)
+            )
         return out
     if isinstance(value, list) and value:
         out = {}
@@ -184,25 +192,38 @@ def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Chang
             if paths:
                 changes.append(
                     Change(
-                        urn, new["type"], "update", paths, old["inputs"], new["inputs"],
+                        urn,
+                        new["type"],
+                        "update",
+                        paths,
+                        old["inputs"],
+                        new["inputs"],
                         old["retainOnDelete"],
                     )
                 )
     return changes
 
 
-def desired_state_review(stack: str, base_ref: str) -> StackReview:
+def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
+    """What changes in the desired state of `stack` from the program at `base` to the
+    one at `head` (directories with the program files)."""
     with tempfile.TemporaryDirectory(prefix="review-") as scratch_dir:
         scratch = Path(scratch_dir)
-        base = program_of(base_ref, scratch / "base" / "program")
-        head = program_of_worktree(scratch / "head" / "program")
-        before = desired_resources(base, stack, scratch / "base")
-        after = desired_resources(head, stack, scratch / "head")
+        before = desired_resources(
+            program_copy(base, scratch / "base" / "program"), stack, scratch / "base"
+        )
+        after = desired_resources(
+            program_copy(head, scratch / "head" / "program"), stack, scratch / "head"
+        )
+    return diff_desired(before, after)
+
+
+def desired_state_review(stack: str, base_ref: str, head: Path = PROJECT_DIR) -> StackReview:
+    with tempfile.TemporaryDirectory(prefix="review-base-") as base_dir:
+        base = program_of(base_ref, Path(base_dir) / "program")
+        changes = desired_changes(base, head, stack)
     return StackReview(
-        stack,
-        diff_desired(before, after),
-        mode="desired",
-        notes=(f"Base: `{base_ref}`; head: this checkout.",),
+        stack, changes, mode="desired", notes=(f"Base: `{base_ref}`; head: this checkout.",)
     )
 
 
@@ -230,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.desired_state:
             reviews.append(desired_state_review(stack, args.desired_state))
         else:
-            reviews.append(preview_stack(stack))
+            from scripts.stack import open_stack
+
+            reviews.append(preview_review(open_stack(stack)))
     text = comment(reviews)
     if args.output:
         args.output.write_text(text + "\n")

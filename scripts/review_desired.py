@@ -43,7 +43,9 @@ def run_program(program_dir: Path) -> None:
 def rendered(program_dir: Path, stack: str, render_dir: Path) -> dict[str, Any]:
     workspace = auto.LocalWorkspaceOptions(work_dir=str(program_dir))
     target = auto.create_or_select_stack(
-        stack, project_name="ollama-judge", program=lambda: run_program(program_dir),
+        stack,
+        project_name="ollama-judge",
+        program=lambda: run_program(program_dir),
         opts=workspace,
     )
     target.set_config("kubernetes:renderYamlToDirectory", auto.ConfigValue(str(render_dir)))
@@ -96,7 +98,10 @@ def mocked(program_dir: Path, stack: str) -> dict[str, Any]:
         mocks, project="ollama-judge", stack=stack, preview=True, monitor=monitor
     )
     pulumi.runtime.set_all_config(
-        {k: v if isinstance(v, str) else json.dumps(v) for k, v in stack_config(program_dir, stack).items()}
+        {
+            k: v if isinstance(v, str) else json.dumps(v)
+            for k, v in stack_config(program_dir, stack).items()
+        }
     )
     pulumi.export = lambda name, value: None  # type: ignore[assignment]
 

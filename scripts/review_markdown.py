@@ -7,6 +7,7 @@ two commits), Markdown out. What a change means for the judge is decided here, o
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,16 +72,24 @@ def hide_secrets(value: Any) -> Any:
     return value
 
 
+# A property path as the engine writes it: a.b[0]["nvidia.com/gpu"]
+PATH_PART = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|\.?([^.\[]+)')
+
+
+def path_key(key: str) -> str:
+    """One key of a property path: `name`, or `["nvidia.com/gpu"]` when it has dots."""
+    return f"[{json.dumps(key)}]" if re.search(r'[.\[\]"]', key) else key
+
+
 def lookup(value: Any, path: str) -> Any:
-    """The value at a dotted path with [i] indexes, or None."""
-    for part in path.replace("[", ".[").split("."):
-        if not part:
-            continue
-        if part.startswith("["):
-            index = int(part[1:-1])
-            value = value[index] if isinstance(value, list) and index < len(value) else None
+    """The value at a property path (a.b[0]["x.y"]), or None."""
+    for quoted, index, name in PATH_PART.findall(path):
+        if index:
+            position = int(index)
+            value = value[position] if isinstance(value, list) and position < len(value) else None
         else:
-            value = value.get(part) if isinstance(value, Mapping) else None
+            key = json.loads(f'"{quoted}"') if quoted else name
+            value = value.get(key) if isinstance(value, Mapping) else None
     return value
 
 
@@ -96,7 +105,8 @@ def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
     for port in inputs.get("ports") or []:
         address = (port or {}).get("ip") or "0.0.0.0"
         if address not in LOOPBACK:
-            addresses.append(f"{address}:{port.get('external', '?')}")
+            external = port.get("external")
+            addresses.append(f"{address}:{int(external) if external else '?'}")
     return addresses
 
 
@@ -121,8 +131,10 @@ def findings(changes: Iterable[Change]) -> list[str]:
             restarts.append(f"container `{change.name}` is {_verb(change.op)}")
         if change.type == DEPLOYMENT and (
             change.op in ("replace", "delete")
-            or any(p.startswith(("spec.template", "spec")) and p != "spec.replicas"
-                   for p in change.properties)
+            or any(
+                p.startswith("spec") and not p.startswith("spec.replicas")
+                for p in change.properties
+            )
         ):
             restarts.append(f"Deployment `{change.name}`'s pods are {_verb(change.op)}")
         if change.type in (VOLUME, CLAIM) and change.op in ("replace", "delete"):
@@ -163,9 +175,7 @@ def findings(changes: Iterable[Change]) -> list[str]:
     lines = []
     if restarts:
         lines.append(
-            "**the judge restarts**: "
-            + "; ".join(restarts)
-            + ". An evaluation running now fails."
+            "**the judge restarts**: " + "; ".join(restarts) + ". An evaluation running now fails."
         )
     return lines + lost + exposed + gpus
 
@@ -232,7 +242,10 @@ def summary(review: StackReview) -> list[str]:
         lines.append("**No changes.**")
         return lines
     count = counts(review.changes)
-    lines.append(" · ".join(f"{SYMBOL[op]} {count[op]} to {op}" for op in COUNTED))
+    lines.append("")
+    lines.append("| " + " | ".join(f"to {op}" for op in COUNTED) + " |")
+    lines.append("|" + "---:|" * len(COUNTED))
+    lines.append("| " + " | ".join(str(count[op]) for op in COUNTED) + " |")
     lines.append("")
     lines.extend(f"> {line}" for line in findings(review.changes))
     lines.append("")
@@ -253,10 +266,8 @@ def details(review: StackReview) -> str:
 
 def comment(reviews: Sequence[StackReview], limit: int = LIMIT) -> str:
     """The whole comment: every stack's summary, then every full diff that fits."""
-    head = [MARKER, "## Pulumi preview of this pull request", ""]
-    parts = []
-    for review in reviews:
-        parts.append("\n".join(summary(review)))
+    head = [MARKER, "## Pulumi preview of this pull request", "", ""]
+    parts = ["\n".join(summary(review)) for review in reviews]
     text = "\n".join(head) + "\n\n".join(parts)
     cut = (
         "\n\n> :warning: The full diff is cut here: it would exceed GitHub's "

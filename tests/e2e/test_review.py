@@ -1,0 +1,219 @@
+"""scripts/review with the real engine: real previews of both stacks against a deployed
+base state, and the credential-free desired-state mode agreeing with them.
+
+Stack `local` runs on the real Docker engine under names of its own (the engine may be
+shared), CPU only, with no models and a free port; stack `knitfab` on the test control
+plane (tests/e2e/conftest.py's `cluster`).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from scripts.review import desired_changes, preview_review
+from scripts.review_markdown import MARKER, Change, StackReview, comment, findings
+from tests.e2e import docker_host as host
+from tests.e2e.engine import PROJECT_DIR, ProjectCopy
+from tests.e2e.kube_cluster import Cluster
+
+pytestmark = [pytest.mark.e2e, pytest.mark.preview]
+
+
+def tops(changes: list[Change]) -> dict[str, set[str]]:
+    """Changed resources by name, with the top-level properties that change."""
+    return {c.name: {p.split(".")[0].split("[")[0] for p in c.properties} for c in changes}
+
+
+@dataclass
+class Base:
+    """A stack deployed once per module; each test previews a change of its config."""
+
+    project: ProjectCopy
+    stack_name: str
+    config: dict[str, Any]
+
+    def preview(self, **change: Any) -> StackReview:
+        stack = self.project.stack(self.stack_name, {**self.config, **change})
+        try:
+            return preview_review(stack)
+        finally:
+            self.project.stack(self.stack_name, self.config)
+
+    def desired(self, tmp_path: Path, **change: Any) -> list[Change]:
+        """The credential-free mode between the deployed config and the changed one."""
+        base = tmp_path / "base"
+        head = tmp_path / "head"
+        for target, config in ((base, self.config), (head, {**self.config, **change})):
+            (target.parent / f"{target.name}-copy").mkdir()
+            copy = ProjectCopy(target.parent / f"{target.name}-copy")
+            copy.stack(self.stack_name, config)
+            os.environ["PULUMI_BACKEND_URL"] = self.project.backend_url
+            copy.dir.rename(target)
+        return desired_changes(base, head, self.stack_name)
+
+
+# --- local ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def local(engine: dict[str, str], judge_image: str, tmp_path_factory) -> Iterator[Base]:
+    suffix = uuid.uuid4().hex[:8]
+    names = {
+        "containerName": f"review-{suffix}",
+        "networkName": f"review-{suffix}-net",
+        "volumeName": f"review-{suffix}",
+    }
+    config = host.cpu_only(host.free_port())
+    config["ollama-judge:docker"].update(names)
+    config["ollama-judge:keepModelsOnDestroy"] = False
+    base = Base(ProjectCopy(tmp_path_factory.mktemp("review-local")), "local", config)
+    stack = base.project.stack("local", config)
+    stack.up()
+    yield base
+    base.project.stack("local", config).destroy()
+    host.docker("volume", "rm", f"review-{suffix}-renamed", check=False)
+
+
+def docker_config(base: Base, **more: Any) -> dict[str, Any]:
+    return {**base.config["ollama-judge:docker"], **more}
+
+
+def test_local_unchanged_says_no_changes(local: Base):
+    review = local.preview()
+    assert review.changes == []
+    assert "**No changes.**" in comment([review])
+
+
+def test_local_host_address_beyond_loopback_warns_of_exposure(local: Base):
+    review = local.preview(**{"ollama-judge:docker": docker_config(local, hostAddress="0.0.0.0")})
+    assert tops(review.changes) == {"ollama-container": {"ports"}}
+    [exposed] = [f for f in findings(review.changes) if "the API is exposed" in f]
+    assert "0.0.0.0:" in exposed
+    assert any("the judge restarts" in f for f in findings(review.changes))
+
+
+def test_local_volume_replaced_without_keep_models_warns_models_are_lost(local: Base):
+    renamed = docker_config(local, volumeName=local.config["ollama-judge:docker"]["volumeName"])
+    renamed["volumeName"] += "-renamed"
+    review = local.preview(**{"ollama-judge:docker": renamed})
+    volume = next(c for c in review.changes if c.name == "ollama-models")
+    assert volume.op == "replace"
+    assert not volume.retained
+    assert any(f.startswith("**models are lost**") for f in findings(review.changes))
+
+
+def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path: Path):
+    change = {"ollama-judge:docker": docker_config(local, hostAddress="0.0.0.0")}
+    real = local.preview(**change)
+    desired = local.desired(tmp_path, **change)
+    assert tops(desired) == tops(real.changes)
+    assert [f.split(":")[0] for f in findings(desired)] == [
+        f.split(":")[0] for f in findings(real.changes)
+    ]
+
+
+# --- knitfab ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def knitfab(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iterator[Base]:
+    config = {"kubernetes:kubeconfig": str(cluster.kubeconfig)}
+    base = Base(ProjectCopy(tmp_path_factory.mktemp("review-knitfab")), "knitfab", config)
+    base.project.stack("knitfab", config).up()
+    yield base
+    base.project.stack("knitfab", config).destroy()
+
+
+def kubernetes_config(**more: Any) -> dict[str, Any]:
+    return {
+        "namespace": "knitfab",
+        "gpu": {"count": 1, "resourceName": "nvidia.com/gpu"},
+        "cpu": "4",
+        "memory": "5Gi",
+        **more,
+    }
+
+
+def test_knitfab_unchanged_says_no_changes(knitfab: Base):
+    review = knitfab.preview()
+    assert review.changes == []
+    assert "**No changes.**" in comment([review])
+
+
+def test_knitfab_model_list_change_names_the_deployments_changed_properties(knitfab: Base):
+    review = knitfab.preview(**{"ollama-judge:models": ["llama3.2", "qwen3:0.6b"]})
+    [deployment] = review.changes
+    assert deployment.type == "kubernetes:apps/v1:Deployment"
+    assert deployment.op == "update"
+    containers = "spec.template.spec.containers[0]"
+    assert set(deployment.properties) == {
+        f"{containers}.lifecycle.postStart.exec.command[6]",
+        f"{containers}.readinessProbe.exec.command[6]",
+        f"{containers}.startupProbe.exec.command[6]",
+    }
+    text = comment([review])
+    assert "**the judge restarts**" in text
+    for path in deployment.properties:
+        assert f"`{path}`" in text
+
+
+def test_knitfab_gpu_count_change_says_so(knitfab: Base):
+    review = knitfab.preview(**{"ollama-judge:kubernetes": kubernetes_config(gpu={"count": 0})})
+    [gpu] = [f for f in findings(review.changes) if "GPU request changes" in f]
+    assert "nvidia.com/gpu" in gpu and "none" in gpu
+
+
+def test_knitfab_desired_state_agrees_with_the_real_preview(knitfab: Base, tmp_path: Path):
+    change = {"ollama-judge:models": ["llama3.2", "qwen3:0.6b"]}
+    real = knitfab.preview(**change)
+    desired = knitfab.desired(tmp_path, **change)
+    assert [(c.name, c.properties) for c in desired] == [
+        (c.name, c.properties) for c in real.changes
+    ]
+
+
+# --- the command, without credentials ---------------------------------------------------
+
+
+def test_desired_state_mode_needs_no_kubeconfig_no_secrets_and_no_state(
+    engine: dict[str, str], tmp_path: Path
+):
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG"))
+        and key != "DOCKER_HOST"
+    }
+    env["HOME"] = str(tmp_path)  # no ~/.kube, no ~/.pulumi state
+    output = tmp_path / "comment.md"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(PROJECT_DIR / "scripts" / "review.py"),
+            "--desired-state",
+            "HEAD",
+            "--output",
+            str(output),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    text = output.read_text()
+    assert text.startswith(MARKER)
+    for stack in ("local", "knitfab"):
+        assert f"### Stack `{stack}` — desired state, not live state" in text
+    assert not (tmp_path / ".kube").exists()
