@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pulumi import automation as auto
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -35,6 +36,7 @@ if str(PROJECT_DIR) not in sys.path:
 
 from scripts.review_markdown import (  # noqa: E402
     REPLACING,
+    SECRET,
     Change,
     StackReview,
     comment,
@@ -45,6 +47,8 @@ STACKS = ("local", "knitfab")
 # What the program of a commit is made of (copied or taken from git).
 PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__main__.py")
 PROGRAM_DIRS = ("components",)
+# Stack config that says where the live cluster or engine is, not what to deploy.
+ACCESS_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster", "docker:host")
 
 
 # --- a real preview ---------------------------------------------------------------------
@@ -110,9 +114,27 @@ def program_copy(source: Path, into: Path) -> Path:
     into.mkdir(parents=True)
     for name in PROGRAM_FILES:
         shutil.copy(source / name, into / name)
+        if name.startswith("Pulumi.") and name != "Pulumi.yaml":
+            without_secrets(into / name)
     for name in PROGRAM_DIRS:
         shutil.copytree(source / name, into / name, ignore=shutil.ignore_patterns("__pycache__"))
     return into
+
+
+def without_secrets(stack_file: Path) -> None:
+    """The stack file without what needs credentials: the salt (or key) that ties it to
+    the live state's secrets provider, secret values (they become [secret]), and where
+    the cluster or the Docker engine is (the render mode refuses a kubeconfig)."""
+    settings = yaml.safe_load(stack_file.read_text()) or {}
+    for key in ("encryptionsalt", "encryptedkey", "secretsprovider"):
+        settings.pop(key, None)
+    config = settings.get("config") or {}
+    for key in ACCESS_KEYS:
+        config.pop(key, None)
+    for key, value in config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            config[key] = SECRET
+    stack_file.write_text(yaml.safe_dump(settings))
 
 
 def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str, Any]:

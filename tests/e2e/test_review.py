@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pulumi import automation as auto
 
 from scripts.review import desired_changes, preview_review
 from scripts.review_markdown import MARKER, Change, StackReview, comment, findings
