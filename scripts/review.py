@@ -72,8 +72,8 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
             continue
         detailed = sorted((meta.detailed_diff or {}).keys())
         properties = tuple(detailed or sorted(meta.diffs or ()))
-        old = dict(meta.old.inputs or {}) if meta.old else {}
-        new = dict(meta.new.inputs or {}) if meta.new else {}
+        old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
+        new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
         retained = bool(
             (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
         )

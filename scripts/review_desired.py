@@ -50,7 +50,7 @@ def rendered(program_dir: Path, stack: str, render_dir: Path) -> dict[str, Any]:
     )
     target.set_config("kubernetes:renderYamlToDirectory", auto.ConfigValue(str(render_dir)))
     target.up(on_output=lambda line: print(line, file=sys.stderr))
-    resources = target.export_stack().deployment.get("resources", [])
+    resources = (target.export_stack().deployment or {}).get("resources", [])
     return {
         r["urn"]: {
             "type": r["type"],
@@ -71,8 +71,8 @@ class _Echo(pulumi.runtime.Mocks):
             state["imageId"] = "sha256:" + "0" * 64
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
-        return {}
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, None]:
+        return {}, None
 
 
 class _Recording(MockMonitor):
@@ -80,7 +80,7 @@ class _Recording(MockMonitor):
         super().__init__(mocks)
         self.found: dict[str, Any] = {}
 
-    def RegisterResource(self, request):  # type: ignore[no-untyped-def]  # noqa: N802
+    def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         response = super().RegisterResource(request)
         if request.custom and not request.type.startswith("pulumi:"):
             self.found[response.urn] = {
@@ -103,7 +103,7 @@ def mocked(program_dir: Path, stack: str) -> dict[str, Any]:
             for k, v in stack_config(program_dir, stack).items()
         }
     )
-    pulumi.export = lambda name, value: None  # type: ignore[assignment]
+    pulumi.export = lambda name, value: None  # the outputs are not compared
 
     def program() -> None:
         run_program(program_dir)

@@ -169,9 +169,11 @@ def findings(changes: Iterable[Change]) -> list[str]:
                 f"{change.new.get('gpus')!r}"
             )
         if change.type == DEPLOYMENT:
-            before, after = _gpu_requests(change.old), _gpu_requests(change.new)
-            if before != after:
-                gpus.append(f"**GPU request changes**: {before or 'none'} → {after or 'none'}")
+            requested, requesting = _gpu_requests(change.old), _gpu_requests(change.new)
+            if requested != requesting:
+                gpus.append(
+                    f"**GPU request changes**: {requested or 'none'} → {requesting or 'none'}"
+                )
     lines = []
     if restarts:
         lines.append(
