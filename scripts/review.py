@@ -2,6 +2,7 @@
 
     scripts/review [--stack local] [--stack knitfab] [--output FILE]
     scripts/review --desired-state BASE_REF [--stack ...] [--output FILE]
+    scripts/review --fallback BASE_REF [--stack ...] [--output FILE]
 
 Without --desired-state: a real preview of each stack (its backend, config, cluster or
 Docker engine, passphrase, as `scripts/pulumi preview`), read from the engine's events.
@@ -10,6 +11,9 @@ With --desired-state: no credentials at all. The program of BASE_REF (from git) 
 program of the working tree each run against a throwaway file backend with an empty
 passphrase (scripts/review_desired.py), and their resources are compared: what the pull
 request changes in the desired state, not what would change in the live one.
+
+With --fallback: a real preview, and for a stack whose preview fails (this machine cannot
+reach its cluster or Docker engine) the desired state, with the failure named.
 
 The Markdown (scripts/review_markdown.py) goes to --output or stdout.
 """
@@ -262,8 +266,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="BASE_REF",
         help="compare the program of BASE_REF with this checkout, without credentials",
     )
+    parser.add_argument(
+        "--fallback",
+        metavar="BASE_REF",
+        help="a real preview, and where one fails (no access to its cluster or engine), "
+        "the desired state against BASE_REF for that stack, saying why",
+    )
     parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
     return parser.parse_args(argv)
+
+
+def real_or_fallback(stack: str, fallback: str | None) -> StackReview:
+    from scripts.stack import open_stack
+
+    try:
+        return preview_review(open_stack(stack))
+    except auto.CommandError as failed:
+        if fallback is None:
+            raise
+        reason = str(failed).strip().splitlines()
+        why = next((line.strip() for line in reason if "error:" in line), reason[-1:])
+        desired = desired_state_review(stack, fallback)
+        note = f"The real preview failed ({str(why)[:300]}); shown instead:"
+        return StackReview(stack, desired.changes, "desired", (note, *desired.notes))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -273,9 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.desired_state:
             reviews.append(desired_state_review(stack, args.desired_state))
         else:
-            from scripts.stack import open_stack
-
-            reviews.append(preview_review(open_stack(stack)))
+            reviews.append(real_or_fallback(stack, args.fallback))
     text = comment(reviews)
     if args.output:
         args.output.write_text(text + "\n")
