@@ -170,10 +170,13 @@ def findings(changes: Iterable[Change]) -> list[str]:
             )
         if change.type == DEPLOYMENT:
             requested, requesting = _gpu_requests(change.old), _gpu_requests(change.new)
-            if requested != requesting:
-                gpus.append(
-                    f"**GPU request changes**: {requested or 'none'} → {requesting or 'none'}"
-                )
+            for resource in sorted(requested.keys() | requesting.keys()):
+                before, after = requested.get(resource), requesting.get(resource)
+                if before != after:
+                    gpus.append(
+                        f"**GPU request changes**: {resource} {before or 'none'} → "
+                        f"{after or 'none'} on Deployment `{change.name}`"
+                    )
     lines = []
     if restarts:
         lines.append(
@@ -189,7 +192,7 @@ def _tops(properties: Iterable[str]) -> set[str]:
 def _verb(op: str) -> str:
     return {
         "create": "created",
-        "update": "updated in place",
+        "update": "updated",
         "replace": "replaced",
         "delete": "deleted",
     }[op]
@@ -249,8 +252,12 @@ def summary(review: StackReview) -> list[str]:
     lines.append("|" + "---:|" * len(COUNTED))
     lines.append("| " + " | ".join(str(count[op]) for op in COUNTED) + " |")
     lines.append("")
-    lines.extend(f"> {line}" for line in findings(review.changes))
-    lines.append("")
+    meaning = findings(review.changes)
+    if meaning:
+        # A GitHub alert: one warning box, one line per finding.
+        lines.append("> [!WARNING]")
+        lines.extend(f"> - {line}" for line in meaning)
+        lines.append("")
     lines.append("Changed resources:")
     lines.extend(resource_lines(review.changes))
     return lines

@@ -169,7 +169,7 @@ def test_knitfab_model_list_change_names_the_deployments_changed_properties(knit
 def test_knitfab_gpu_count_change_says_so(knitfab: Base):
     review = knitfab.preview(**{"ollama-judge:kubernetes": kubernetes_config(gpu={"count": 0})})
     [gpu] = [f for f in findings(review.changes) if "GPU request changes" in f]
-    assert "nvidia.com/gpu" in gpu and "none" in gpu
+    assert "nvidia.com/gpu 1 → none" in gpu
 
 
 def test_knitfab_desired_state_agrees_with_the_real_preview(knitfab: Base, tmp_path: Path):
