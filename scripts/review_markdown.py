@@ -171,11 +171,11 @@ def findings(changes: Iterable[Change]) -> list[str]:
         if change.type == DEPLOYMENT:
             requested, requesting = _gpu_requests(change.old), _gpu_requests(change.new)
             for resource in sorted(requested.keys() | requesting.keys()):
-                before, after = requested.get(resource), requesting.get(resource)
-                if before != after:
+                was, will = requested.get(resource), requesting.get(resource)
+                if was != will:
                     gpus.append(
-                        f"**GPU request changes**: {resource} {before or 'none'} → "
-                        f"{after or 'none'} on Deployment `{change.name}`"
+                        f"**GPU request changes**: {resource} {was or 'none'} → "
+                        f"{will or 'none'} on Deployment `{change.name}`"
                     )
     lines = []
     if restarts:
