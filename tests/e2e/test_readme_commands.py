@@ -33,8 +33,15 @@ from tests.e2e.ollama_server import running_ollama
 pytestmark = [pytest.mark.e2e, pytest.mark.recovery, pytest.mark.engine, pytest.mark.local]
 
 # scripts/test runs this test; these judge-check lines ask a model or a judge this test
-# does not have (tests/e2e/test_judge_stack.py does).
-SKIPPED = ("scripts/test", "scripts/judge-check local --model", "scripts/judge-check --url")
+# does not have (tests/e2e/test_judge_stack.py does); scripts/review previews stack
+# knitfab too and reads git history, which this copy has not (tests/e2e/test_review.py
+# runs it).
+SKIPPED = (
+    "scripts/test",
+    "scripts/judge-check local --model",
+    "scripts/judge-check --url",
+    "scripts/review",
+)
 
 
 def readme_commands() -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -193,12 +192,15 @@ def test_desired_state_mode_needs_no_kubeconfig_no_secrets_and_no_state(
         if not key.startswith(("PULUMI_BACKEND_URL", "PULUMI_CONFIG_PASSPHRASE", "KUBECONFIG"))
         and key != "DOCKER_HOST"
     }
-    env["HOME"] = str(tmp_path)  # no ~/.kube, no ~/.pulumi state
+    # No ~/.kube and no ~/.pulumi state; the engine's build cache stays where it is.
+    env["OLLAMA_JUDGE_CACHE"] = os.environ.get(
+        "OLLAMA_JUDGE_CACHE", str(Path.home() / ".cache" / "ollama-judge")
+    )
+    env["HOME"] = str(tmp_path)
     output = tmp_path / "comment.md"
     result = subprocess.run(
         [
-            sys.executable,
-            str(PROJECT_DIR / "scripts" / "review.py"),
+            str(PROJECT_DIR / "scripts" / "review"),
             "--desired-state",
             "HEAD",
             "--output",
