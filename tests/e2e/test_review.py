@@ -32,6 +32,16 @@ def tops(changes: list[Change]) -> dict[str, set[str]]:
     return {c.name: {p.split(".")[0].split("[")[0] for p in c.properties} for c in changes}
 
 
+def merged(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in change.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = merged(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
 @dataclass
 class Base:
     """A stack deployed once per module; each test previews a change of its config."""
@@ -40,8 +50,12 @@ class Base:
     stack_name: str
     config: dict[str, Any]
 
+    def changed(self, change: dict[str, Any]) -> dict[str, Any]:
+        """The base config with `change` merged over it, key by key."""
+        return merged(self.config, change)
+
     def preview(self, **change: Any) -> StackReview:
-        stack = self.project.stack(self.stack_name, {**self.config, **change})
+        stack = self.project.stack(self.stack_name, self.changed(change))
         try:
             return preview_review(stack)
         finally:
@@ -51,7 +65,7 @@ class Base:
         """The credential-free mode between the deployed config and the changed one."""
         base = tmp_path / "base"
         head = tmp_path / "head"
-        for target, config in ((base, self.config), (head, {**self.config, **change})):
+        for target, config in ((base, self.config), (head, self.changed(change))):
             (target.parent / f"{target.name}-copy").mkdir()
             copy = ProjectCopy(target.parent / f"{target.name}-copy")
             copy.stack(self.stack_name, config)
@@ -82,10 +96,6 @@ def local(engine: dict[str, str], judge_image: str, tmp_path_factory) -> Iterato
     host.docker("volume", "rm", f"review-{suffix}-renamed", check=False)
 
 
-def docker_config(base: Base, **more: Any) -> dict[str, Any]:
-    return {**base.config["ollama-judge:docker"], **more}
-
-
 def test_local_unchanged_says_no_changes(local: Base):
     review = local.preview()
     assert review.changes == []
@@ -93,7 +103,7 @@ def test_local_unchanged_says_no_changes(local: Base):
 
 
 def test_local_host_address_beyond_loopback_warns_of_exposure(local: Base):
-    review = local.preview(**{"ollama-judge:docker": docker_config(local, hostAddress="0.0.0.0")})
+    review = local.preview(**{"ollama-judge:docker": {"hostAddress": "0.0.0.0"}})
     assert tops(review.changes) == {"ollama-container": {"ports"}}
     [exposed] = [f for f in findings(review.changes) if "the API is exposed" in f]
     assert "0.0.0.0:" in exposed
@@ -101,9 +111,8 @@ def test_local_host_address_beyond_loopback_warns_of_exposure(local: Base):
 
 
 def test_local_volume_replaced_without_keep_models_warns_models_are_lost(local: Base):
-    renamed = docker_config(local, volumeName=local.config["ollama-judge:docker"]["volumeName"])
-    renamed["volumeName"] += "-renamed"
-    review = local.preview(**{"ollama-judge:docker": renamed})
+    renamed = local.config["ollama-judge:docker"]["volumeName"] + "-renamed"
+    review = local.preview(**{"ollama-judge:docker": {"volumeName": renamed}})
     volume = next(c for c in review.changes if c.name == "ollama-models")
     assert volume.op == "replace"
     assert not volume.retained
@@ -111,7 +120,7 @@ def test_local_volume_replaced_without_keep_models_warns_models_are_lost(local: 
 
 
 def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path: Path):
-    change = {"ollama-judge:docker": docker_config(local, hostAddress="0.0.0.0")}
+    change = {"ollama-judge:docker": {"hostAddress": "0.0.0.0"}}
     real = local.preview(**change)
     desired = local.desired(tmp_path, **change)
     assert tops(desired) == tops(real.changes)
@@ -125,21 +134,38 @@ def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path:
 
 @pytest.fixture(scope="module")
 def knitfab(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iterator[Base]:
-    config = {"kubernetes:kubeconfig": str(cluster.kubeconfig)}
+    """The judge in a namespace of its own, with its models on a claim that is not kept
+    (keepModelsOnDestroy: false) and a NetworkPolicy."""
+    namespace = f"review-{uuid.uuid4().hex[:8]}"
+    cluster.kubectl("create", "namespace", namespace)
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": namespace},
+            "spec": {
+                "capacity": {"storage": "30Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": namespace,
+                "hostPath": {"path": f"/tmp/{namespace}"},
+            },
+        }
+    )
+    config = {
+        "kubernetes:kubeconfig": str(cluster.kubeconfig),
+        "ollama-judge:keepModelsOnDestroy": False,
+        "ollama-judge:kubernetes": {
+            "namespace": namespace,
+            "persistence": {"enabled": True, "storageClass": namespace},
+            "networkPolicy": {"enabled": True, "podLabels": {"app": "evaluate"}},
+        },
+    }
     base = Base(ProjectCopy(tmp_path_factory.mktemp("review-knitfab")), "knitfab", config)
     base.project.stack("knitfab", config).up()
     yield base
     base.project.stack("knitfab", config).destroy()
-
-
-def kubernetes_config(**more: Any) -> dict[str, Any]:
-    return {
-        "namespace": "knitfab",
-        "gpu": {"count": 1, "resourceName": "nvidia.com/gpu"},
-        "cpu": "4",
-        "memory": "5Gi",
-        **more,
-    }
+    cluster.kubectl("delete", "namespace", namespace, "--wait=false")
+    cluster.kubectl("delete", "pv", namespace, "--wait=false")
 
 
 def test_knitfab_unchanged_says_no_changes(knitfab: Base):
@@ -166,9 +192,25 @@ def test_knitfab_model_list_change_names_the_deployments_changed_properties(knit
 
 
 def test_knitfab_gpu_count_change_says_so(knitfab: Base):
-    review = knitfab.preview(**{"ollama-judge:kubernetes": kubernetes_config(gpu={"count": 0})})
+    review = knitfab.preview(**{"ollama-judge:kubernetes": {"gpu": {"count": 0}}})
     [gpu] = [f for f in findings(review.changes) if "GPU request changes" in f]
     assert "nvidia.com/gpu 1 → none" in gpu
+
+
+def test_knitfab_claim_deleted_without_keep_models_warns_models_are_lost(knitfab: Base):
+    review = knitfab.preview(**{"ollama-judge:kubernetes": {"persistence": {"enabled": False}}})
+    claim = next(c for c in review.changes if c.type.endswith("PersistentVolumeClaim"))
+    assert (claim.op, claim.retained) == ("delete", False)
+    meaning = findings(review.changes)
+    assert any(f.startswith("**models are lost**") for f in meaning)
+    assert any(f.startswith("**the judge restarts**") for f in meaning)
+
+
+def test_knitfab_network_policy_removed_warns_of_exposure(knitfab: Base):
+    review = knitfab.preview(**{"ollama-judge:kubernetes": {"networkPolicy": {"enabled": False}}})
+    assert [(c.name, c.op) for c in review.changes] == [("ollama-network-policy", "delete")]
+    [exposed] = findings(review.changes)
+    assert exposed.startswith("**the API is exposed**")
 
 
 def test_knitfab_desired_state_agrees_with_the_real_preview(knitfab: Base, tmp_path: Path):
