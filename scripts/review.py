@@ -202,6 +202,27 @@ def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, 
     return tuple(sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p)))
 
 
+# Resources whose providers replace them on any change of these inputs (the docker
+# provider cannot change a container's, volume's or network's settings in place; a
+# claim's storage class and access modes are immutable). Other changes are updates.
+REPLACED_ON = {
+    "docker:index/container:Container": ("",),
+    "docker:index/volume:Volume": ("",),
+    "docker:index/network:Network": ("",),
+    "kubernetes:core/v1:PersistentVolumeClaim": (
+        "spec.storageClassName",
+        "spec.accessModes",
+        "metadata.name",
+        "metadata.namespace",
+    ),
+}
+
+
+def desired_op(type_: str, paths: tuple[str, ...]) -> str:
+    prefixes = REPLACED_ON.get(type_, ())
+    return "replace" if any(p.startswith(prefixes) for p in paths) and prefixes else "update"
+
+
 def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Change]:
     """Changes from the base commit's resources to the head commit's, by URN."""
     changes = []
@@ -220,7 +241,7 @@ def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Chang
                     Change(
                         urn,
                         new["type"],
-                        "update",
+                        desired_op(new["type"], paths),
                         paths,
                         old["inputs"],
                         new["inputs"],

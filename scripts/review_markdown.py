@@ -240,7 +240,7 @@ def summary(review: StackReview) -> list[str]:
         lines.append(
             "_Compared: the program of the base commit against the head commit, rendered "
             "without the cluster, the Docker engine or the stack's state. What is deployed "
-            "now may differ; update vs replace is the provider's call._"
+            "now may differ; update or replace follows the providers' rules._"
         )
     lines.extend(f"_{note}_" for note in review.notes)
     if not review.changes:

@@ -110,13 +110,20 @@ def test_local_host_address_beyond_loopback_warns_of_exposure(local: Base):
     assert any("the judge restarts" in f for f in findings(review.changes))
 
 
-def test_local_volume_replaced_without_keep_models_warns_models_are_lost(local: Base):
+def test_local_volume_replaced_without_keep_models_warns_models_are_lost(
+    local: Base, tmp_path: Path
+):
     renamed = local.config["ollama-judge:docker"]["volumeName"] + "-renamed"
-    review = local.preview(**{"ollama-judge:docker": {"volumeName": renamed}})
+    change = {"ollama-judge:docker": {"volumeName": renamed}}
+    review = local.preview(**change)
     volume = next(c for c in review.changes if c.name == "ollama-models")
     assert volume.op == "replace"
     assert not volume.retained
     assert any(f.startswith("**models are lost**") for f in findings(review.changes))
+    # The credential-free mode sees the same.
+    desired = local.desired(tmp_path, **change)
+    assert [(c.name, c.op) for c in desired] == [(c.name, c.op) for c in review.changes]
+    assert any(f.startswith("**models are lost**") for f in findings(desired))
 
 
 def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path: Path):
@@ -124,6 +131,7 @@ def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path:
     real = local.preview(**change)
     desired = local.desired(tmp_path, **change)
     assert tops(desired) == tops(real.changes)
+    assert [c.op for c in desired] == [c.op for c in real.changes]
     assert [f.split(":")[0] for f in findings(desired)] == [
         f.split(":")[0] for f in findings(real.changes)
     ]
@@ -217,8 +225,8 @@ def test_knitfab_desired_state_agrees_with_the_real_preview(knitfab: Base, tmp_p
     change = {"ollama-judge:models": ["llama3.2", "qwen3:0.6b"]}
     real = knitfab.preview(**change)
     desired = knitfab.desired(tmp_path, **change)
-    assert [(c.name, c.properties) for c in desired] == [
-        (c.name, c.properties) for c in real.changes
+    assert [(c.name, c.op, c.properties) for c in desired] == [
+        (c.name, c.op, c.properties) for c in real.changes
     ]
 
 
