@@ -305,10 +305,10 @@ def real_or_fallback(stack: str, fallback: str | None) -> StackReview:
     except auto.CommandError as failed:
         if fallback is None:
             raise
-        reason = str(failed).strip().splitlines()
-        why = next((line.strip() for line in reason if "error:" in line), reason[-1:])
+        lines = str(failed).strip().splitlines() or ["no output"]
+        why = next((line.strip() for line in lines if "error:" in line), lines[-1].strip())
         desired = desired_state_review(stack, fallback)
-        note = f"The real preview failed ({str(why)[:300]}); shown instead:"
+        note = f"The real preview failed ({why[:300]}); shown instead:"
         return StackReview(stack, desired.changes, "desired", (note, *desired.notes))
 
 

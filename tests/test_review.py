@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pulumi import automation as auto
+from pulumi.automation._cmd import CommandResult
 
 from scripts.review import changes_from_events, diff_desired
 from scripts.review_markdown import (
@@ -158,3 +159,24 @@ def test_desired_state_diff_names_paths_with_dotted_keys_as_the_engine_does():
     text = comment([StackReview("knitfab", [change], mode="desired")])
     assert "desired state, not live state" in text
     assert '"1"' in text and '"2"' in text
+
+
+def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkeypatch):
+    from scripts import review, stack
+
+    def unreachable(stack_: Any) -> StackReview:
+        raise auto.CommandError(
+            CommandResult(
+                stdout="", stderr="error: configured Kubernetes cluster is unreachable", code=1
+            )
+        )
+
+    desired = StackReview("knitfab", [], mode="desired", notes=("Base: `main`",))
+    monkeypatch.setattr(stack, "open_stack", lambda name: name)
+    monkeypatch.setattr(review, "preview_review", unreachable)
+    monkeypatch.setattr(review, "desired_state_review", lambda name, base: desired)
+    shown = review.real_or_fallback("knitfab", "main")
+    assert shown.mode == "desired"
+    assert "cluster is unreachable" in shown.notes[0]
+    text = comment([shown])
+    assert "desired state, not live state" in text and "**No changes.**" in text
