@@ -74,8 +74,12 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
             continue
         if meta.type.startswith("pulumi:"):  # the stack and providers
             continue
-        detailed = sorted((meta.detailed_diff or {}).keys())
-        properties = tuple(detailed or sorted(meta.diffs or ()))
+        # The detailed diff where the provider gives one; else the changed top-level
+        # properties; else the keys that force the replacement (a replacement caused by
+        # an input not known before `up` lists only those).
+        properties = tuple(
+            sorted(meta.detailed_diff or ()) or sorted(meta.diffs or ()) or sorted(meta.keys or ())
+        )
         old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
         new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
         retained = bool(
@@ -83,7 +87,7 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
         )
         earlier = found.get(meta.urn)
         if earlier is not None:  # the other half of a replacement
-            properties = earlier.properties or properties
+            properties = tuple(sorted({*earlier.properties, *properties}))
             old, new = earlier.old or old, earlier.new or new
             retained = earlier.retained or retained
         found[meta.urn] = Change(meta.urn, meta.type, op, properties, old, new, retained)

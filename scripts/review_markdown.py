@@ -19,6 +19,8 @@ LIMIT = 65_536
 SECRET = "[secret]"
 # The engine's marker of a secret value in serialized properties.
 SECRET_SIG = "4dabf18193072939515e22adb298388d"
+# The engine's stand-in for a value not known before `up`.
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"
 
 CONTAINER = "docker:index/container:Container"
 VOLUME = "docker:index/volume:Volume"
@@ -69,6 +71,8 @@ def hide_secrets(value: Any) -> Any:
         return {k: hide_secrets(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [hide_secrets(v) for v in value]
+    if value == UNKNOWN:
+        return "(known after up)"
     return value
 
 

@@ -180,3 +180,23 @@ def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkey
     assert "cluster is unreachable" in shown.notes[0]
     text = comment([shown])
     assert "desired state, not live state" in text and "**No changes.**" in text
+
+
+def test_replacement_forced_by_an_unknown_input_names_the_forcing_keys():
+    volumes = {"volumes": [{"volumeName": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}]}
+    events = [
+        event("delete-replaced", CONTAINER, "ollama-container"),
+        event("replace", CONTAINER, "ollama-container"),
+        event(
+            "create-replacement",
+            CONTAINER,
+            "ollama-container",
+            keys=["volumes"],
+            old=state(CONTAINER, "ollama-container", {"volumes": [{"volumeName": "a"}]}),
+            new=state(CONTAINER, "ollama-container", volumes),
+        ),
+    ]
+    [change] = changes_from_events(events)
+    assert (change.op, change.properties) == ("replace", ("volumes",))
+    text = comment([StackReview("local", [change])])
+    assert "(known after up)" in text and "04da6b54" not in text
