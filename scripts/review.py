@@ -68,6 +68,9 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
             continue
         meta = pre.metadata
         op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+        # A retained resource's delete: dropped from the state, left where it is.
+        discarded = op in ("discard", "discard-replaced")
+        op = {"discard": "delete", "discard-replaced": "replace"}.get(op, op)
         if op in REPLACING:
             op = "replace"
         if op not in ("create", "update", "replace", "delete"):
@@ -82,7 +85,7 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
         )
         old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
         new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
-        retained = bool(
+        retained = discarded or bool(
             (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
         )
         earlier = found.get(meta.urn)

@@ -200,3 +200,9 @@ def test_replacement_forced_by_an_unknown_input_names_the_forcing_keys():
     assert (change.op, change.properties) == ("replace", ("volumes",))
     text = comment([StackReview("local", [change])])
     assert "(known after up)" in text and "04da6b54" not in text
+
+
+def test_discarded_volume_is_a_retained_delete_and_keeps_the_models():
+    [change] = changes_from_events([event("discard", VOLUME, "ollama-models")])
+    assert (change.op, change.retained) == ("delete", True)
+    assert not any(f.startswith("**models are lost**") for f in findings([change]))
