@@ -10,9 +10,13 @@ from components.config import load_cluster_access, load_settings
 from components.docker_judge import DockerJudge
 from components.kubernetes_capacity import check_gpu_capacity
 from components.kubernetes_judge import KubernetesJudge
+from components.model_registry import check_models
 from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 
 settings = load_settings()
+# Before anything changes: a model its registry does not have would take the judge down.
+for warning in check_models(settings.judge, pulumi.get_stack()):
+    pulumi.log.warn(warning)
 match settings:
     case DockerJudgeArgs():
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)

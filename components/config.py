@@ -9,6 +9,7 @@ understand, so a typo or a bad value stops the program before any resource is to
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -21,7 +22,9 @@ from components.config_reader import (
     DOCKER_NAME,
     EXTENDED_RESOURCE,
     LABEL_KEY,
+    REGISTRY_HOST,
     Section,
+    ca_file,
     docker_gpus,
     environment,
     image,
@@ -38,6 +41,7 @@ from components.settings import (
     KubernetesJudgeArgs,
     NetworkPolicySettings,
     Persistence,
+    Registry,
     StackSettings,
     Toleration,
     cli_command,
@@ -86,7 +90,35 @@ def _parse_judge(top: Section) -> JudgeSettings:
         keep_models_on_destroy=top.get(
             "keepModelsOnDestroy", defaults.keep_models_on_destroy, top.boolean
         ),
+        registries=top.get("registries", defaults.registries, lambda n, v: _registries(top, n, v)),
+        allow_cloud=top.get("allowCloud", defaults.allow_cloud, top.boolean),
     )
+
+
+def _registries(section: Section, name: str, value: Any) -> dict[str, Registry]:
+    if not isinstance(value, Mapping):
+        raise section.fail(
+            name, value, "an object of registry hosts", "'{\"registry.example:5000\": {}}'"
+        )
+    return {str(host): _registry(section, name, str(host), item) for host, item in value.items()}
+
+
+def _registry(section: Section, name: str, host: str, value: Any) -> Registry:
+    # Hosts have dots, so their key is quoted, as `pulumi config set --path` wants it.
+    key = f'{name}["{host}"]'
+    if not re.fullmatch(REGISTRY_HOST, host):
+        raise section.fail(key, value, "keys that are registry hosts (host[:port])", "{}")
+    item = Section(f"{section.path}.{key}" if section.path else key, value or {}, section.stack)
+    registry = Registry(
+        ca_file=item.get("caFile", None, lambda n, v: ca_file(item, n, v)),
+        insecure=item.get("insecure", False, item.boolean),
+    )
+    item.done()
+    if registry.ca_file and registry.insecure:
+        raise item.fail(
+            "insecure", True, "false when caFile is set (plain HTTP uses no CA)", "false"
+        )
+    return registry
 
 
 def _parse_docker(judge: JudgeSettings, s: Section) -> DockerJudgeArgs:

@@ -7,9 +7,10 @@ import ipaddress
 import json
 import re
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, TypeVar
 
-from components.judge import MANAGED_ENV_NAMES
+from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX, is_managed
 from components.settings import PROJECT, ConfigError, cli_command
 
 T = TypeVar("T")
@@ -124,6 +125,7 @@ DNS_SUBDOMAIN = rf"(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*"
 LABEL_KEY = rf"({DNS_SUBDOMAIN}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?"
 ENV_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 MODEL_NAME = r"[A-Za-z0-9][A-Za-z0-9._:/@-]*"
+REGISTRY_HOST = r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:\d{1,5})?"
 # A Kubernetes quantity: a positive decimal with an optional SI, binary or exponent suffix.
 QUANTITY = r"(\d+(\.\d*)?|\.\d+)([kMGTPE]|[KMGTPE]i|m|[eE][-+]?\d+)?"
 EXTENDED_RESOURCE = rf"{DNS_SUBDOMAIN}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
@@ -155,14 +157,33 @@ def models(section: Section, name: str, value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def ca_file(section: Section, name: str, value: Any) -> str:
+    """A readable PEM file; kept as an absolute path, as the program reads it."""
+    example = "/etc/ssl/private-registry-ca.pem"
+    if not isinstance(value, str) or not value:
+        raise section.fail(name, value, "the path of a PEM CA bundle", example)
+    path = Path(value).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise section.fail(
+            name, value, f"a readable PEM CA bundle ({error.strerror or error})", example
+        ) from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise section.fail(name, value, "a PEM CA bundle (BEGIN CERTIFICATE)", example)
+    return str(path.resolve())
+
+
 def environment(section: Section, name: str, value: Any) -> dict[str, str]:
     env = section.string_map(ENV_NAME, "environment variable names")(name, value)
     for env_name in env:
-        if env_name in MANAGED_ENV_NAMES:
+        if is_managed(env_name):
+            managed = ", ".join(sorted(MANAGED_ENV_NAMES))
             raise section.fail(
                 f"{name}.{env_name}",
                 env[env_name],
-                f"any variable but {', '.join(sorted(MANAGED_ENV_NAMES))} (set by the judge)",
+                f"any variable but {managed}, {MANAGED_ENV_PREFIX}* (set by the judge) and "
+                f"{CLOUD_ENV} (set {PROJECT}:allowCloud instead)",
                 "null",
             )
     return env

@@ -86,6 +86,12 @@ class DockerJudge(JudgeComponent):
             ports=self._ports(args),
             restart=args.restart,
             labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=stack_label())],
+            # Copied in before the start, so they also reach an engine on another host.
+            uploads=[
+                docker.ContainerUploadArgs(file=path, content=pem)
+                for path, pem in judge.registry_ca_files(settings).items()
+            ]
+            or None,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
                 # Docker runs the first check one interval after the start, so this also
@@ -131,7 +137,7 @@ class DockerJudge(JudgeComponent):
 
     @staticmethod
     def _environment(args: DockerJudgeArgs) -> dict[str, str]:
-        env = {**args.judge.environment, **judge.model_script_env(args.judge)}
+        env = judge.server_env(args.judge)
         if args.gpus is None:
             env.update(judge.NO_GPU_ENV)
         return env

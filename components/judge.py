@@ -9,6 +9,7 @@ entrypoint and healthcheck, Kubernetes as the postStart hook and the probes.
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 from components.settings import JudgeSettings
 
@@ -20,14 +21,24 @@ MODELS_PATH = "/root/.ollama"
 # still sees every GPU on a host whose default runtime is NVIDIA's. "void" hides them.
 NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 
-# Variables the judge manages itself; users may not override them through `environment`.
-MANAGED_ENV_NAMES = frozenset(
-    {"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"}
-    | {
-        f"OLLAMA_JUDGE_{suffix}"
-        for suffix in ("LOG", "PULL_SECONDS", "PULL_ATTEMPTS", "SERVER_WAIT_SECONDS")
-    }
-)
+# Variables the judge manages itself; users may not override them through `environment`
+# (OLLAMA_NO_CLOUD is `allowCloud`'s). The model script's own settings are OLLAMA_JUDGE_*.
+MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
+MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
+CLOUD_ENV = "OLLAMA_NO_CLOUD"
+
+# An evaluation sends requests in bursts with idle minutes between runs; Ollama's default
+# unloads a model after five idle minutes, and the next run would wait for the load.
+DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
+
+# Where the judge finds the CAs of private registries, besides the public ones: Go's
+# certificate loader reads every file of /etc/ssl/certs.
+CA_DIRECTORY = "/etc/ssl/certs"
+
+
+def is_managed(name: str) -> bool:
+    return name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX)
+
 
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
@@ -56,6 +67,28 @@ def openai_base_url(url: str) -> str:
 def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     """The argv that runs the model script in `mode` ("serve", "pull" or "check")."""
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
+
+
+def server_env(settings: JudgeSettings) -> dict[str, str]:
+    """The judge container's variables: defaults, the user's, then the managed ones."""
+    env = {**DEFAULT_ENV, **settings.environment, **model_script_env(settings)}
+    if not settings.allow_cloud:
+        env[CLOUD_ENV] = "1"
+    insecure = sorted(host for host, registry in settings.registries.items() if registry.insecure)
+    if insecure:
+        env["OLLAMA_JUDGE_INSECURE_REGISTRIES"] = " ".join(insecure)
+    return env
+
+
+def registry_ca_files(settings: JudgeSettings) -> dict[str, str]:
+    """The private registries' CA bundles, as files for the judge: path -> PEM text."""
+    return {
+        f"{CA_DIRECTORY}/ollama-judge-{host.replace(':', '-')}.crt": Path(
+            registry.ca_file
+        ).read_text()
+        for host, registry in sorted(settings.registries.items())
+        if registry.ca_file
+    }
 
 
 def model_script_env(settings: JudgeSettings) -> dict[str, str]:

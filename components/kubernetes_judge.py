@@ -14,12 +14,14 @@ which belong to the cluster, and the evaluation pods, which Knitfab starts.
 from __future__ import annotations
 
 import math
+from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_kubernetes as k8s
 from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs, DeploymentStrategyArgs
 from pulumi_kubernetes.core.v1 import (
     CapabilitiesArgs,
+    ConfigMapVolumeSourceArgs,
     ContainerArgs,
     ContainerPortArgs,
     EmptyDirVolumeSourceArgs,
@@ -54,6 +56,7 @@ TYPE = "ollama-judge:index:KubernetesJudge"
 LABELS = {"app": judge.JUDGE_HOST}
 PROBE_PERIOD_SECONDS = 10
 MODELS_VOLUME = "models"
+CA_VOLUME = "registry-cas"
 
 
 class KubernetesJudge(JudgeComponent):
@@ -98,6 +101,21 @@ class KubernetesJudge(JudgeComponent):
                 ),
             )
 
+        volumes = [models_source]
+        ca_files = judge.registry_ca_files(settings)
+        if ca_files:
+            cas = k8s.core.v1.ConfigMap(
+                f"{name}-registry-cas",
+                metadata=meta(f"{judge.JUDGE_HOST}-registry-cas"),
+                data={PurePosixPath(path).name: pem for path, pem in ca_files.items()},
+                opts=child,
+            )
+            volumes.append(
+                VolumeArgs(
+                    name=CA_VOLUME, config_map=ConfigMapVolumeSourceArgs(name=cas.metadata.name)
+                )
+            )
+
         ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
         # A rollout that has not progressed by then has failed (a pod that cannot be
         # scheduled, a pull that never finishes); Pulumi's wait gives the controller's
@@ -118,7 +136,7 @@ class KubernetesJudge(JudgeComponent):
                     spec=PodSpecArgs(
                         automount_service_account_token=False,
                         containers=[self._container(args)],
-                        volumes=[models_source],
+                        volumes=volumes,
                         node_selector=dict(args.node_selector) or None,
                         tolerations=[
                             TolerationArgs(
@@ -175,7 +193,7 @@ class KubernetesJudge(JudgeComponent):
     def _container(args: KubernetesJudgeArgs) -> ContainerArgs:
         settings = args.judge
         resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
-        env = {**settings.environment, **judge.model_script_env(settings)}
+        env = judge.server_env(settings)
         # A hook's output goes nowhere; PID 1's stdout is the container log.
         env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
         if args.gpu_count:
@@ -221,7 +239,19 @@ class KubernetesJudge(JudgeComponent):
                 timeout_seconds=10,
                 failure_threshold=4,
             ),
-            volume_mounts=[VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH)],
+            volume_mounts=[
+                VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
+                # One file each, beside the image's own CAs rather than over them.
+                *(
+                    VolumeMountArgs(
+                        name=CA_VOLUME,
+                        mount_path=path,
+                        sub_path=PurePosixPath(path).name,
+                        read_only=True,
+                    )
+                    for path in judge.registry_ca_files(settings)
+                ),
+            ],
             security_context=SecurityContextArgs(
                 allow_privilege_escalation=False,
                 capabilities=CapabilitiesArgs(drop=["ALL"]),

@@ -25,6 +25,17 @@ def cli_command(words: str, stack: str | None) -> str:
 
 
 @dataclass(frozen=True)
+class Registry:
+    """How the judge reaches one model registry (air-gapped sites keep their own)."""
+
+    # A PEM bundle, on the machine where Pulumi runs, of the CA that signed the
+    # registry's certificate: the judge trusts it in addition to the public ones.
+    ca_file: str | None = None
+    # Plain HTTP: only by this explicit opt-in.
+    insecure: bool = False
+
+
+@dataclass(frozen=True)
 class JudgeSettings:
     """What both targets share."""
 
@@ -39,6 +50,11 @@ class JudgeSettings:
     pull_attempts: int = 5
     environment: Mapping[str, str] = field(default_factory=dict)
     keep_models_on_destroy: bool = True
+    # Registries by host ("registry.example:5000"), as model references name them.
+    registries: Mapping[str, Registry] = field(default_factory=dict)
+    # Ollama can serve cloud-hosted models and calls its cloud service at start: an
+    # evaluation's articles and labels must not leave the site unless asked.
+    allow_cloud: bool = False
 
 
 @dataclass(frozen=True)

@@ -202,9 +202,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name a stack, or give --url")
     if args.url and not args.model:
         parser.error("--url needs --model (there is no stack to take the model from)")
+    models: list[str] = []
     try:
         if args.url:
-            base_url, models = openai_base(args.url), []
+            base_url = openai_base(args.url)
         else:
             base_url, models = stack_target(args.stack)
         model = args.model or (models[0] if models else None)

@@ -1,5 +1,5 @@
-"""Unit tests run the components on Pulumi's mocks, where no Docker engine holds the
-judge's container: the readiness wait finds a healthy one instead."""
+"""Unit tests run the program on Pulumi's mocks, with no Docker engine and no registry:
+the readiness wait finds a healthy container, and every registry has every model."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import docker_engine
+from components import docker_engine, model_registry
 from tests.fake_docker import FakeDockerClient
 
 
 @pytest.fixture(autouse=True, scope="module")
-def healthy_judge_container(request: pytest.FixtureRequest) -> Iterator[None]:
+def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
     if request.module.__name__.startswith("tests.e2e."):
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_engine, "docker_client", lambda host: FakeDockerClient())
+        patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

@@ -313,3 +313,50 @@ def test_fixes_name_the_command_that_runs_here_and_the_stack(monkeypatch: pytest
         "Fix it with: scripts/pulumi config set --path 'ollama-judge:docker.restart' "
         "unless-stopped --stack local"
     )
+
+
+PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+
+
+def test_registries_take_a_ca_file_or_plain_http(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text(PEM)
+    raw = {
+        **docker(),
+        "registries": {"reg.example:5000": {"caFile": str(ca)}, "plain.lan": {"insecure": True}},
+    }
+    registries = parse_settings(raw).judge.registries
+    assert registries["reg.example:5000"].ca_file == str(ca)
+    assert registries["plain.lan"].insecure and not registries["plain.lan"].ca_file
+
+
+@pytest.mark.parametrize(
+    ("registry", "fragment"),
+    [
+        ({"caFile": "/nonexistent/ca.pem"}, "a readable PEM CA bundle (No such file or directory)"),
+        ({"caFile": "NOT-PEM"}, "a readable PEM CA bundle"),
+        ({"insecure": "yes"}, "true or false"),
+        ({"ca": "x"}, "is not a setting"),
+    ],
+)
+def test_bad_registry_settings_name_the_quoted_key(registry: dict, fragment: str):
+    message = error_of({**docker(), "registries": {"reg.example:5000": registry}})
+    assert message.startswith('ollama-judge:registries["reg.example:5000"].')
+    assert fragment in message
+
+
+def test_a_registry_is_either_trusted_by_its_ca_or_plain_http(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text(PEM)
+    message = error_of(
+        {**docker(), "registries": {"reg.example": {"caFile": str(ca), "insecure": True}}}
+    )
+    assert "false when caFile is set" in message
+
+
+def test_cloud_settings_stay_with_allow_cloud():
+    assert parse_settings(docker()).judge.allow_cloud is False
+    assert parse_settings({**docker(), "allowCloud": True}).judge.allow_cloud is True
+    message = error_of({**docker(), "environment": {"OLLAMA_NO_CLOUD": "0"}})
+    assert "set ollama-judge:allowCloud instead" in message
+    assert "OLLAMA_JUDGE_*" in error_of({**docker(), "environment": {"OLLAMA_JUDGE_LOG": "x"}})

@@ -9,7 +9,7 @@ import pytest
 
 from components.docker_judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
-from components.settings import DockerJudgeArgs, JudgeSettings
+from components.settings import DockerJudgeArgs, JudgeSettings, Registry
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"
@@ -223,3 +223,28 @@ def test_names_are_settable(default: Program):
 )
 def test_durations_are_spelled_as_the_provider_reads_them_back(seconds: int, text: str):
     assert go_duration(seconds) == text
+
+
+def test_the_judge_stays_local_and_keeps_its_models_loaded(default: Program):
+    envs = default.one(CONTAINER).inputs["envs"]
+    assert "OLLAMA_NO_CLOUD=1" in envs
+    assert "OLLAMA_KEEP_ALIVE=-1" in envs
+    cloud = deploy(with_judge(allow_cloud=True, environment={"OLLAMA_KEEP_ALIVE": "10m"}))
+    assert not any(e.startswith("OLLAMA_NO_CLOUD") for e in cloud.one(CONTAINER).inputs["envs"])
+    assert "OLLAMA_KEEP_ALIVE=10m" in cloud.one(CONTAINER).inputs["envs"]
+
+
+def test_private_registries_reach_the_container(tmp_path, default: Program):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    registries = {
+        "reg.example:5000": Registry(ca_file=str(ca)),
+        "plain.lan": Registry(insecure=True),
+    }
+    private = deploy(with_judge(registries=registries))
+    container = private.one(CONTAINER).inputs
+    assert container["uploads"] == [
+        {"file": "/etc/ssl/certs/ollama-judge-reg.example-5000.crt", "content": ca.read_text()}
+    ]
+    assert "OLLAMA_JUDGE_INSECURE_REGISTRIES=plain.lan" in container["envs"]
+    assert_only_changed(default, private, "ollama-container:uploads", "ollama-container:envs")

@@ -15,6 +15,7 @@ from components.settings import (
     KubernetesJudgeArgs,
     NetworkPolicySettings,
     Persistence,
+    Registry,
     Toleration,
 )
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
@@ -210,12 +211,12 @@ def test_image_pull_policy_and_environment(default: Program):
     tuned = deploy(
         replace(
             KubernetesJudgeArgs(),
-            judge=JudgeSettings(environment={"OLLAMA_KEEP_ALIVE": "-1"}),
+            judge=JudgeSettings(environment={"OLLAMA_KEEP_ALIVE": "24h"}),
             image_pull_policy="Always",
         )
     )
     assert container_of(tuned)["imagePullPolicy"] == "Always"
-    assert env_of(tuned)["OLLAMA_KEEP_ALIVE"] == "-1"
+    assert env_of(tuned)["OLLAMA_KEEP_ALIVE"] == "24h"
     assert_only_changed(default, tuned, f"{CONTAINER}.imagePullPolicy", f"{CONTAINER}.env")
 
 
@@ -298,3 +299,21 @@ def test_namespace_is_assumed_unless_created(default: Program):
     assert own.one(NAMESPACE).inputs["metadata"]["name"] == "judges"
     assert own.one(SERVICE).inputs["metadata"]["namespace"] == "judges"
     assert own.outputs["evaluationUrl"] == "http://ollama.judges.svc.cluster.local:11434"
+
+
+def test_private_registry_cas_are_mounted_beside_the_images_own(tmp_path, default: Program):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    private = deploy(with_judge(registries={"reg.example:5000": Registry(ca_file=str(ca))}))
+    config_map = private.one("kubernetes:core/v1:ConfigMap").inputs
+    assert config_map["metadata"]["name"] == "ollama-registry-cas"
+    assert config_map["data"] == {"ollama-judge-reg.example-5000.crt": ca.read_text()}
+    volumes = pod_spec_of(private)["volumes"]
+    assert volumes[1] == {"name": "registry-cas", "configMap": {"name": "ollama-registry-cas"}}
+    assert container_of(private)["volumeMounts"][1] == {
+        "name": "registry-cas",
+        "mountPath": "/etc/ssl/certs/ollama-judge-reg.example-5000.crt",
+        "subPath": "ollama-judge-reg.example-5000.crt",
+        "readOnly": True,
+    }
+    assert env_of(private)["OLLAMA_NO_CLOUD"] == "1"

@@ -19,6 +19,7 @@ FAKE_OLLAMA = r"""#!/bin/sh
 #   models/NAME   NAME is present           pull-fails  pulls that fail before one works
 #   pull-hangs    `pull` never returns
 #   pull-error    what a failing pull prints (default: "Error: pull failed")
+#   load-fails    `run` (loading a model) fails
 state=$FAKE_STATE
 echo "$*" >>"$state/calls"
 case "$1" in
@@ -42,7 +43,16 @@ pull)
         cat "$state/pull-error" >&2 2>/dev/null || echo "Error: pull failed" >&2
         exit 1
     fi
-    mkdir -p "$state/models" && touch "$state/models/$2"
+    model=$2
+    [ "$2" = --insecure ] && model=$3
+    mkdir -p "$state/models/$(dirname "$model")" && touch "$state/models/$model"
+    ;;
+run)
+    if [ -e "$state/load-fails" ]; then
+        echo "Error: model requires more system memory than is available" >&2
+        exit 1
+    fi
+    [ -e "$state/models/$2" ]
     ;;
 esac
 """
@@ -63,7 +73,9 @@ class FakeOllama:
             "OLLAMA_JUDGE_PULL_SECONDS": "20",
             "OLLAMA_JUDGE_RETRY_PAUSE_SECONDS": "0",
             "OLLAMA_JUDGE_CALL_SECONDS": "1",
+            "OLLAMA_JUDGE_READY_FILE": str(root / "ready"),
         }
+        self.ready_file = root / "ready"
 
     def server_up(self) -> None:
         (self.state / "up").touch()
@@ -174,6 +186,48 @@ def test_pull_stops_a_hanging_pull_at_the_budget(ollama: FakeOllama):
     assert time.monotonic() - started < 10
 
 
+def test_pull_loads_every_model_and_only_then_says_ready(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.has("llama3.2")
+    assert ollama.run("check", "llama3.2").returncode == 1, "not loaded yet"
+    result = ollama.run("pull", "llama3.2", "qwen2.5")
+    assert result.returncode == 0, result.stdout
+    assert ollama.calls("run") == ["run llama3.2 ", "run qwen2.5 "]
+    assert result.stdout.index("loaded qwen2.5") < result.stdout.index("ready:")
+    assert ollama.run("check", "llama3.2", "qwen2.5").returncode == 0
+
+
+def test_a_model_that_cannot_be_loaded_is_not_ready(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.has("big")
+    ollama.set("load-fails")
+    result = ollama.run("pull", "big")
+    assert result.returncode == 1
+    assert "could not load big: Error: model requires more system memory" in result.stdout
+    assert ollama.run("check", "big").returncode == 1
+
+
+def test_a_restart_is_not_ready_until_it_has_loaded_again(ollama: FakeOllama):
+    ollama.ready_file.touch()
+    ollama.has("llama3.2")
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_SERVER_WAIT_SECONDS="1")
+    assert result.returncode == 1, "the server never answers"
+    assert not ollama.ready_file.exists(), "a ready mark of the last start was left"
+
+
+def test_only_models_of_insecure_registries_are_pulled_over_plain_http(ollama: FakeOllama):
+    ollama.server_up()
+    insecure = {"OLLAMA_JUDGE_INSECURE_REGISTRIES": "plain.example:5000 other:80"}
+    models = ("plain.example:5000/library/judge:1", "tls.example:5000/library/judge:1", "llama3.2")
+    result = ollama.run("pull", *models, **insecure)
+    assert result.returncode == 0, result.stdout
+    assert ollama.calls("pull") == [
+        "pull --insecure plain.example:5000/library/judge:1",
+        "pull tls.example:5000/library/judge:1",
+        "pull llama3.2",
+    ]
+
+
 def test_pull_with_no_models_only_waits_for_the_server(ollama: FakeOllama):
     ollama.server_up()
     result = ollama.run("pull")
@@ -183,6 +237,7 @@ def test_pull_with_no_models_only_waits_for_the_server(ollama: FakeOllama):
 
 
 def test_check_passes_only_with_the_server_up_and_every_model(ollama: FakeOllama):
+    ollama.ready_file.touch()
     assert ollama.run("check").returncode == 1, "server down"
     ollama.server_up()
     assert ollama.run("check").returncode == 0

@@ -1,10 +1,12 @@
 # shellcheck shell=sh
-# Keeps the judge's models present on an Ollama server. POSIX sh: it runs in the Ollama
-# image and in small test images alike.
+# Keeps the judge's models present, and loaded, on an Ollama server. POSIX sh: it runs in
+# the Ollama image and in small test images alike.
 #
 #   sh -c "$SCRIPT" ollama-judge serve MODEL...  run `ollama serve`, then pull; PID 1 on Docker
-#   sh -c "$SCRIPT" ollama-judge pull MODEL...   wait for the server, pull missing models
-#   sh -c "$SCRIPT" ollama-judge check MODEL...  exit 0 only if the server has every model
+#   sh -c "$SCRIPT" ollama-judge pull MODEL...   wait for the server, pull missing models,
+#                                                load every model
+#   sh -c "$SCRIPT" ollama-judge check MODEL...  exit 0 only once every model was pulled and
+#                                                loaded, and the server still has each
 #
 # Settings (environment):
 #   OLLAMA_JUDGE_SERVER_WAIT_SECONDS  how long the server may take to answer (120)
@@ -15,6 +17,10 @@
 #   OLLAMA_JUDGE_CALL_SECONDS         limit for one `ollama list` or `ollama show` (10)
 #   OLLAMA_JUDGE_LOG                  file to write progress to, e.g. /proc/1/fd/1 so that
 #                                     a Kubernetes hook's output reaches the container log
+#   OLLAMA_JUDGE_INSECURE_REGISTRIES  registry hosts (host:port, space-separated) reached
+#                                     over plain HTTP: their models are pulled --insecure
+#   OLLAMA_JUDGE_READY_FILE           written once every model is pulled and loaded
+#                                     (/tmp/ollama-judge-ready)
 set -u
 
 server_wait=${OLLAMA_JUDGE_SERVER_WAIT_SECONDS:-120}
@@ -22,6 +28,8 @@ pull_budget=${OLLAMA_JUDGE_PULL_SECONDS:-1800}
 attempts=${OLLAMA_JUDGE_PULL_ATTEMPTS:-5}
 retry_pause=${OLLAMA_JUDGE_RETRY_PAUSE_SECONDS:-5}
 call_limit=${OLLAMA_JUDGE_CALL_SECONDS:-10}
+insecure_registries=${OLLAMA_JUDGE_INSECURE_REGISTRIES:-}
+ready_file=${OLLAMA_JUDGE_READY_FILE:-/tmp/ollama-judge-ready}
 
 say() {
     echo "ollama-judge: $*"
@@ -52,6 +60,21 @@ wait_for_server() {
     done
 }
 
+# --insecure (plain HTTP) for a model whose registry the user opted in; a reference names
+# a registry when it has three parts: host/namespace/model.
+insecure_flag() {
+    case "$1" in
+    */*/*)
+        for host in $insecure_registries; do
+            if [ "${1%%/*}" = "$host" ]; then
+                echo --insecure
+                return
+            fi
+        done
+        ;;
+    esac
+}
+
 # Errors no retry can fix: the registry has no such model, refuses us, or is plain
 # HTTP without the opt-in. Anything else (no route, a refused connection, a cut
 # transfer) may pass, so it is tried again after a pause.
@@ -80,7 +103,8 @@ pull_one() {
         say "pulling $model (attempt $attempt of $attempts)"
         # The pull's output goes to the log as it comes and to a file, to read its
         # error; its exit status is kept through the pipe in a second file.
-        { timeout "$remaining" ollama pull "$model" 2>&1; echo $? >"$output.status"; } |
+        # shellcheck disable=SC2046 # the flag is one word, or none
+        { timeout "$remaining" ollama pull $(insecure_flag "$model") "$model" 2>&1; echo $? >"$output.status"; } |
             tee "$output"
         if [ "$(cat "$output.status")" = 0 ]; then
             say "pulled $model"
@@ -103,8 +127,23 @@ pull_one() {
     done
 }
 
+# Loads a model into memory, so that the evaluation's first request does not wait for
+# it; how long it stays is the server's OLLAMA_KEEP_ALIVE.
+load_one() {
+    model=$1
+    remaining=$(($2 - $(now)))
+    [ "$remaining" -gt 0 ] || remaining=1
+    say "loading $model"
+    if ! load_output=$(timeout "$remaining" ollama run "$model" "" </dev/null 2>&1); then
+        say "could not load $model: $(echo "$load_output" | grep -o 'Error: .*' | tail -n 1)"
+        return 1
+    fi
+    say "loaded $model"
+}
+
 # Only missing models are pulled: a restart with a kept volume needs no registry.
 pull_models() {
+    rm -f "$ready_file"
     wait_for_server || return 1
     deadline=$(($(now) + pull_budget))
     for model in "$@"; do
@@ -114,10 +153,18 @@ pull_models() {
             pull_one "$model" "$deadline" || return 1
         fi
     done
+    for model in "$@"; do
+        load_one "$model" "$deadline" || return 1
+    done
+    touch "$ready_file"
     say "ready: ${*:-no models configured}"
 }
 
 check_models() {
+    [ -e "$ready_file" ] || {
+        say "the models are not all pulled and loaded yet"
+        return 1
+    }
     server_answers || {
         say "the server does not answer"
         return 1

@@ -4,8 +4,9 @@ here, answering the confirmation as a user would), from the project's directory.
 
 The copy carries the test host's overrides in its Pulumi.local.yaml (no GPU, no models,
 a free port) and a state backend of its own. Left out: `scripts/test`, which is what runs
-this test, and the commands that deploy stack `knitfab`, which need a Knitfab cluster
-(tests/e2e/test_knitfab_*.py deploy it through the same runner).
+this test; `scripts/judge-check`, which needs a judge with a model (see SKIPPED); and the
+commands that deploy stack `knitfab`, which need a Knitfab cluster (tests/e2e/
+test_knitfab_*.py deploy it through the same runner).
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from tests.e2e.engine import PROJECT_DIR
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine, pytest.mark.local]
 
-SKIPPED = {"scripts/test"}
+# scripts/test runs this test; scripts/judge-check needs a judge with a model, which
+# tests/e2e/test_judge_stack.py deploys from the test registry and asks through it.
+SKIPPED = {"scripts/test", "scripts/judge-check"}
 
 
 def readme_commands() -> list[str]:

@@ -1,0 +1,88 @@
+"""Asks each model's registry, before anything changes, whether it has the model.
+
+A misspelt model or tag is otherwise found only by the judge's pull, after the old judge
+was replaced. One manifest request per model, from where Pulumi runs, with the trust the
+judge gets (the registry's CA, or plain HTTP where the user opted in): "no such manifest"
+is a config error naming the model and the registry; a registry that cannot be reached
+from here, or that wants a login, is a warning, and the judge's own pull decides.
+
+One GET per model is all this needs: the `requests` package (which the Docker client
+already brings) makes it; a registry client library would add a dependency tree for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import requests
+
+from components.settings import PROJECT, ConfigError, JudgeSettings, cli_command
+
+# Ollama's defaults for the parts a model reference leaves out.
+DEFAULT_HOST = "registry.ollama.ai"
+DEFAULT_NAMESPACE = "library"
+DEFAULT_TAG = "latest"
+MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
+TIMEOUT_SECONDS = 5
+
+
+@dataclass(frozen=True)
+class ModelReference:
+    host: str
+    namespace: str
+    name: str
+    tag: str
+
+    @classmethod
+    def parse(cls, reference: str) -> ModelReference:
+        """[[host/]namespace/]model[:tag], with Ollama's defaults for what is left out."""
+        parts = reference.split("/")
+        name, _, tag = parts[-1].partition(":")
+        namespace = parts[-2] if len(parts) >= 2 else DEFAULT_NAMESPACE
+        host = parts[-3] if len(parts) >= 3 else DEFAULT_HOST
+        return cls(host, namespace, name, tag or DEFAULT_TAG)
+
+    def manifest_url(self, scheme: str) -> str:
+        return f"{scheme}://{self.host}/v2/{self.namespace}/{self.name}/manifests/{self.tag}"
+
+
+def manifest_status(url: str, verify: str | bool) -> int:
+    """The registry's HTTP status for one manifest; raises requests.RequestException."""
+    answer = requests.get(
+        url, headers={"Accept": MANIFEST_TYPE}, verify=verify, timeout=TIMEOUT_SECONDS
+    )
+    return answer.status_code
+
+
+def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
+    """Raises ConfigError for a model its registry does not have; returns warnings for
+    the models that could not be checked."""
+    warnings = []
+    for index, model in enumerate(settings.models):
+        reference = ModelReference.parse(model)
+        registry = settings.registries.get(reference.host)
+        scheme = "http" if registry and registry.insecure else "https"
+        url = reference.manifest_url(scheme)
+        verify: str | bool = (registry.ca_file if registry else None) or True
+        try:
+            status = manifest_status(url, verify)
+        except requests.RequestException as error:
+            warnings.append(
+                f"could not check that registry {reference.host} has {model} "
+                f"(GET {url}: {type(error).__name__}); the judge's pull will tell"
+            )
+            continue
+        if status == 404:
+            key = f"{PROJECT}:models[{index}]"
+            raise ConfigError(
+                f"{key} is {model!r}, but registry {reference.host} has no such model "
+                f"(GET {url} answered 404). Nothing was changed. Check the name and tag, "
+                f"or push the model there; the list: "
+                + cli_command(f"config get {PROJECT}:models", stack)
+            )
+        if status != 200:
+            warnings.append(
+                f"could not check that registry {reference.host} has {model}: GET {url} "
+                f"answered {status}; the judge's pull will tell"
+            )
+    return warnings
