@@ -178,6 +178,7 @@ class Request:
     method: str
     uri: str
     status: int
+    user_agent: str = ""
 
     @property
     def is_blob(self) -> bool:
@@ -234,7 +235,7 @@ class Registry:
         return [] if self.tls else ["--insecure"]
 
     def requests(self) -> list[Request]:
-        """Every request answered so far, oldest first."""
+        """Every request answered so far, errors included, oldest first."""
         logs = docker("logs", self.host)
         found = []
         for line in (logs.stdout + logs.stderr).splitlines():
@@ -242,12 +243,14 @@ class Registry:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if entry.get("msg") == "response completed":
+            # Answers with an error status (a 404, say) are logged under their own message.
+            if entry.get("msg") in ("response completed", "response completed with error"):
                 found.append(
                     Request(
                         entry["http.request.method"],
                         entry["http.request.uri"],
                         int(entry["http.response.status"]),
+                        entry.get("http.request.useragent", ""),
                     )
                 )
         return found
