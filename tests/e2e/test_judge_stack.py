@@ -60,6 +60,8 @@ LARGE = "judge-large:1"
 # Years: Ollama reports a model kept loaded for good (keep_alive -1) as expiring
 # centuries from now, and one kept for minutes as expiring this year.
 FOREVER = 2100
+# What the Ollama server logs each time it loads a model.
+RUNNER_STARTED = "llama runner started"
 
 
 # --- the registry and the judge -----------------------------------------------------
@@ -261,8 +263,18 @@ def test_up_returns_once_the_model_is_pulled_and_loaded(judge: Judge):
     assert model in judge.first_up.tags
     # Every blob of the model came from the registry (redirected to the blob server).
     assert judge.first_up.blob_gets == judge.registry.blob_digests("judge:1")
-    # Preloaded, and kept loaded for good: the first verdict costs no model load.
+    # Preloaded, and kept loaded for good.
     assert judge.first_up.loaded.get(model, 0) > FOREVER, judge.first_up.loaded
+
+
+def test_the_first_verdict_after_up_loads_no_model(judge: Judge):
+    """The evaluation's first request finds the model loaded: Ollama starts no runner
+    for it (a load shows in the server's log as "llama runner started")."""
+    runners_before = judge.logs().count(RUNNER_STARTED)
+    verdict, _ = judge_check.ask_judge(f"http://127.0.0.1:{judge.port}/v1", judge.ref("judge:1"))
+    assert verdict == judge_check.Verdict(judge_model.SCORE, judge_model.FREE_REPLY)
+    assert judge.logs().count(RUNNER_STARTED) == runners_before, judge.logs()[-4000:]
+    assert judge.loaded().get(judge.ref("judge:1"), 0) > FOREVER
 
 
 def test_the_judge_has_the_registry_ca_beside_the_public_ones_and_stays_local(judge: Judge):
