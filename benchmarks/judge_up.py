@@ -178,8 +178,15 @@ def ratio(a: float, b: float) -> str:
     return f"{a / b:.2f}x ({a:.2f}s / {b:.2f}s)"
 
 
+def load() -> str:
+    """The machine's load averages: a benchmark on a busy machine says so."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
 def main() -> int:
     os.environ.update(engine_environment())
+    print(f"before: {load()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch_dir, docker_engine(Path(scratch_dir)):
         scratch = Path(scratch_dir)
         image = host.build_ollama_image(host.IMAGE)
@@ -199,6 +206,7 @@ def main() -> int:
                     print(f"{label} model, {who}: {run}", flush=True)
         floor = empty_program_up(scratch / "empty")
 
+    print(f"after: {load()}")
     print(f"engine floor (up of an empty program): {floor:.2f}s")
     for label, (stacked, manual) in results.items():
         print(
