@@ -7,6 +7,7 @@ The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 import pulumi
 
 from components.config import load_cluster_access, load_settings
+from components.docker_capacity import check_gpu_support
 from components.docker_judge import DockerJudge
 from components.kubernetes_capacity import check_gpu_capacity
 from components.kubernetes_judge import KubernetesJudge
@@ -19,6 +20,11 @@ for warning in check_models(settings.judge, pulumi.get_stack()):
     pulumi.log.warn(warning)
 match settings:
     case DockerJudgeArgs():
+        # Before anything is created: Docker refuses GPUs it has no runtime for only when
+        # it starts the container, after the network, volume and image exist.
+        skipped = check_gpu_support(settings, pulumi.get_stack())
+        if skipped:
+            pulumi.log.warn(skipped)
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
         # Before anything changes: a pod no node can hold would take the judge down.

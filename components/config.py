@@ -3,7 +3,8 @@
 `parse_settings` turns the project's config (plain dicts, as Pulumi stores them) into
 the frozen dataclasses of `components.settings` and rejects anything it does not
 understand, so a typo or a bad value stops the program before any resource is touched.
-`load_settings` and `load_cluster_access` are the only readers of `pulumi.Config`.
+`load_settings` and `load_cluster_access` are the only readers of
+`pulumi.Config`.
 """
 
 from __future__ import annotations

@@ -1,13 +1,63 @@
-"""The Docker engine the docker provider talks to, through the maintained Docker client:
-the provider's `docker:host`, else DOCKER_HOST, else the local socket."""
+"""The one way this program talks to a Docker engine itself (not through the provider).
+
+The engine is the one the docker provider uses: its `docker:host` setting, else
+DOCKER_HOST, else the local socket. TLS comes from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
+and ssh:// hosts go through the `ssh` command, as for the docker CLI. Docker CLI
+contexts are not followed: the provider does not follow them either.
+"""
 
 from __future__ import annotations
 
+import os
+from typing import Any
+
 import docker
+import requests
+from docker.errors import DockerException
+from docker.utils import kwargs_from_env
+
+LOCAL_SOCKET = "unix:///var/run/docker.sock"
+# Short: this runs before every preview, and a missing engine must not stall it.
+TIMEOUT_SECONDS = 5
+
+
+class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside, not an error)
+    """The engine does not answer; the message names it and says why."""
+
+
+def engine_address(host: str | None) -> str:
+    """Where the engine is: `host` (the provider's `docker:host`), else DOCKER_HOST, else
+    the local socket."""
+    return host or os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
 
 
 def docker_client(host: str | None) -> docker.DockerClient:
-    # "auto" agrees on an API version with the engine, old (Debian's 20.10) or new.
-    if host:
-        return docker.DockerClient(base_url=host, version="auto", timeout=30)
-    return docker.from_env(version="auto", timeout=30)
+    """A client of the engine at `engine_address(host)` that speaks the engine's own API
+    version (Docker 20.10 speaks 1.41; the client library would ask for newer ones).
+    Raises DockerEngineUnreachable when the engine does not answer."""
+    address = engine_address(host)
+    try:
+        return docker.DockerClient(
+            base_url=address,
+            version="auto",
+            timeout=TIMEOUT_SECONDS,
+            tls=kwargs_from_env().get("tls", False),
+            use_ssh_client=True,
+        )
+    except (DockerException, requests.RequestException) as error:
+        raise DockerEngineUnreachable(
+            f"cannot reach the Docker engine at {address}: {error}"
+        ) from None
+
+
+def engine_info(host: str | None) -> dict[str, Any]:
+    """`docker info` of the engine, as the API returns it."""
+    client = docker_client(host)
+    try:
+        return client.info()
+    except (DockerException, requests.RequestException) as error:
+        raise DockerEngineUnreachable(
+            f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
+        ) from None
+    finally:
+        client.close()

@@ -16,8 +16,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import docker_engine, judge
-from components.docker_readiness import wait_until_ready
+from components import docker_readiness, judge
 from components.judge_component import JudgeComponent
 from components.settings import PROJECT, DockerJudgeArgs
 
@@ -126,9 +125,8 @@ class DockerJudge(JudgeComponent):
     ) -> str:
         # A preview changes nothing, so there is nothing to wait for.
         if not pulumi.runtime.is_dry_run():
-            client = docker_engine.docker_client(args.engine_host)
-            wait_until_ready(
-                client.containers.get(container_id),
+            docker_readiness.wait_until_ready(
+                docker_readiness.container_of(args.engine_host, container_id),
                 args.judge.models,
                 judge.ready_within_seconds(args.judge.pull_timeout_seconds),
                 lambda line: pulumi.log.info(line, resource=container),

@@ -17,6 +17,7 @@ from typing import Any
 
 import pulumi
 
+from components import docker_engine
 from components.settings import PROJECT
 
 # Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
@@ -93,6 +94,14 @@ class ContainerWatch:
         fresh = lines[self.reported :]
         self.reported = len(lines)
         return fresh
+
+
+def container_of(engine_host: str | None, container_id: str) -> Any:
+    """The container, through the Docker client of the engine the provider uses."""
+    try:
+        return docker_engine.docker_client(engine_host).containers.get(container_id)
+    except docker_engine.DockerEngineUnreachable as unreachable:
+        raise JudgeNotReady(f"cannot follow the judge's start: {unreachable}") from None
 
 
 def wait_until_ready(

@@ -21,7 +21,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
-import docker
 from pulumi import automation as auto
 
 from components import docker_engine
@@ -161,8 +160,7 @@ def remove_orphan_containers(
     known = _resource_ids(stack)
     try:
         client = docker_engine.docker_client(settings.engine_host)
-        client.ping()
-    except docker.errors.DockerException:
+    except docker_engine.DockerEngineUnreachable:
         return  # the provider says it better when the operation reaches the engine
     for name in {settings.container_name, *names}:
         found = client.containers.list(all=True, filters={"name": f"^/{name}$"})

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import docker_engine, model_registry
-from tests.fake_docker import FakeDockerClient
+from components import docker_readiness, model_registry
+from tests.fake_docker import FakeContainer
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -17,6 +17,6 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(docker_engine, "docker_client", lambda host: FakeDockerClient())
+        patch.setattr(docker_readiness, "container_of", lambda host, id: FakeContainer())
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

@@ -1,4 +1,4 @@
-"""A stand-in for the Docker client's container objects, for tests of the readiness wait
+"""A stand-in for the Docker client's container object, for tests of the readiness wait
 and for the components on Pulumi's mocks (where no container exists)."""
 
 from __future__ import annotations
@@ -43,16 +43,3 @@ class FakeContainer:
 
     def restart(self) -> None:
         self.attrs["RestartCount"] += 1
-
-
-class FakeContainers:
-    def __init__(self, container: FakeContainer):
-        self.container = container
-
-    def get(self, container_id: str) -> FakeContainer:
-        return self.container
-
-
-class FakeDockerClient:
-    def __init__(self, container: FakeContainer | None = None):
-        self.containers = FakeContainers(container or FakeContainer())

@@ -32,8 +32,10 @@ def main(monkeypatch: pytest.MonkeyPatch):
 
     def run(config: dict[str, str], program: Program | None = None) -> Program:
         program = program or Program()
-        # No cluster for these tests: the knitfab stack's capacity check must find none.
+        # No cluster and no Docker engine for these tests: the capacity checks find none
+        # and step aside, unless a test hands them an engine's info.
         monkeypatch.setenv("KUBECONFIG", str(PROJECT_DIR / "no-such-kubeconfig"))
+        monkeypatch.setenv("DOCKER_HOST", f"unix://{PROJECT_DIR / 'no-such-docker.sock'}")
         exported: dict[str, Any] = {}
         monkeypatch.setattr(pulumi, "export", exported.__setitem__)
         pulumi.runtime.set_all_config(config)
@@ -57,7 +59,13 @@ def test_project_file_names_the_project_the_config_uses():
     assert project["backend"]["url"].startswith("file://")
 
 
-def test_local_stack_deploys_the_docker_judge(main):
+def engine_with_runtimes(monkeypatch: pytest.MonkeyPatch, *runtimes: str) -> None:
+    info = {"Runtimes": {name: {"path": name} for name in runtimes}, "DefaultRuntime": "runc"}
+    monkeypatch.setattr("components.docker_capacity.engine_info", lambda host: info)
+
+
+def test_local_stack_deploys_the_docker_judge(main, monkeypatch: pytest.MonkeyPatch):
+    engine_with_runtimes(monkeypatch, "runc", "nvidia")
     program = main(stack_config("local"))
     assert program.one("ollama-judge:index:DockerJudge")
     assert program.of_type("ollama-judge:index:KubernetesJudge") == []
@@ -93,6 +101,43 @@ def test_bad_config_stops_the_program_before_any_resource(main):
     with pytest.raises(ConfigError, match=r"ollama-judge:docker\.gpus is -1"):
         main(config, program)
     assert program.monitor.registered == []
+
+
+def test_gpus_on_an_engine_without_nvidia_runtime_stop_the_program_before_any_resource(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    engine_with_runtimes(monkeypatch, "runc", "io.containerd.runc.v2")
+    program = Program()
+    with pytest.raises(ConfigError, match=r"runtimes: io\.containerd\.runc\.v2, runc;") as error:
+        main(stack_config("local"), program)
+    assert "pulumi config set --path 'ollama-judge:docker.gpus' none --stack " in str(error.value)
+    assert program.monitor.registered == []
+
+
+def test_local_stack_without_a_docker_engine_warns_and_leaves_the_verdict_to_the_provider(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    program = main(stack_config("local"))
+    assert program.one("docker:index/container:Container").inputs["gpus"] == "all"
+    [warning] = warnings
+    assert warning.startswith("could not check whether the Docker engine can give GPUs: ")
+    assert "no-such-docker.sock" in warning
+
+
+def test_the_docker_providers_host_setting_is_the_engine_asked(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    asked: list[str | None] = []
+    monkeypatch.setattr(
+        "components.docker_capacity.engine_info",
+        lambda host: asked.append(host) or {"Runtimes": {"nvidia": {}}},
+    )
+    main({**stack_config("local"), "docker:host": "ssh://judge@gpu-box"})
+    assert asked == ["ssh://judge@gpu-box"]
 
 
 def test_unknown_top_level_key_in_the_stack_is_reported(main):

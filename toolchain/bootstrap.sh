@@ -326,7 +326,7 @@ part_docker() {
     logged build_docker_provider "${work}" "${work}/bin"
     step "docker: pulumi plugin install" "${CURRENT_LOG}"
     install_plugin docker "${DOCKER_VERSION}" "${work}/bin/pulumi-resource-docker"
-    keep_provenance docker "${work}/src"
+    keep_provenance docker "${work}/plugin"
     rm -rf "${work}"
     touch "${stamp}"
     say "pulumi-resource-docker v${DOCKER_VERSION}: built in $(elapsed "${t0}")"

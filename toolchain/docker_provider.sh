@@ -9,6 +9,11 @@
 #   So we write the small Pulumi glue ourselves: a bridge mapping that gives every
 #   Terraform resource the same Pulumi token and property names as pulumi-docker 4.0.1
 #   (the release built on that same v2.23.0), a schema generator, and the plugin main.
+#   That Go code lives in toolchain/docker-provider/:
+#     shim/    added to a writable copy of the upstream module (see go.mod's replace)
+#     plugin/  our module: go.mod (the bridge version and the plugin-SDK fork),
+#              dockerinfo/ (the mapping), cmd/gen-schema/, cmd/pulumi-resource-docker/
+#   This file only lays the two modules out side by side and runs the builds.
 #
 # What you get: docker:index/{Container,Network,Volume,RemoteImage,RegistryImage,Service,
 #   ServiceConfig,Secret,Plugin,Tag} and the get* functions, schema-identical by name to
@@ -18,6 +23,7 @@
 #   the Docker client's FromEnv); `host` still defaults to DOCKER_HOST or the local socket.
 #
 # Needs: go (GOTOOLCHAIN=local is forced), a configured module proxy. No git, no cgo.
+# check_docker_provider_sources runs gofmt and go vet on that code (scripts/test).
 
 # --- Version facts -----------------------------------------------------------------
 # The pulumi-docker release whose names we reproduce; stamped as the plugin version so
@@ -25,24 +31,55 @@
 DOCKER_PROVIDER_VERSION="4.0.1"
 # Terraform docker provider v2.23.0 (commit 3489fbbafc7b). Its go.mod calls itself
 # github.com/terraform-providers/terraform-provider-docker, so it is fetched under the
-# GitHub path and used through a replace.
+# GitHub path and used through a replace (in docker-provider/plugin/go.mod, with the
+# bridge and plugin-SDK versions).
 DOCKER_TF_MODULE="github.com/kreuzwerker/terraform-provider-docker"
 DOCKER_TF_VERSION="v0.0.0-20221102105757-3489fbbafc7b"
-DOCKER_TF_MODULE_PATH="github.com/terraform-providers/terraform-provider-docker"
-# Newest bridge the proxy serves; it brings pulumi pkg/sdk v3.218.0 via MVS.
-DOCKER_BRIDGE_VERSION="v3.120.0"
-# The bridge only works with Pulumi's fork of the plugin SDK; replaces in dependencies
-# do not apply, so we repeat the one the bridge's own go.mod names.
-DOCKER_TF_SDK_FORK="github.com/pulumi/terraform-plugin-sdk/v2"
-DOCKER_TF_SDK_FORK_VERSION="v2.0.0-20250923233607-7f1981c8674a"
 
-# <work_dir> is scratch space: its upstream/, src/ and gen/ are recreated on every build
-# (Go's module and build caches make a rebuild take seconds). Only the plugin goes to
-# <out_dir>.
+DOCKER_PROVIDER_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/docker-provider"
+
+# What the plugin is built from: the versions above, the Go sources and this script.
+docker_provider_recipe() {
+  printf '%s %s ' "$DOCKER_PROVIDER_VERSION" "$DOCKER_TF_VERSION"
+  {
+    cat "$DOCKER_PROVIDER_SRC/../docker_provider.sh"
+    (cd "$DOCKER_PROVIDER_SRC" && find . -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum)
+  } | sha256sum | cut -c1-16
+}
+
+# The Go settings of every build and check of these modules.
+docker_provider_go_env() {
+  # -mod=mod: <work>/plugin/go.mod lists only direct requirements; go fills in the rest.
+  export GOTOOLCHAIN=local GOWORK=off CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod -buildvcs=false"
+  # The checksum database has no entry for this pseudo-version (lookups answer 404);
+  # the proxy still serves the zip. Exempt only this one module from the lookup.
+  export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}${DOCKER_TF_MODULE}"
+}
+
+# Lays out <work>/upstream (a writable copy of the upstream module, with our shim) and
+# <work>/plugin (our module), recreating both.
+docker_provider_layout() {
+  local work="$1" upstream_dir
+  rm -rf "$work/upstream" "$work/plugin"
+  mkdir -p "$work"
+  # Outside any module, so the download is not tied to one.
+  upstream_dir="$(cd "$work" && go mod download -json "${DOCKER_TF_MODULE}@${DOCKER_TF_VERSION}" |
+    sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
+  [[ -d "$upstream_dir" ]] || { echo "download of ${DOCKER_TF_MODULE}@${DOCKER_TF_VERSION} failed" >&2; return 1; }
+  cp -r "$upstream_dir" "$work/upstream" &&
+    chmod -R u+w "$work/upstream" &&
+    cp -r "$DOCKER_PROVIDER_SRC/shim" "$work/upstream/shim" &&
+    cp -r "$DOCKER_PROVIDER_SRC/plugin" "$work/plugin"
+}
+
+# <work_dir> is scratch space: its upstream/, plugin/ and gen/ are recreated on every
+# build (Go's module and build caches make a rebuild take seconds). Only the plugin goes
+# to <out_dir>.
 build_docker_provider() {
   local work="${1:?usage: build_docker_provider <work_dir> <out_dir>}"
   local out_dir="${2:?usage: build_docker_provider <work_dir> <out_dir>}"
-  local stamp="${DOCKER_PROVIDER_VERSION} ${DOCKER_TF_VERSION} ${DOCKER_BRIDGE_VERSION} ${DOCKER_TF_SDK_FORK_VERSION}"
+  local stamp
+  stamp="$(docker_provider_recipe)"
 
   # Skip when this exact recipe already produced the binary.
   if [[ -x "$out_dir/pulumi-resource-docker" && -f "$out_dir/.pulumi-resource-docker.stamp" ]] &&
@@ -53,192 +90,16 @@ build_docker_provider() {
 
   (
     set -euo pipefail
-    export GOTOOLCHAIN=local CGO_ENABLED=0 GOFLAGS="${GOFLAGS:+$GOFLAGS }-mod=mod"
-    # The checksum database has no entry for this pseudo-version (lookups answer 404);
-    # the proxy still serves the zip. Exempt only this one module from the lookup.
-    export GONOSUMDB="${GONOSUMDB:+$GONOSUMDB,}${DOCKER_TF_MODULE}"
-
-    rm -rf "$work/upstream" "$work/src" "$work/gen"
+    docker_provider_go_env
+    rm -rf "$work/gen"
     mkdir -p "$work" "$out_dir"
     out_dir="$(cd "$out_dir" && pwd)" # we cd below; keep a relative <out_dir> valid
+    docker_provider_layout "$work"
 
-    # 1. A writable copy of the upstream module: its provider constructor is in an
-    #    internal package, so our shim has to live inside that module.
-    local upstream_dir
-    cd "$work" # outside any module, so the download is not tied to one
-    upstream_dir="$(go mod download -json "${DOCKER_TF_MODULE}@${DOCKER_TF_VERSION}" |
-      sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')"
-    [[ -d "$upstream_dir" ]] || { echo "download of ${DOCKER_TF_MODULE}@${DOCKER_TF_VERSION} failed" >&2; exit 1; }
-    cp -r "$upstream_dir" "$work/upstream"
-    chmod -R u+w "$work/upstream"
-    mkdir -p "$work/upstream/shim"
-    cat >"$work/upstream/shim/shim.go" <<'EOF'
-// Package shim exposes the upstream provider (in an internal package) to the bridge.
-package shim
-
-import (
-	"github.com/hashicorp/terraform-plugin-sdk/v2/helper/schema"
-
-	"github.com/terraform-providers/terraform-provider-docker/internal/provider"
-)
-
-// NewProvider returns the Terraform provider: its schema and CRUD functions.
-func NewProvider() *schema.Provider {
-	return provider.New("2.23.0")()
-}
-EOF
-
-    # 2. Our main module: mapping, schema generator, plugin.
-    mkdir -p "$work/src/dockerinfo" "$work/src/cmd/gen-schema" "$work/src/cmd/pulumi-resource-docker"
-    cat >"$work/src/go.mod" <<EOF
-module pulumi-docker-offline
-
-go 1.24.7
-
-require (
-	github.com/pulumi/pulumi-terraform-bridge/v3 ${DOCKER_BRIDGE_VERSION}
-	${DOCKER_TF_MODULE_PATH} v0.0.0
-)
-
-replace (
-	github.com/hashicorp/terraform-plugin-sdk/v2 => ${DOCKER_TF_SDK_FORK} ${DOCKER_TF_SDK_FORK_VERSION}
-	${DOCKER_TF_MODULE_PATH} => ../upstream
-)
-EOF
-    cat >"$work/src/dockerinfo/info.go" <<'EOF'
-// Package dockerinfo maps the Terraform docker provider onto the Pulumi names that the
-// pulumi-docker 4.0.x SDKs use.
-package dockerinfo
-
-import (
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge/tokens"
-	shimv2 "github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfshim/sdk-v2"
-	ptokens "github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
-
-	"github.com/terraform-providers/terraform-provider-docker/shim"
-)
-
-// Version is set at link time with -X.
-var Version = "0.0.0-dev"
-
-// UpstreamRepoPath points the schema generator at upstream's docs/ (descriptions only).
-var UpstreamRepoPath = ""
-
-// lowerFirst gives the module-file part of a token: Network -> network.
-func lowerFirst(s string) string {
-	if s == "" || s[0] < 'A' || s[0] > 'Z' {
-		return s
-	}
-	return string(s[0]+('a'-'A')) + s[1:]
-}
-
-func resource(name string) *tfbridge.ResourceInfo {
-	return &tfbridge.ResourceInfo{Tok: ptokens.Type("docker:index/" + lowerFirst(name) + ":" + name)}
-}
-
-func function(name string) *tfbridge.DataSourceInfo {
-	return &tfbridge.DataSourceInfo{Tok: ptokens.ModuleMember("docker:index/" + lowerFirst(name) + ":" + name)}
-}
-
-// Provider returns the bridge configuration.
-func Provider() tfbridge.ProviderInfo {
-	container := resource("Container")
-	// Replacing a container that has a fixed name must remove the old one first.
-	container.DeleteBeforeReplace = true
-	// The SDKs keep these two names singular although they are lists.
-	container.Fields = map[string]*tfbridge.SchemaInfo{
-		"command":           {Name: "command"},
-		"networks_advanced": {Name: "networksAdvanced"},
-	}
-	remoteImage := resource("RemoteImage")
-	// An image name is chosen by the user, never auto-generated.
-	remoteImage.Fields = map[string]*tfbridge.SchemaInfo{"name": {Name: "name"}}
-
-	prov := tfbridge.ProviderInfo{
-		P:                shimv2.NewProvider(shim.NewProvider()),
-		Name:             "docker",
-		Version:          Version,
-		Description:      "Docker resources for Pulumi (offline build of the bridged Terraform provider)",
-		Keywords:         []string{"pulumi", "docker"},
-		License:          "Apache-2.0",
-		UpstreamRepoPath: UpstreamRepoPath,
-		Config: map[string]*tfbridge.SchemaInfo{
-			"host": {Default: &tfbridge.DefaultInfo{EnvVars: []string{"DOCKER_HOST"}}},
-			// A list in the SDKs, under a singular name.
-			"registry_auth": {Name: "registryAuth", MaxItemsOne: tfbridge.False()},
-		},
-		Resources: map[string]*tfbridge.ResourceInfo{
-			"docker_config":         resource("ServiceConfig"),
-			"docker_container":      container,
-			"docker_image":          remoteImage,
-			"docker_network":        resource("Network"),
-			"docker_plugin":         resource("Plugin"),
-			"docker_registry_image": resource("RegistryImage"),
-			"docker_secret":         resource("Secret"),
-			"docker_service":        resource("Service"),
-			"docker_tag":            resource("Tag"),
-			"docker_volume":         resource("Volume"),
-		},
-		DataSources: map[string]*tfbridge.DataSourceInfo{
-			"docker_image":          function("getRemoteImage"),
-			"docker_logs":           function("getLogs"),
-			"docker_network":        function("getNetwork"),
-			"docker_plugin":         function("getPlugin"),
-			"docker_registry_image": function("getRegistryImage"),
-		},
-	}
-	// Anything upstream has that is not listed above still gets a docker:index token.
-	prov.MustComputeTokens(tokens.SingleModule("docker_", "index", tokens.MakeStandard("docker")))
-	// A string input called "name" becomes optional: Pulumi proposes <name>-<random>.
-	prov.SetAutonaming(255, "-")
-	return prov
-}
-EOF
-    cat >"$work/src/cmd/gen-schema/main.go" <<'EOF'
-// gen-schema writes schema.json for the plugin: gen-schema schema --skip-examples --out DIR
-// (examples are skipped: converting them needs a pulumi CLI).
-package main
-
-import (
-	"os"
-
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfgen"
-
-	"pulumi-docker-offline/dockerinfo"
-)
-
-func main() {
-	dockerinfo.UpstreamRepoPath = os.Getenv("UPSTREAM_REPO_PATH")
-	tfgen.Main("docker", dockerinfo.Version, dockerinfo.Provider())
-}
-EOF
-    cat >"$work/src/cmd/pulumi-resource-docker/main.go" <<'EOF'
-// pulumi-resource-docker serves the bridged Terraform docker provider to the Pulumi engine.
-package main
-
-import (
-	_ "embed"
-
-	"github.com/pulumi/pulumi-terraform-bridge/v3/pkg/tfbridge"
-
-	"pulumi-docker-offline/dockerinfo"
-)
-
-// schema.json is generated by cmd/gen-schema just before this package is built.
-//
-//go:embed schema.json
-var schema []byte
-
-func main() {
-	tfbridge.Main("docker", dockerinfo.Version, dockerinfo.Provider(), schema)
-}
-EOF
-
-    cd "$work/src"
-    # 3. Generate the schema the plugin embeds. -mod=mod (in GOFLAGS) lets this first
-    #    build fill in go.mod/go.sum from the proxy; unlike `go mod tidy` it fetches only
-    #    modules the build needs (about 1.7 GB of module cache instead of 2.2 GB).
+    cd "$work/plugin"
+    # Generate the schema the plugin embeds. -mod=mod (in GOFLAGS) lets this first
+    # build fill in go.mod/go.sum from the proxy; unlike `go mod tidy` it fetches only
+    # modules the build needs (about 1.7 GB of module cache instead of 2.2 GB).
     local ldflags="-s -w -X pulumi-docker-offline/dockerinfo.Version=${DOCKER_PROVIDER_VERSION}"
     go build -trimpath -ldflags "$ldflags" -o "$work/gen-schema" ./cmd/gen-schema
     # Upstream's docs trigger many harmless markdown warnings: keep them in a log.
@@ -246,12 +107,48 @@ EOF
       "$work/gen-schema" schema --skip-examples --out "$work/gen" >"$work/gen-schema.log" 2>&1 ||
       { tail -20 "$work/gen-schema.log" >&2; exit 1; }
     cp "$work/gen/schema.json" cmd/pulumi-resource-docker/schema.json
-    # 4. The plugin. no_compose is the tag pulumi-docker releases use; harmless here.
+    # The plugin. no_compose is the tag pulumi-docker releases use; harmless here.
     go build -trimpath -tags no_compose -ldflags "$ldflags" \
       -o "$out_dir/pulumi-resource-docker" ./cmd/pulumi-resource-docker
 
     [[ "$("$out_dir/pulumi-resource-docker" -version)" == "$DOCKER_PROVIDER_VERSION" ]]
     echo "$stamp" >"$out_dir/.pulumi-resource-docker.stamp"
     echo "built $out_dir/pulumi-resource-docker ${DOCKER_PROVIDER_VERSION}"
+  )
+}
+
+# gofmt and go vet of toolchain/docker-provider/, for scripts/test. Offline and quick: it
+# never downloads (GOPROXY=off) and vets against the modules and compiled packages the
+# build left in Go's caches, with the build's flags. Where no build has filled the module
+# cache (the engine came from a normal Pulumi install), go vet is skipped with a note.
+check_docker_provider_sources() {
+  (
+    set -euo pipefail
+    if ! command -v go >/dev/null; then
+      echo "no go on PATH: gofmt and go vet of $DOCKER_PROVIDER_SRC skipped" >&2
+      exit 0
+    fi
+    unformatted="$(gofmt -l "$DOCKER_PROVIDER_SRC")"
+    [[ -z "$unformatted" ]] || { printf 'not gofmt-formatted (gofmt -w):\n%s\n' "$unformatted" >&2; exit 1; }
+
+    docker_provider_go_env
+    export GOPROXY=off
+    # A plain variable, not a local: the EXIT trap may run after the function has returned.
+    work="$(mktemp -d)"
+    trap 'rm -rf "$work"' EXIT
+    if ! docker_provider_layout "$work" 2>/dev/null; then
+      echo "${DOCKER_TF_MODULE} is not in Go's module cache (no docker plugin built here): go vet skipped" >&2
+      exit 0
+    fi
+    # Stands in for the generated schema that cmd/pulumi-resource-docker embeds.
+    echo '{}' >"$work/plugin/cmd/pulumi-resource-docker/schema.json"
+    cd "$work/plugin"
+    # -trimpath and the tag as in the build, so the compiled dependencies come from Go's
+    # build cache.
+    go vet -trimpath -tags no_compose ./... github.com/terraform-providers/terraform-provider-docker/shim || {
+      echo "go vet: the files above are in a scratch copy of toolchain/docker-provider/plugin/;" \
+        "its ../upstream/shim/ is toolchain/docker-provider/shim/" >&2
+      exit 1
+    }
   )
 }

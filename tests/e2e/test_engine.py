@@ -15,6 +15,10 @@ from tests.e2e.engine import PROJECT_DIR, ProjectCopy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
+# The test host has no GPU: with the committed `gpus: all`, the program's GPU pre-flight
+# would stop before the engine is asked for anything (tests/e2e/test_local_preflight.py).
+NO_GPUS = {"ollama-judge:docker": {"gpus": "none"}}
+
 
 def pinned(package: str) -> str:
     text = (PROJECT_DIR / "requirements.txt").read_text()
@@ -40,7 +44,7 @@ def test_engine_fails_loudly_instead_of_downloading_a_missing_plugin(
     project: ProjectCopy, docker: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "empty-pulumi-home"))
-    stack = project.stack("local")
+    stack = project.stack("local", NO_GPUS)
     with pytest.raises(auto.CommandError) as failed:
         stack.preview()
     message = str(failed.value)
@@ -54,7 +58,7 @@ def test_engine_fails_loudly_instead_of_downloading_a_missing_plugin(
 def test_preview_of_the_local_stack_against_a_real_docker_engine(
     project: ProjectCopy, docker: None
 ):
-    preview = project.stack("local").preview()
+    preview = project.stack("local", NO_GPUS).preview()
     assert preview.change_summary == {"create": 6}
     for resource in ("DockerJudge", "RemoteImage", "Network", "Volume", "Container"):
         assert resource in preview.stdout

@@ -20,24 +20,29 @@ def test_an_up_killed_mid_rollout_is_repaired_by_the_next_up(
     engine: dict[str, str], cluster: Cluster, tmp_path: Path
 ):
     project = ProjectCopy(tmp_path)
-    project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
+    stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
     runner = Runner(project, tmp_path)
-    operation = runner.start("up", "--stack", "knitfab", "--yes")
-    # The provider waits about 10 s for the Service's endpoints: kill it then.
-    operation.wait_for_output("ollama-service creating", 180)
-    operation.kill_everything()
-    state = project.stack("knitfab").export_stack().deployment
-    assert state.get("pending_operations"), "killed mid-step: the create was not recorded"
+    try:
+        operation = runner.start("up", "--stack", "knitfab", "--yes")
+        # The provider waits about 10 s for the Service's endpoints: kill it then.
+        operation.wait_for_output("ollama-service creating", 180)
+        operation.kill_everything()
+        state = stack.export_stack().deployment
+        assert state.get("pending_operations"), "killed mid-step: the create was not recorded"
 
-    code, output = runner.run("up", "--stack", "knitfab", "--yes")
-    assert code == 0, output
-    assert "ended without unlocking it" in output
-    assert "dropped them from the state" in output
-    service = cluster.get("service", "ollama", "-n", "knitfab")
-    assert service["spec"]["ports"][0]["port"] == 11434
-    deployment = cluster.get("deployment", "ollama", "-n", "knitfab")
-    assert deployment["status"].get("availableReplicas") == 1
+        code, output = runner.run("up", "--stack", "knitfab", "--yes")
+        assert code == 0, output
+        assert "ended without unlocking it" in output
+        assert "dropped them from the state" in output
+        service = cluster.get("service", "ollama", "-n", "knitfab")
+        assert service["spec"]["ports"][0]["port"] == 11434
+        deployment = cluster.get("deployment", "ollama", "-n", "knitfab")
+        assert deployment["status"].get("availableReplicas") == 1
 
-    code, output = runner.run("destroy", "--stack", "knitfab", "--yes")
-    assert code == 0, output
-    assert cluster.kubectl("get", "deployment", "ollama", "-n", "knitfab", check=False) == ""
+        code, output = runner.run("destroy", "--stack", "knitfab", "--yes")
+        assert code == 0, output
+        assert cluster.kubectl("get", "deployment", "ollama", "-n", "knitfab", check=False) == ""
+    finally:
+        # Whatever happened, the other knitfab tests find the namespace empty.
+        for kind in ("deployment", "service"):
+            cluster.kubectl("delete", kind, "ollama", "-n", "knitfab", "--ignore-not-found")

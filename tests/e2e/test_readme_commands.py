@@ -2,11 +2,13 @@
 copy of the project, as a new user would type them: in a terminal (a pseudo-terminal
 here, answering the confirmation as a user would), from the project's directory.
 
-The copy carries the test host's overrides in its Pulumi.local.yaml (no GPU, no models,
-a free port) and a state backend of its own. Left out: `scripts/test`, which is what runs
-this test; `scripts/judge-check`, which needs a judge with a model (see SKIPPED); and the
-commands that deploy stack `knitfab`, which need a Knitfab cluster (tests/e2e/
-test_knitfab_*.py deploy it through the same runner).
+The copy carries the test host's overrides in its Pulumi.local.yaml (no GPU, a free
+port, and as its one model a tiny judge model that the test puts in the model volume
+first, as nothing here can download one) and a state backend of its own. Left out:
+`scripts/test`, which is what runs this test; the `scripts/judge-check` lines that ask
+for another model or another judge than the stack's (tests/e2e/test_judge_stack.py asks
+those); and the commands that deploy stack `knitfab`, which need a Knitfab cluster
+(tests/e2e/test_knitfab_*.py deploy it through the same runner).
 """
 
 from __future__ import annotations
@@ -25,12 +27,14 @@ import yaml
 
 from tests.e2e import docker_host as host
 from tests.e2e.engine import PROJECT_DIR
+from tests.e2e.judge_model import write_judge_model
+from tests.e2e.ollama_server import running_ollama
 
-pytestmark = [pytest.mark.e2e, pytest.mark.engine, pytest.mark.local]
+pytestmark = [pytest.mark.e2e, pytest.mark.recovery, pytest.mark.engine, pytest.mark.local]
 
-# scripts/test runs this test; scripts/judge-check needs a judge with a model, which
-# tests/e2e/test_judge_stack.py deploys from the test registry and asks through it.
-SKIPPED = {"scripts/test", "scripts/judge-check"}
+# scripts/test runs this test; these judge-check lines ask a model or a judge this test
+# does not have (tests/e2e/test_judge_stack.py does).
+SKIPPED = ("scripts/test", "scripts/judge-check local --model", "scripts/judge-check --url")
 
 
 def readme_commands() -> list[str]:
@@ -41,7 +45,7 @@ def readme_commands() -> list[str]:
     for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
         for line in block.splitlines():
             command = line.split("  #", 1)[0].strip()
-            if command.startswith("scripts/") and command.split()[0] not in SKIPPED:
+            if command.startswith("scripts/") and not command.startswith(SKIPPED):
                 commands.append(command)
     for span in re.findall(r"`(scripts/pulumi [^`]+)`", text):
         command = " ".join(span.split())
@@ -96,13 +100,32 @@ def clone(engine: dict[str, str], judge_image: str, names_free: None, tmp_path: 
     (clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
     stack_file = clone / "Pulumi.local.yaml"
     settings = yaml.safe_load(stack_file.read_text())
-    settings["config"]["ollama-judge:models"] = []
+    seed_model_volume(tmp_path / "model")
+    settings["config"]["ollama-judge:models"] = [SEEDED_MODEL]
     settings["config"]["ollama-judge:docker"].update(gpus="none", hostPort=host.free_port())
     stack_file.write_text(yaml.safe_dump(settings))
     yield clone
+    # The README's examples point the stack elsewhere (docker:host, say): back to this
+    # host's settings, keeping the salt the engine added.
+    salt = yaml.safe_load(stack_file.read_text()).get("encryptionsalt")
+    stack_file.write_text(
+        yaml.safe_dump({**settings, **({"encryptionsalt": salt} if salt else {})})
+    )
     env = user_env(tmp_path)
     subprocess.run(["scripts/deploy", "local", "destroy"], cwd=clone, env=env, check=False)
     host.remove_judge_objects()
+
+
+SEEDED_MODEL = "judge-tiny"
+
+
+def seed_model_volume(directory: Path) -> None:
+    """The judge's model volume with the tiny judge model in it, made by `ollama create`
+    in a throwaway server that mounts the volume."""
+    files = write_judge_model(directory)
+    mounts = [f"{host.JUDGE_NAMES['volume']}:/root/.ollama", f"{directory}:/model:ro"]
+    with running_ollama("ollama-judge-e2e-seed", host.IMAGE, "bridge", mounts=mounts) as server:
+        server.exec("ollama", "create", SEEDED_MODEL, "-f", f"/model/{files.modelfile.name}")
 
 
 def user_env(tmp_path: Path) -> dict[str, str]:
@@ -125,6 +148,8 @@ def test_every_command_the_readme_shows_works_as_typed(clone: Path, tmp_path: Pa
         output = run_in_terminal(command, clone, env)
         if command.startswith("scripts/pulumi stack output openaiBaseUrl"):
             assert "http://ollama:11434/v1" in output
+        if command.startswith("scripts/judge-check"):
+            assert "verdict: score" in output
     assert host.inspect("container", "ollama")["State"]["Health"]["Status"] == "healthy"
 
 

@@ -7,18 +7,22 @@ stack and nothing left behind:
 - Ctrl-C once during `up` cancels gracefully; twice stops at once, mid-step;
 - an `up` killed outright leaves a lock and a half-created container, which the next
   `up` clears by itself;
-- a container of the judge's name that the project did not create is never touched.
+- a container of the judge's name that the project did not create is never touched;
+- a Docker engine without GPUs stops `up` before anything exists, and the fix it names
+  works.
 """
 
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pulumi import automation as auto
 
 from tests.e2e import docker_host as host
 from tests.e2e.docker_host import cpu_only
@@ -48,12 +52,13 @@ def runner(project: ProjectCopy, tmp_path: Path) -> Runner:
     return Runner(project, tmp_path)
 
 
-def configure(project: ProjectCopy, port: int, **more: Any) -> None:
-    project.stack("local", cpu_only(port, **more))
+def configure(project: ProjectCopy, port: int, **more: Any) -> auto.Stack:
+    """Writes the stack file the runner will use; the stack, to read its state."""
+    return project.stack("local", cpu_only(port, **more))
 
 
-def pending_operations(project: ProjectCopy) -> list[dict[str, Any]]:
-    return project.stack("local").export_stack().deployment.get("pending_operations") or []
+def pending_operations(stack: auto.Stack) -> list[dict[str, Any]]:
+    return stack.export_stack().deployment.get("pending_operations") or []
 
 
 def log_time(container: str, text: str) -> float:
@@ -100,17 +105,17 @@ def test_a_model_that_cannot_be_pulled_ends_up_soon_after_the_last_attempt(
     assert ended - gave_up < GIVE_UP_BOUND_SECONDS, f"up ended {ended - gave_up:.1f}s after"
 
     broken_id = host.inspect("container", "ollama")["Id"]
-    configure(project, port)
+    stack = configure(project, port)
     code, output = runner.run("up", "--stack", "local", "--yes")
     assert code == 0, output
     assert assert_healthy_judge()["Id"] != broken_id, "the broken container was replaced"
-    assert pending_operations(project) == []
+    assert pending_operations(stack) == []
     destroy(runner)
 
 
 def test_ctrl_c_once_cancels_gracefully_and_the_next_up_works(project: ProjectCopy, runner: Runner):
     port = host.free_port()
-    configure(project, port, **{"ollama-judge:models": [UNPULLABLE]})
+    stack = configure(project, port, **{"ollama-judge:models": [UNPULLABLE]})
     operation = runner.start("up", "--stack", "local", "--yes")
     host.wait_until(
         lambda: "attempt 1 of 5" in host.docker("logs", "ollama", check=False).stdout,
@@ -124,7 +129,7 @@ def test_ctrl_c_once_cancels_gracefully_and_the_next_up_works(project: ProjectCo
     output = operation.output()
     assert "Cancelling: the engine finishes the step in flight" in output
     assert "^C received; cancelling" in output
-    assert pending_operations(project) == [], "a graceful cancel records every step"
+    assert pending_operations(stack) == [], "a graceful cancel records every step"
 
     configure(project, port)
     code, output = runner.run("up", "--stack", "local", "--yes")
@@ -137,17 +142,17 @@ def start_with_slow_creates(project: ProjectCopy, runner: Runner, tmp_path: Path
     """An `up` whose container create is in flight for a while, and the Docker proxy."""
     proxy = slow_container_creates(tmp_path, delay=20)
     server = proxy.__enter__()
-    configure(project, port, **{"docker:host": f"unix://{tmp_path / 'docker.sock'}"})
+    stack = configure(project, port, **{"docker:host": f"unix://{tmp_path / 'docker.sock'}"})
     operation = runner.start("up", "--stack", "local", "--yes")
     assert server.creates_seen.wait(180), operation.output()
-    return proxy, server, operation
+    return stack, proxy, server, operation
 
 
 def test_ctrl_c_twice_stops_at_once_and_the_next_up_clears_what_was_left(
     project: ProjectCopy, runner: Runner, tmp_path: Path
 ):
     port = host.free_port()
-    proxy, server, operation = start_with_slow_creates(project, runner, tmp_path, port)
+    stack, proxy, server, operation = start_with_slow_creates(project, runner, tmp_path, port)
     try:
         operation.ctrl_c()
         time.sleep(0.5)
@@ -156,7 +161,7 @@ def test_ctrl_c_twice_stops_at_once_and_the_next_up_clears_what_was_left(
         assert operation.wait(timeout=30) == 130, operation.output()
         assert time.monotonic() - pressed < 10
         assert "Stopping at once." in operation.output()
-        assert pending_operations(project), "stopped mid-step: the create was not recorded"
+        assert pending_operations(stack), "stopped mid-step: the create was not recorded"
         # The create the engine had sent still happens: a container outside the state.
         host.wait_until(lambda: host.exists("container", "ollama"), 60, "the late create")
 
@@ -166,7 +171,7 @@ def test_ctrl_c_twice_stops_at_once_and_the_next_up_clears_what_was_left(
         assert "is not in the state: removing it (the model volume stays)" in output
         assert "dropped them from the state" in output
         assert_healthy_judge()
-        assert pending_operations(project) == []
+        assert pending_operations(stack) == []
         destroy(runner)
     finally:
         proxy.__exit__(None, None, None)
@@ -176,10 +181,11 @@ def test_an_up_killed_outright_leaves_a_lock_the_next_up_removes(
     project: ProjectCopy, runner: Runner, tmp_path: Path
 ):
     port = host.free_port()
-    proxy, server, operation = start_with_slow_creates(project, runner, tmp_path, port)
+    stack, proxy, server, operation = start_with_slow_creates(project, runner, tmp_path, port)
     try:
         operation.kill_everything()
         host.wait_until(lambda: host.exists("container", "ollama"), 60, "the late create")
+        assert pending_operations(stack), "killed mid-step: the create was not recorded"
 
         server.delay = 0
         code, output = runner.run("up", "--stack", "local", "--yes")
@@ -187,6 +193,7 @@ def test_an_up_killed_outright_leaves_a_lock_the_next_up_removes(
         assert "ended without unlocking it" in output and "removing the lock" in output
         assert "is not in the state: removing it" in output
         assert_healthy_judge()
+        assert pending_operations(stack) == []
         destroy(runner)
     finally:
         proxy.__exit__(None, None, None)
@@ -210,4 +217,29 @@ def test_a_container_the_project_did_not_create_is_never_touched(
     code, output = runner.run("up", "--stack", "local", "--yes")
     assert code == 0, output
     assert_healthy_judge()
+    destroy(runner)
+
+
+def test_an_engine_without_gpus_stops_up_before_anything_exists_and_the_fix_works(
+    project: ProjectCopy, runner: Runner
+):
+    stack = project.stack(
+        "local", {"ollama-judge:models": [], "ollama-judge:docker": {"hostPort": host.free_port()}}
+    )
+    code, output = runner.run("up", "--stack", "local", "--yes")
+    assert code == 1
+    assert "ollama-judge:docker.gpus is all, but the Docker engine at" in output
+    assert "could not select device driver" not in output
+    for kind, name in host.JUDGE_NAMES.items():
+        assert not host.exists(kind, name), f"{kind} {name} was created"
+    fix = re.search(r"run the judge on CPU with: (scripts/pulumi config set [^\n]*)", output)
+    assert fix, output
+    # As typed, with the CLI on PATH in place of scripts/pulumi (the README test runs
+    # scripts/pulumi itself).
+    words = fix.group(1).replace("scripts/pulumi ", "pulumi ", 1)
+    subprocess.run(words, shell=True, cwd=project.dir, check=True, capture_output=True)
+    code, output = runner.run("up", "--stack", "local", "--yes")
+    assert code == 0, output
+    assert_healthy_judge()
+    assert pending_operations(stack) == []
     destroy(runner)

@@ -1,0 +1,87 @@
+"""Asks the Docker engine, before anything is created, whether it can give the judge GPUs.
+
+Docker accepts `gpus` only when it starts the container: without the NVIDIA Container
+Toolkit, `pulumi up` first creates the network, the volume and the image and only then
+fails with Docker's "could not select device driver "" with capabilities: [[gpu]]".
+Asking first turns that into a config error that names the setting, what the engine
+offers, and both fixes, with nothing created.
+
+What counts as GPU support is what `docker info` shows: a runtime of NVIDIA's (the
+toolkit's `nvidia` runtime, default or not), or on engines that list CDI devices
+(Docker 28 and later), an NVIDIA GPU among them. An engine whose toolkit is installed
+but whose runtime was never configured can still serve `gpus` through the toolkit's hook,
+which `docker info` does not show; the message then asks for the runtime to be
+configured, as NVIDIA's install guide does. Where the engine does not answer, a warning
+says so and the docker provider reports what it finds (it may reach engines that this
+check cannot, for example with TLS material from its own settings).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from components.docker_engine import DockerEngineUnreachable, engine_address, engine_info
+from components.settings import (
+    PROJECT,
+    ConfigError,
+    DockerJudgeArgs,
+    cli_command,
+)
+
+NVIDIA_CDI_KIND = "nvidia.com/gpu"
+
+
+def gpu_shortfall(
+    info: Mapping[str, Any], args: DockerJudgeArgs, engine: str, stack: str
+) -> str | None:
+    """Why the engine `engine`, whose `docker info` is `info`, cannot give the judge the
+    GPUs it asks for, or None if it can (or none are asked for)."""
+    if args.gpus is None:
+        return None
+    # A count or a list of device ids needs the same NVIDIA runtime as "all", and the
+    # engine cannot say how many GPUs there are without it: only the runtime is checked.
+    runtimes: Mapping[str, Any] = info.get("Runtimes") or {}
+    if any("nvidia" in f"{name} {json.dumps(spec)}".lower() for name, spec in runtimes.items()):
+        return None
+    devices = [d.get("ID", "") for d in info.get("DiscoveredDevices") or []]
+    if any(d.startswith(f"{NVIDIA_CDI_KIND}=") for d in devices):
+        return None
+
+    key = f"{PROJECT}:docker.gpus"
+    offers = f"runtimes: {', '.join(sorted(runtimes)) or 'none'}"
+    if info.get("DefaultRuntime"):
+        offers += f"; default runtime: {info['DefaultRuntime']}"
+    if "DiscoveredDevices" in info:  # only newer engines report CDI devices
+        offers += f"; CDI devices: {', '.join(devices) or 'none'}"
+    return (
+        f"{key} is {_shown(args.gpus)}, but the Docker engine at {engine} cannot give a "
+        f"container GPUs: it has no NVIDIA runtime and no NVIDIA CDI device ({offers}). "
+        "Fix it by installing the NVIDIA Container Toolkit and configuring Docker's nvidia "
+        "runtime (sudo nvidia-ctk runtime configure --runtime=docker, then restart Docker), "
+        "or run the judge on CPU with: " + cli_command(f"config set --path '{key}' none", stack)
+    )
+
+
+def _shown(gpus: str) -> str:
+    """The setting as the user wrote it: `"device=0,1"` (Docker's form) is [0, 1]."""
+    prefix = '"device='
+    if gpus.startswith(prefix):
+        return f"[{', '.join(gpus[len(prefix) : -1].split(','))}]"
+    return gpus
+
+
+def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:
+    """Raises ConfigError when the engine cannot give the GPUs; returns why the check was
+    skipped, or None when it passed or there was nothing to check."""
+    if args.gpus is None:
+        return None
+    try:
+        info = engine_info(args.engine_host)
+    except DockerEngineUnreachable as reason:
+        return f"could not check whether the Docker engine can give GPUs: {reason}"
+    shortfall = gpu_shortfall(info, args, engine_address(args.engine_host), stack)
+    if shortfall:
+        raise ConfigError(shortfall)
+    return None
