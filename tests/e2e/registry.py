@@ -18,6 +18,15 @@ TLS by default: a CA made here with openssl signs one certificate for both host 
 the settings in `judge_trust` (Ollama reads Go's system roots). Plain HTTP only with
 `tls=False`; Ollama then needs `ollama pull --insecure`.
 
+Reached by name, the registry serves only containers on its networks; this host cannot
+resolve the name. With `on_gateway=True` both servers are published on addresses of the
+Docker host instead, and model references and the redirect use them: this host reaches
+them directly, and a container on any network through the host, as a user's registry is
+reached from the workstation and from the judge alike. The registry is published on the
+host's address on the default bridge (usually 172.17.0.1), the blob server on the host's
+address on the registry's own network: two addresses, since Ollama follows a redirect
+to the same host itself and then finds no Location. The certificate covers both.
+
 The registry logs one JSON line per request (`docker logs`); `Registry.requests()`
 reads them, e.g. to show that a second pull fetches no blob.
 
@@ -31,7 +40,9 @@ reads them, e.g. to show that a second pull fetches no blob.
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import socket
 import ssl
 import subprocess
 import time
@@ -85,12 +96,16 @@ class Certificates:
     key: Path
 
 
-def make_certificates(directory: Path, hosts: list[str]) -> Certificates:
-    """A throwaway CA and a server certificate it signed for `hosts` and 127.0.0.1."""
+def make_certificates(
+    directory: Path, hosts: list[str], addresses: tuple[str, ...] = ()
+) -> Certificates:
+    """A throwaway CA and a server certificate it signed for `hosts`, 127.0.0.1 and
+    `addresses`."""
     directory.mkdir(parents=True, exist_ok=True)
     ca, ca_key = directory / "ca.crt", directory / "ca.key"
     cert, key, csr = directory / "registry.crt", directory / "registry.key", directory / "csr"
-    names = ",".join([*(f"DNS:{host}" for host in hosts), "IP:127.0.0.1"])
+    ips = ("127.0.0.1", *addresses)
+    names = ",".join([*(f"DNS:{host}" for host in hosts), *(f"IP:{ip}" for ip in ips)])
     extensions = directory / "server.ext"
     extensions.write_text(
         f"subjectAltName={names}\nbasicConstraints=CA:FALSE\n"
@@ -163,39 +178,64 @@ class Request:
     method: str
     uri: str
     status: int
+    user_agent: str = ""
 
     @property
     def is_blob(self) -> bool:
         return "/blobs/sha256:" in self.uri and "/uploads/" not in self.uri
 
+    @property
+    def digest(self) -> str | None:
+        """The blob's digest (`sha256:...`), for a blob request."""
+        return self.uri.rsplit("/blobs/", 1)[1] if self.is_blob else None
+
 
 @dataclass
 class Registry:
-    host: str  # the registry's name on its networks, and in model references
+    host: str  # the registry's container name: its host name on its networks
     blobs_host: str
     network: str
     tls: bool
     certificates: Certificates | None
-    host_port: int  # the registry's port, published on 127.0.0.1 for this host
+    host_port: int  # the registry's port, published on `published_on` for this host
+    blobs_port: int  # the blob server's, likewise
     image: str
+    published_on: str = "127.0.0.1"
+    blobs_on: str = "127.0.0.1"  # where the blob server is published
+    # Whether model references name the registry by its published address (on_gateway)
+    # rather than by its container name.
+    by_address: bool = False
 
     @property
     def address(self) -> str:
+        """The registry as model references name it: `HOST:PORT`."""
+        if self.by_address:
+            return f"{self.published_on}:{self.host_port}"
+        return self.named_address
+
+    @property
+    def named_address(self) -> str:
+        """By container name: reachable only from the registry's networks."""
         return f"{self.host}:{REGISTRY_PORT}"
 
     @property
     def ca(self) -> Path | None:
         return self.certificates.ca if self.certificates else None
 
-    def reference(self, model: str) -> str:
+    @property
+    def url(self) -> str:
+        """The registry's API from this host."""
+        return f"{'https' if self.tls else 'http'}://{self.published_on}:{self.host_port}"
+
+    def reference(self, model: str, address: str | None = None) -> str:
         """`judge:1` as a reference Ollama pulls from here: `HOST:PORT/library/judge:1`."""
-        return f"{self.address}/library/{model}"
+        return f"{address or self.address}/library/{model}"
 
     def pull_flags(self) -> list[str]:
         return [] if self.tls else ["--insecure"]
 
     def requests(self) -> list[Request]:
-        """Every request answered so far, oldest first."""
+        """Every request answered so far, errors included, oldest first."""
         logs = docker("logs", self.host)
         found = []
         for line in (logs.stdout + logs.stderr).splitlines():
@@ -203,15 +243,32 @@ class Registry:
                 entry = json.loads(line)
             except json.JSONDecodeError:
                 continue
-            if entry.get("msg") == "response completed":
+            # Answers with an error status (a 404, say) are logged under their own message.
+            if entry.get("msg") in ("response completed", "response completed with error"):
                 found.append(
                     Request(
                         entry["http.request.method"],
                         entry["http.request.uri"],
                         int(entry["http.response.status"]),
+                        entry.get("http.request.useragent", ""),
                     )
                 )
         return found
+
+    def manifest(self, model: str) -> dict[str, Any]:
+        """The manifest of `model` (e.g. "judge:1"), read from this host."""
+        name, tag = model.split(":")
+        request = urllib.request.Request(
+            f"{self.url}/v2/library/{name}/manifests/{tag}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+        )
+        with urllib.request.urlopen(request, timeout=10, context=self._ssl_context()) as answer:
+            return dict(json.loads(answer.read()))
+
+    def blob_digests(self, model: str) -> set[str]:
+        """The digests of the blobs `model` is made of: its config and its layers."""
+        manifest = self.manifest(model)
+        return {manifest["config"]["digest"], *(layer["digest"] for layer in manifest["layers"])}
 
     def push(self, model: ModelFiles, name: str, ollama_image: str) -> str:
         """Creates `name` (e.g. "judge:1") from `model` in a throwaway Ollama container on
@@ -227,7 +284,7 @@ class Registry:
             mounts=[f"{model.modelfile.parent}:/model:ro"],
         ) as server:
             server.exec("ollama", "create", reference, "-f", f"/model/{model.modelfile.name}")
-            server.exec("ollama", "push", *self.pull_flags(), reference)
+            server.exec("ollama", "push", *self.pull_flags(), reference, timeout=900)
         return reference
 
     def connect(self, network: str) -> None:
@@ -235,6 +292,56 @@ class Registry:
         from a judge on the stack's network; undone when the containers go."""
         for name in (self.host, self.blobs_host):
             docker("network", "connect", network, name)
+
+    def disconnect(self, network: str) -> None:
+        for name in (self.host, self.blobs_host):
+            docker("network", "disconnect", network, name, check=False)
+
+    # Outages. The ports stay the same across a restart only where they were chosen
+    # (on_gateway); Docker picks new ones for ports published without a number.
+
+    def stop(self) -> None:
+        """Both servers down, as a registry that is not there."""
+        docker("stop", "--time", "1", self.host, self.blobs_host)
+
+    def kill_blobs(self) -> None:
+        """The blob server killed at once: transfers in flight are cut."""
+        docker("kill", self.blobs_host)
+
+    def start(self) -> None:
+        """Both servers (back) up; returns once they answer."""
+        docker("start", self.host, self.blobs_host)
+        self.wait_until_serving()
+
+    def wait_until_serving(self) -> None:
+        context = self._ssl_context()
+        _wait_for(f"{self.url}/v2/", context)
+        scheme = "https" if self.tls else "http"
+        _wait_for(f"{scheme}://{self.blobs_on}:{self.blobs_port}/", context)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        return ssl.create_default_context(cafile=str(self.ca)) if self.ca else None
+
+
+def gateway(network: str) -> str:
+    """The Docker host's own address on `network`: this host has it, and a container on
+    any network reaches it through the host ("bridge", the default network, gives what
+    Docker calls `host-gateway`)."""
+    found = docker("network", "inspect", network, "--format", "{{json .IPAM.Config}}", check=False)
+    configs = json.loads(found.stdout) if found.returncode == 0 else None
+    if not configs:
+        raise MissingPartError(
+            f"the Docker engine has no network {network!r} with an address of the host, "
+            "where the test registry is published"
+        )
+    config = configs[0]
+    return str(config.get("Gateway") or ipaddress.ip_network(config["Subnet"])[1])
+
+
+def _free_port(address: str) -> int:
+    with socket.socket() as probe:
+        probe.bind((address, 0))
+        return int(probe.getsockname()[1])
 
 
 def _published_port(container: str, port: int) -> int:
@@ -273,21 +380,35 @@ def docker_network(name: str) -> Iterator[str]:
 
 @contextmanager
 def running_registry(
-    workdir: Path, network: str, tls: bool = True, redirect: bool = True
+    workdir: Path,
+    network: str,
+    tls: bool = True,
+    redirect: bool = True,
+    on_gateway: bool = False,
+    prefix: str = PREFIX,
 ) -> Iterator[Registry]:
     """The registry and its blob server on `network`, with their storage, certificates
     and configuration under `workdir`; both containers are removed afterwards. With
     `redirect=False` the registry answers blobs itself, as a stock one does (which
-    Ollama's default pull cannot use)."""
+    Ollama's default pull cannot use). With `on_gateway=True` both are published on the
+    Docker host's gateway address, which model references then use (see above)."""
     image = registry_image()
     run_id = uuid.uuid4().hex[:6]
-    host, blobs_host = f"{PREFIX}-{run_id}-registry", f"{PREFIX}-{run_id}-blobs"
-    certificates = make_certificates(workdir / "certs", [host, blobs_host]) if tls else None
+    host, blobs_host = f"{prefix}-{run_id}-registry", f"{prefix}-{run_id}-blobs"
+    published_on = gateway("bridge") if on_gateway else "127.0.0.1"
+    blobs_on = gateway(network) if on_gateway else "127.0.0.1"
+    # On the gateways the ports are chosen here, so that they survive a restart.
+    ports = (_free_port(published_on), _free_port(blobs_on)) if on_gateway else ("", "")
+    addresses = (published_on, blobs_on) if on_gateway else ()
+    certificates = (
+        make_certificates(workdir / "certs", [host, blobs_host], addresses) if tls else None
+    )
     storage = workdir / "storage"
     storage.mkdir(parents=True)
     scheme = "https" if tls else "http"
     config = workdir / "config.yml"
-    blobs_url = f"{scheme}://{blobs_host}:{BLOBS_PORT}" if redirect else None
+    blobs_address = f"{blobs_on}:{ports[1]}" if on_gateway else f"{blobs_host}:{BLOBS_PORT}"
+    blobs_url = f"{scheme}://{blobs_address}" if redirect else None
     config.write_text(yaml.safe_dump(registry_config(blobs_url, tls)))
     (workdir / "Caddyfile").write_text(caddyfile(tls))
     certs_mount = [f"--volume={certificates.cert.parent}:{CERTS}:ro"] if certificates else []
@@ -301,16 +422,16 @@ def running_registry(
         ["/usr/bin/caddy", "run", "--config", "/etc/Caddyfile", "--adapter", "caddyfile"],
     )
     with ExitStack() as cleanup:
-        for name, port, (mounts, command) in (
-            (host, REGISTRY_PORT, registry_server),
-            (blobs_host, BLOBS_PORT, blobs_server),
+        for name, port, (address, published), (mounts, command) in (
+            (host, REGISTRY_PORT, (published_on, ports[0]), registry_server),
+            (blobs_host, BLOBS_PORT, (blobs_on, ports[1]), blobs_server),
         ):
             cleanup.callback(docker, "rm", "-f", name, check=False)
             docker(
                 "run", "--detach", "--name", name, "--network", network,
-                "--publish", f"127.0.0.1::{port}", *mounts, *certs_mount, image, *command,
+                "--publish", f"{address}:{published}:{port}", *mounts, *certs_mount,
+                image, *command,
             )  # fmt: skip
-        context = ssl.create_default_context(cafile=str(certificates.ca)) if certificates else None
         registry = Registry(
             host=host,
             blobs_host=blobs_host,
@@ -318,8 +439,11 @@ def running_registry(
             tls=tls,
             certificates=certificates,
             host_port=_published_port(host, REGISTRY_PORT),
+            blobs_port=_published_port(blobs_host, BLOBS_PORT),
             image=image,
+            published_on=published_on,
+            blobs_on=blobs_on,
+            by_address=on_gateway,
         )
-        _wait_for(f"{scheme}://127.0.0.1:{registry.host_port}/v2/", context)
-        _wait_for(f"{scheme}://127.0.0.1:{_published_port(blobs_host, BLOBS_PORT)}/", context)
+        registry.wait_until_serving()
         yield registry

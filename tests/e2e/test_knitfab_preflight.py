@@ -86,6 +86,6 @@ def test_preview_of_two_gpus_stops_with_the_config_error_as_the_user_sees_it(
     message = str(failed.value)
     assert "ollama-judge:kubernetes.gpu.count is 2" in message
     assert SHORTFALL in message
-    assert "could not check" not in message
+    assert "could not check the cluster's GPU capacity" not in message
     assert "Traceback" not in message
     assert plugin_log.exists()
