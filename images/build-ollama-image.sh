@@ -38,6 +38,8 @@ set -euo pipefail
 SCRIPT="$(realpath "${BASH_SOURCE[0]}")"
 REPO="$(cd "$(dirname "${SCRIPT}")/.." && pwd)"
 readonly SCRIPT REPO
+# shellcheck source=images/lib.sh
+source "${REPO}/images/lib.sh"
 
 readonly MODULE=github.com/ollama/ollama
 readonly IMAGE_REPO=ollama/ollama
@@ -146,7 +148,7 @@ readonly LOGS="${WORK}/logs"
 # (not the binary, which has its own key below).
 RECIPE="$({
     echo "${version}"
-    cat "${SCRIPT}"
+    cat "${SCRIPT}" "${REPO}/images/lib.sh"
 } | sha256sum | cut -c1-16)"
 readonly RECIPE
 
@@ -295,17 +297,6 @@ build_binary() {
 }
 
 # --- the root file system -------------------------------------------------------------
-
-# Copies what the dynamic loader resolves for the BINARIES on this host (libstdc++,
-# libgcc_s, libm, libc and the loader itself) to the same paths in ROOT.
-copy_shared_libraries() {
-    local root="$1" path
-    shift
-    while read -r path; do
-        mkdir -p "${root}$(dirname "${path}")"
-        cp -L "${path}" "${root}${path}"
-    done < <(for binary in "$@"; do ldd "${binary}"; done | grep -o '/[^ ]*' | sort -u)
-}
 
 assemble_rootfs() {
     local root="${WORK}/rootfs" busybox applet

@@ -20,6 +20,8 @@ set -euo pipefail
 
 SCRIPT="$(realpath "${BASH_SOURCE[0]}")"
 readonly SCRIPT
+# shellcheck source=images/lib.sh
+source "$(dirname "${SCRIPT}")/lib.sh"
 readonly PACKAGES=(docker-registry caddy)
 readonly BINARIES=(usr/bin/docker-registry usr/bin/caddy)
 readonly IMAGE_REPO=ollama-judge-e2e/registry
@@ -52,19 +54,8 @@ download_packages() {
         die "apt-get download ${missing[*]} failed"
 }
 
-# Copies what the dynamic loader resolves for the binaries on this host to the same
-# paths in ROOT.
-copy_shared_libraries() {
-    local root="$1" path
-    shift
-    while read -r path; do
-        mkdir -p "${root}$(dirname "${path}")"
-        cp -L "${path}" "${root}${path}"
-    done < <(for binary in "$@"; do ldd "${binary}"; done | grep -o '/[^ ]*' | sort -u)
-}
-
 download_packages
-key="$(cat "${SCRIPT}" "${WORK}"/debs/*.deb | sha256sum | cut -c1-12)"
+key="$(cat "${SCRIPT}" "$(dirname "${SCRIPT}")/lib.sh" "${WORK}"/debs/*.deb | sha256sum | cut -c1-12)"
 readonly TAG="${IMAGE_REPO}:${key}"
 if docker image inspect "${TAG}" >/dev/null 2>&1; then
     echo "${TAG}"

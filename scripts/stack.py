@@ -115,16 +115,9 @@ def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bo
 
 def run(operation: str, stack: auto.Stack, args: argparse.Namespace) -> None:
     echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
-    if operation == "up":
-        stack.up(
-            diff=args.diff,
-            target=args.target,
-            refresh=args.refresh,
-            expect_no_changes=args.expect_no_changes,
-            **echo,
-        )
-    elif operation == "preview":
-        stack.preview(
+    if operation in ("up", "preview"):
+        change = stack.up if operation == "up" else stack.preview
+        change(
             diff=args.diff,
             target=args.target,
             refresh=args.refresh,
