@@ -135,7 +135,7 @@ class KubernetesJudge(JudgeComponent):
                     metadata=ObjectMetaArgs(labels=LABELS),
                     spec=PodSpecArgs(
                         automount_service_account_token=False,
-                        containers=[self._container(args)],
+                        containers=[self._container(args, list(ca_files))],
                         volumes=volumes,
                         node_selector=dict(args.node_selector) or None,
                         tolerations=[
@@ -190,7 +190,7 @@ class KubernetesJudge(JudgeComponent):
         self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
 
     @staticmethod
-    def _container(args: KubernetesJudgeArgs) -> ContainerArgs:
+    def _container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:
         settings = args.judge
         resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
         env = judge.server_env(settings)
@@ -249,7 +249,7 @@ class KubernetesJudge(JudgeComponent):
                         sub_path=PurePosixPath(path).name,
                         read_only=True,
                     )
-                    for path in judge.registry_ca_files(settings)
+                    for path in ca_paths
                 ),
             ],
             security_context=SecurityContextArgs(

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import socket
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
@@ -97,31 +97,22 @@ def with_stale_locks_cleared(
         return operation()
 
 
-def pending_operations(stack: auto.Stack) -> list[dict[str, Any]]:
-    deployment = stack.export_stack().deployment or {}
-    return list(deployment.get("pending_operations") or [])
-
-
-def _resource_ids(stack: auto.Stack) -> set[str]:
-    deployment = stack.export_stack().deployment or {}
-    return {r["id"] for r in deployment.get("resources") or [] if r.get("id")}
-
-
 def describe(operation: dict[str, Any]) -> str:
     resource = operation.get("resource", {})
     name = str(resource.get("urn", "?")).rsplit("::", 1)[-1]
     return f"{operation.get('type', '?')} {name} ({resource.get('type', '?')})"
 
 
-def clear_pending_operations(stack: auto.Stack, say: Callable[[str], None]) -> None:
-    operations = pending_operations(stack)
+def clear_pending_operations(
+    stack: auto.Stack, state: auto.Deployment, say: Callable[[str], None]
+) -> None:
+    operations = (state.deployment or {}).get("pending_operations") or []
     if not operations:
         return
     say(
         f"--- the last operation on stack {stack.name} was interrupted and left "
         f"{len(operations)} step(s) unfinished: " + "; ".join(describe(op) for op in operations)
     )
-    state = stack.export_stack()
     state.deployment = {**(state.deployment or {}), "pending_operations": []}
     stack.import_stack(state)
     say("--- dropped them from the state; this run creates or updates what they touched")
@@ -131,8 +122,9 @@ def docker_settings(stack: auto.Stack) -> DockerJudgeArgs | None:
     """The stack's Docker settings, or None for another target or a config that does not
     parse (the program then reports the config error itself)."""
     prefix = f"{PROJECT}:"
+    config = stack.get_all_config()
     raw: dict[str, Any] = {}
-    for key, value in stack.get_all_config().items():
+    for key, value in config.items():
         if key.startswith(prefix):
             try:
                 raw[key[len(prefix) :]] = json.loads(value.value)
@@ -144,12 +136,12 @@ def docker_settings(stack: auto.Stack) -> DockerJudgeArgs | None:
         return None  # the program reports it, with the fix
     if not isinstance(settings, DockerJudgeArgs):
         return None
-    host = stack.get_all_config().get("docker:host")
+    host = config.get("docker:host")
     return replace(settings, engine_host=host.value if host else None)
 
 
 def remove_orphan_containers(
-    stack: auto.Stack, names: Iterable[str], say: Callable[[str], None]
+    stack: auto.Stack, state: auto.Deployment, say: Callable[[str], None]
 ) -> None:
     """Removes containers of these names that carry this stack's label but that the
     state does not hold: leftovers of a create the engine never recorded."""
@@ -157,12 +149,13 @@ def remove_orphan_containers(
     if settings is None:
         return
     label = f"{PROJECT}/{stack.name}"
-    known = _resource_ids(stack)
+    deployment = state.deployment or {}
+    known = {r["id"] for r in deployment.get("resources") or [] if r.get("id")}
     try:
         client = docker_engine.docker_client(settings.engine_host)
     except docker_engine.DockerEngineUnreachable:
         return  # the provider says it better when the operation reaches the engine
-    for name in {settings.container_name, *names}:
+    for name in {settings.container_name, *pending_container_names(deployment)}:
         found = client.containers.list(all=True, filters={"name": f"^/{name}$"})
         for container in found:
             if container.id in known:
@@ -181,17 +174,19 @@ def remove_orphan_containers(
             container.remove(force=True)
 
 
-def pending_container_names(stack: auto.Stack) -> list[str]:
+def pending_container_names(deployment: Mapping[str, Any]) -> list[str]:
+    """The names of the containers that unfinished creates were making."""
     return [
         str(op["resource"].get("inputs", {}).get("name"))
-        for op in pending_operations(stack)
+        for op in deployment.get("pending_operations") or []
         if op.get("resource", {}).get("type") == CONTAINER_TYPE
         and op["resource"].get("inputs", {}).get("name")
     ]
 
 
 def repair(stack: auto.Stack, say: Callable[[str], None]) -> None:
-    """Everything above, in order: containers first (the pending steps name them), then
-    the state."""
-    remove_orphan_containers(stack, pending_container_names(stack), say)
-    clear_pending_operations(stack, say)
+    """Everything above, in order, from one read of the state: containers first (the
+    pending steps name them), then the state."""
+    state = stack.export_stack()
+    remove_orphan_containers(stack, state, say)
+    clear_pending_operations(stack, state, say)
