@@ -1,0 +1,3 @@
+module ollama-judge.invalid/pause
+
+go 1.22
