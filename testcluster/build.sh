@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# Build (or reuse) the binaries of the throwaway test control plane that up.sh starts:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler, kwok and kubectl, plus
-# the kwok Stage configs that make kwok's fake node and pods come alive.
+# Build (or reuse) the binaries of the throwaway test cluster:
+#   control plane (up.sh starts it): etcd, kube-apiserver, kube-controller-manager,
+#     kube-scheduler, kwok and kubectl, plus the kwok Stage configs that make kwok's fake
+#     node and pods come alive;
+#   a real node: kubelet, kube-proxy, coredns, kube-network-policies (NetworkPolicy by
+#     nftables and NFQUEUE) and pause (our own, testcluster/pause/: the pod sandbox's
+#     process, packed into an image since no pause image can be pulled here).
+# containerd, runc and the CNI plugins come from Debian (scripts/lib.sh).
 #
 # Usage:
 #   BIN="$(testcluster/build.sh | tail -1)"
@@ -11,7 +16,7 @@
 #
 # Cache (outside the clone, so a fresh clone or `git clean` does not cost a rebuild):
 #   ${OLLAMA_JUDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-judge}/testcluster/<key>/
-#     bin/      the six binaries
+#     bin/      the eleven binaries
 #     stages/   kwok Stage YAML copied out of the kwok module (up.sh reads bin/../stages)
 #     src/      the scratch Go modules each part was built from (go.mod/go.sum = provenance)
 #     logs/     one build log per part, and timings.tsv
@@ -22,9 +27,10 @@
 # (controller-runtime's envtest layout), those two are used instead of being built; the
 # bin directory printed is then <key>-assets-<hash of that folder>/bin, a set of symlinks.
 #
-# Everything is built from Go module zips served by the configured module proxy: no git,
-# no cgo, no download of prebuilt binaries. Go's own module and build caches are used
-# as they are (GOMODCACHE, GOCACHE), which is what makes a rebuild after a wiped bin/ fast.
+# Everything is built from Go module zips served by the configured module proxy (pause from
+# its source here): no git, no cgo, no download of prebuilt binaries. Go's own module and
+# build caches are used as they are (GOMODCACHE, GOCACHE), which is what makes a rebuild
+# after a wiped bin/ fast.
 set -euo pipefail
 
 # --- Versions ---------------------------------------------------------------------------
@@ -37,10 +43,23 @@ readonly K8S_VERSION=v1.36.1
 # etcd client v3.6.8); v3.6.16 is the newest 3.6 patch the proxy serves.
 readonly ETCD_VERSION=v3.6.16
 readonly KWOK_VERSION=v0.8.0
+# CoreDNS v1.15.0 is the newest the proxy serves (its go.mod: go 1.26.0, no replaces).
+readonly COREDNS_VERSION=v1.15.0
+# kube-network-policies: the proxy serves v0.7.0 and v0.8.0.
+readonly KNP_VERSION=v0.8.0
 # Bump when the recipe or the cache layout changes, so old caches are not reused.
-readonly RECIPE=1
+readonly RECIPE=2
 
-readonly KEY="r${RECIPE}-k8s${K8S_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}"
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+readonly HERE
+readonly PAUSE_SRC="${HERE}/pause"
+# pause is built from this repository, so its sources are part of the key like a version.
+PAUSE_HASH="$(cat "${PAUSE_SRC}/go.mod" "${PAUSE_SRC}/main.go" | sha256sum | cut -c1-8)"
+readonly PAUSE_HASH
+
+KEY="r${RECIPE}-k8s${K8S_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}"
+KEY+="-coredns${COREDNS_VERSION}-knp${KNP_VERSION}-pause${PAUSE_HASH}"
+readonly KEY
 CACHE_ROOT="${OLLAMA_JUDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-judge}/testcluster"
 readonly CACHE_ROOT
 readonly PREFIX="${CACHE_ROOT}/${KEY}"
@@ -209,7 +228,9 @@ prepare_kubernetes() {
             "k8s.io/kubernetes/cmd/kube-apiserver@${K8S_VERSION}" \
             "k8s.io/kubernetes/cmd/kube-controller-manager@${K8S_VERSION}" \
             "k8s.io/kubernetes/cmd/kube-scheduler@${K8S_VERSION}" \
-            "k8s.io/kubernetes/cmd/kubectl@${K8S_VERSION}"
+            "k8s.io/kubernetes/cmd/kubectl@${K8S_VERSION}" \
+            "k8s.io/kubernetes/cmd/kubelet@${K8S_VERSION}" \
+            "k8s.io/kubernetes/cmd/kube-proxy@${K8S_VERSION}"
     )
     touch "${dir}/.ready"
 }
@@ -243,6 +264,8 @@ build_kube_apiserver() { build_kube kube-apiserver; }
 build_kube_controller_manager() { build_kube kube-controller-manager; }
 build_kube_scheduler() { build_kube kube-scheduler; }
 build_kubectl() { build_kube kubectl; }
+build_kubelet() { build_kube kubelet; }
+build_kube_proxy() { build_kube kube-proxy; }
 
 # kwok: its go.mod has no replace directives, so `go install MOD@VERSION` builds it with
 # exactly the dependency versions kwok was released with.
@@ -257,6 +280,52 @@ build_kwok() {
             "sigs.k8s.io/kwok/cmd/kwok@${KWOK_VERSION}"
     )
     install_binary kwok "${dir}/kwok"
+}
+
+# coredns: the module root is the main package, its go.mod has no replaces, and the
+# generated plugin lists (core/plugin/zplugin.go, core/dnsserver/zdirectives.go, from
+# plugin.cfg) are committed, so `go install` builds the default plugin set. Flags as in
+# its Makefile: tag grpcnotrace, and coremain.GitCommit, which is `git describe` there
+# (the tag itself at a release) and is printed by `coredns -version`.
+build_coredns() {
+    local dir="${SRC_DIR}/coredns"
+    rm -rf "${dir}" && mkdir -p "${dir}"
+    (
+        export GOBIN="${dir}" GOFLAGS="${GOFLAGS_OUTSIDE}"
+        run_step coredns "go install" go install -trimpath -tags grpcnotrace \
+            -ldflags "-s -w -X github.com/coredns/coredns/coremain.GitCommit=${COREDNS_VERSION}" \
+            "github.com/coredns/coredns@${COREDNS_VERSION}"
+    )
+    install_binary coredns "${dir}/coredns"
+}
+
+# kube-network-policies: no replaces either; the standalone binary is the package cmd/
+# (its Dockerfile builds ./cmd), so `go install` names it "cmd". It has no version stamp.
+# To run it: it has no --kubeconfig flag and reads only the in-cluster config
+# (KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount/), and it
+# cleans up its nftables table on SIGINT only (SIGTERM leaves the table behind).
+build_kube_network_policies() {
+    local dir="${SRC_DIR}/kube-network-policies"
+    rm -rf "${dir}" && mkdir -p "${dir}"
+    (
+        export GOBIN="${dir}" GOFLAGS="${GOFLAGS_OUTSIDE}"
+        run_step kube-network-policies "go install" go install -trimpath -ldflags "-s -w" \
+            "sigs.k8s.io/kube-network-policies/cmd@${KNP_VERSION}"
+    )
+    install_binary kube-network-policies "${dir}/cmd"
+}
+
+# pause: our own module without dependencies; built from a copy, so src/ holds what bin/
+# was built from, like the other parts.
+build_pause() {
+    local dir="${SRC_DIR}/pause"
+    rm -rf "${dir}" && mkdir -p "${dir}"
+    cp "${PAUSE_SRC}/go.mod" "${PAUSE_SRC}/main.go" "${dir}/"
+    (
+        cd "${dir}"
+        run_step pause "go build" go build -trimpath -ldflags "-s -w" -o "${dir}/pause.bin" .
+    )
+    install_binary pause "${dir}/pause.bin"
 }
 
 # The kwok controller starts only with Stage configs; they ship in its module (the module
@@ -286,7 +355,8 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
     fi
 fi
 
-parts=(kube-controller-manager kube-scheduler kubectl kwok)
+parts=(kube-controller-manager kube-scheduler kubectl kwok
+    kubelet kube-proxy coredns kube-network-policies pause)
 ${use_assets} || parts=(etcd kube-apiserver "${parts[@]}")
 
 all_present() {
@@ -329,5 +399,5 @@ for part in "${parts[@]}"; do
 done
 ln -sfn "${STAGES_DIR}" "${assets_prefix}/stages"
 log "kube-apiserver from assets: $("${assets_prefix}/bin/kube-apiserver" --version 2>&1 || true)" \
-    "(the built controller-manager, scheduler and kubectl are ${K8S_VERSION})"
+    "(the built kube binaries are ${K8S_VERSION})"
 printf '%s\n' "${assets_prefix}/bin"
