@@ -15,7 +15,7 @@ ensure_venv() {
 }
 
 # Debian packages the project needs: Docker Engine to run the judge, shellcheck to
-# check the shell scripts, openssl and curl for the test cluster, CNI plugins and conntrack
+# check the shell scripts, openssl and curl for the test cluster, CNI plugins and ipset
 # for its real node.
 ensure_host_packages() {
     local missing=()
@@ -24,10 +24,10 @@ ensure_host_packages() {
     command -v openssl >/dev/null || missing+=(openssl)
     command -v curl >/dev/null || missing+=(curl)
     # For the test cluster's real node (containerd and runc come with docker.io): the CNI
-    # plugins its pods' network is made of, and the conntrack tool to inspect and clear
-    # the node's connection tracking (kube-proxy 1.36 clears its own entries over netlink).
+    # plugins its pods' network is made of, and ipset, which kube-router's NetworkPolicy
+    # firewall runs.
     [[ -x /usr/lib/cni/bridge ]] || missing+=(containernetworking-plugins)
-    command -v conntrack >/dev/null || [[ -x /usr/sbin/conntrack ]] || missing+=(conntrack)
+    [[ -x /usr/sbin/ipset ]] || missing+=(ipset)
     ((${#missing[@]} == 0)) && return 0
     if [[ "$(id -u)" != 0 ]] || ! command -v apt-get >/dev/null; then
         echo "missing Debian packages: ${missing[*]} (apt-get install ${missing[*]})" >&2

@@ -3,8 +3,8 @@
 #   control plane (up.sh starts it): etcd, kube-apiserver, kube-controller-manager,
 #     kube-scheduler, kwok and kubectl, plus the kwok Stage configs that make kwok's fake
 #     node and pods come alive;
-#   a real node: kubelet, kube-proxy, coredns, kube-network-policies (NetworkPolicy by
-#     nftables and NFQUEUE) and pause (our own, testcluster/pause/: the pod sandbox's
+#   a real node: kubelet, kube-proxy, coredns, kube-router (only its NetworkPolicy
+#     firewall: iptables and ipset) and pause (our own, testcluster/pause/: the pod sandbox's
 #     process, packed into an image since no pause image can be pulled here).
 # containerd, runc and the CNI plugins come from Debian (scripts/lib.sh).
 #
@@ -45,8 +45,10 @@ readonly ETCD_VERSION=v3.6.16
 readonly KWOK_VERSION=v0.8.0
 # CoreDNS v1.15.0 is the newest the proxy serves (its go.mod: go 1.26.0, no replaces).
 readonly COREDNS_VERSION=v1.15.0
-# kube-network-policies: the proxy serves v0.7.0 and v0.8.0.
-readonly KNP_VERSION=v0.8.0
+# kube-router v2.1.0 is the one the proxy serves. (kube-network-policies, the SIG's
+# reference enforcer, needs the kernel's nftables queue expression, CONFIG_NFT_QUEUE,
+# which kernels like this machine's lack.)
+readonly KUBE_ROUTER_VERSION=v2.1.0
 # Bump when the recipe or the cache layout changes, so old caches are not reused.
 readonly RECIPE=2
 
@@ -58,7 +60,7 @@ PAUSE_HASH="$(cat "${PAUSE_SRC}/go.mod" "${PAUSE_SRC}/main.go" | sha256sum | cut
 readonly PAUSE_HASH
 
 KEY="r${RECIPE}-k8s${K8S_VERSION}-etcd${ETCD_VERSION}-kwok${KWOK_VERSION}"
-KEY+="-coredns${COREDNS_VERSION}-knp${KNP_VERSION}-pause${PAUSE_HASH}"
+KEY+="-coredns${COREDNS_VERSION}-kube-router${KUBE_ROUTER_VERSION}-pause${PAUSE_HASH}"
 readonly KEY
 CACHE_ROOT="${OLLAMA_JUDGE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/ollama-judge}/testcluster"
 readonly CACHE_ROOT
@@ -299,20 +301,18 @@ build_coredns() {
     install_binary coredns "${dir}/coredns"
 }
 
-# kube-network-policies: no replaces either; the standalone binary is the package cmd/
-# (its Dockerfile builds ./cmd), so `go install` names it "cmd". It has no version stamp.
-# To run it: it has no --kubeconfig flag and reads only the in-cluster config
-# (KUBERNETES_SERVICE_HOST/PORT and /var/run/secrets/kubernetes.io/serviceaccount/), and it
-# cleans up its nftables table on SIGINT only (SIGTERM leaves the table behind).
-build_kube_network_policies() {
-    local dir="${SRC_DIR}/kube-network-policies"
+# kube-router: no replaces, so `go install` builds it with its released dependencies; the
+# version stamp is the one its Makefile sets (there is no commit in a module zip).
+build_kube_router() {
+    local dir="${SRC_DIR}/kube-router" pkg=github.com/cloudnativelabs/kube-router/v2
     rm -rf "${dir}" && mkdir -p "${dir}"
     (
         export GOBIN="${dir}" GOFLAGS="${GOFLAGS_OUTSIDE}"
-        run_step kube-network-policies "go install" go install -trimpath -ldflags "-s -w" \
-            "sigs.k8s.io/kube-network-policies/cmd@${KNP_VERSION}"
+        run_step kube-router "go install" go install -trimpath \
+            -ldflags "-s -w -X ${pkg}/pkg/version.Version=${KUBE_ROUTER_VERSION}" \
+            "${pkg}/cmd/kube-router@${KUBE_ROUTER_VERSION}"
     )
-    install_binary kube-network-policies "${dir}/cmd"
+    install_binary kube-router "${dir}/kube-router"
 }
 
 # pause: our own module without dependencies; built from a copy, so src/ holds what bin/
@@ -356,7 +356,7 @@ if [[ -n "${KUBEBUILDER_ASSETS:-}" ]]; then
 fi
 
 parts=(kube-controller-manager kube-scheduler kubectl kwok
-    kubelet kube-proxy coredns kube-network-policies pause)
+    kubelet kube-proxy coredns kube-router pause)
 ${use_assets} || parts=(etcd kube-apiserver "${parts[@]}")
 
 all_present() {

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Start a throwaway single-machine Kubernetes control plane on 127.0.0.1 for tests:
-# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with one fake
-# node `gpu-node-1` (16 CPU, 64Gi, 110 pods, 1 nvidia.com/gpu) that kwok keeps Ready and
-# whose pods kwok reports running and ready. No kubelet, no containers, no systemd: pods
-# are scheduled and bound for real, but nothing in them ever runs (no hooks, no probes).
+# etcd, kube-apiserver, kube-controller-manager, kube-scheduler and kwok, with fake
+# nodes `gpu-node-N` (16 CPU, 64Gi, 110 pods, 1 nvidia.com/gpu each) that kwok keeps Ready
+# and whose pods kwok reports running and ready. No kubelet, no containers: pods are
+# scheduled and bound for real, but nothing in them ever runs (no hooks, no probes).
+# testcluster/node.py adds a real node, whose pods do run.
 #
 # Usage:
 #   testcluster/up.sh <state_dir>          # prints the admin kubeconfig path last
@@ -18,6 +19,8 @@
 #
 # Environment:
 #   TESTCLUSTER_BIN      bin directory of build.sh (default: run build.sh, seconds if cached)
+#   TESTCLUSTER_FAKE_NODES  how many kwok GPU nodes, gpu-node-1..N (default 1); 0 for a
+#                        cluster whose only node is the real one of testcluster/node.py
 #   TESTCLUSTER_TIMEOUT  seconds from the start of etcd until the cluster must be ready
 #                        (default 120)
 #
@@ -35,7 +38,11 @@ mkdir -p "$1"
 STATE="$(cd "$1" && pwd)"
 readonly STATE
 readonly TIMEOUT="${TESTCLUSTER_TIMEOUT:-120}"
-readonly NODE_NAME=gpu-node-1
+readonly FAKE_NODES="${TESTCLUSTER_FAKE_NODES:-1}"
+[[ "${FAKE_NODES}" =~ ^[0-9]+$ ]] || {
+    echo "TESTCLUSTER_FAKE_NODES must be a number of nodes, not '${FAKE_NODES}'" >&2
+    exit 2
+}
 # Cluster-internal ranges. Service and pod IPs here are API data only: nothing on this
 # machine routes to them, no component dials them (no kube-proxy, no CNI, no kubelet).
 readonly SERVICE_CIDR=10.96.0.0/16
@@ -228,6 +235,8 @@ subjectAltName=IP:127.0.0.1,IP:${SERVICE_API_IP},DNS:localhost,DNS:kubernetes,DN
     # Users: the group system:masters is bound to cluster-admin by the bootstrap RBAC
     # policy; the controller-manager and scheduler get their own built-in roles by name.
     issue admin "/O=system:masters/CN=testcluster-admin" "${client}"
+    # The apiserver's identity towards kubelets (logs, exec, port-forward).
+    issue apiserver-kubelet-client "/O=system:masters/CN=kube-apiserver-kubelet-client" "${client}"
     issue kube-controller-manager "/CN=system:kube-controller-manager" "${client}"
     issue kube-scheduler "/CN=system:kube-scheduler" "${client}"
     # kwok plays the kubelet of every fake node and writes node and pod status; the Node
@@ -353,6 +362,8 @@ start kube-apiserver \
     --requestheader-extra-headers-prefix=X-Remote-Extra- \
     --proxy-client-cert-file="${PKI}/front-proxy-client.crt" \
     --proxy-client-key-file="${PKI}/front-proxy-client.key" \
+    --kubelet-client-certificate="${PKI}/apiserver-kubelet-client.crt" \
+    --kubelet-client-key="${PKI}/apiserver-kubelet-client.key" \
     --cert-dir="${RUN}/kube-apiserver" \
     --profiling=false
 
@@ -411,53 +422,55 @@ KWOK_WORKDIR="${RUN}/kwok" start kwok \
     --node-lease-duration-seconds=40 \
     --cidr="${POD_CIDR}"
 
-# The fake GPU node. Capacity and allocatable are set at creation (kwok keeps what it
-# finds); no taints, so any pod that fits its resources lands here. Its InternalIP is
-# loopback on purpose (see --kubelet-preferred-address-types above). `apply` also works
-# when the node exists already (a restarted cluster).
-kubectl apply -f - >/dev/null <<EOF || fail_with_log kube-apiserver "creating node ${NODE_NAME}"
-apiVersion: v1
-kind: Node
-metadata:
-  name: ${NODE_NAME}
-  annotations:
-    kwok.x-k8s.io/node: fake
-  labels:
-    kwok.x-k8s.io/node: fake
-    kubernetes.io/hostname: ${NODE_NAME}
-    kubernetes.io/os: linux
-    kubernetes.io/arch: amd64
-spec: {}
-status:
-  addresses:
-  - type: InternalIP
-    address: 127.0.0.1
-  - type: Hostname
-    address: ${NODE_NAME}
-  capacity:
-    cpu: "16"
-    memory: 64Gi
-    pods: "110"
-    nvidia.com/gpu: "1"
-  allocatable:
-    cpu: "16"
-    memory: 64Gi
-    pods: "110"
-    nvidia.com/gpu: "1"
+# The fake GPU nodes. Capacity and allocatable are set at creation (kwok keeps what it
+# finds); no taints, so any pod that fits their resources lands there. Their InternalIP
+# is loopback on purpose (see --kubelet-preferred-address-types above). `apply` also
+# works when the nodes exist already (a restarted cluster).
+fake_node() { # fake_node NAME: one Node of a List
+    cat <<EOF
+- apiVersion: v1
+  kind: Node
+  metadata:
+    name: $1
+    annotations:
+      kwok.x-k8s.io/node: fake
+    labels:
+      kwok.x-k8s.io/node: fake
+      kubernetes.io/hostname: $1
+      kubernetes.io/os: linux
+      kubernetes.io/arch: amd64
+  spec: {}
+  status:
+    addresses:
+    - type: InternalIP
+      address: 127.0.0.1
+    - type: Hostname
+      address: $1
+    capacity: {cpu: "16", memory: 64Gi, pods: "110", nvidia.com/gpu: "1"}
+    allocatable: {cpu: "16", memory: 64Gi, pods: "110", nvidia.com/gpu: "1"}
 EOF
-
-node_ready() {
-    [[ "$(kubectl get node "${NODE_NAME}" -o 'jsonpath={.status.conditions[?(@.type=="Ready")].status}')" == True ]]
 }
-node_untainted() { [[ -z "$(kubectl get node "${NODE_NAME}" -o 'jsonpath={.spec.taints}')" ]]; }
+if ((FAKE_NODES > 0)); then
+    {
+        printf 'apiVersion: v1\nkind: List\nitems:\n'
+        for i in $(seq "${FAKE_NODES}"); do fake_node "gpu-node-${i}"; done
+    } | kubectl apply -f - >/dev/null || fail_with_log kube-apiserver "creating ${FAKE_NODES} fake node(s)"
+fi
+
+# Ready comes from kwok. Admission puts a not-ready taint on a new node, which the node
+# lifecycle controller lifts once it has seen the node Ready.
+fake_nodes_ready() {
+    local ready
+    ready="$(kubectl get nodes -l kwok.x-k8s.io/node=fake \
+        -o 'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status}{" "}{.spec.taints}{"\n"}{end}' |
+        grep -c '^True $' || true)"
+    ((ready == FAKE_NODES))
+}
 healthz() { curl -fsS --max-time 2 -k "https://127.0.0.1:$1/healthz"; }
 
 wait_until kube-controller-manager "kube-controller-manager /healthz" healthz "${KCM_PORT}"
 wait_until kube-scheduler "kube-scheduler /healthz" healthz "${SCHED_PORT}"
-# Ready comes from kwok. Admission puts a not-ready taint on the new node, which the
-# node lifecycle controller lifts once it has seen the node Ready.
-wait_until kwok "node ${NODE_NAME} Ready" node_ready
-wait_until kube-controller-manager "the not-ready taint to leave node ${NODE_NAME}" node_untainted
+wait_until kwok "${FAKE_NODES} fake node(s) Ready and untainted" fake_nodes_ready
 # Pods are admitted only once their namespace's default ServiceAccount exists.
 wait_until kube-controller-manager "ServiceAccount default/default" kubectl -n default get serviceaccount default
 

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.docker_host import http_probe_image
 from tests.e2e.engine import PROJECT_DIR
@@ -44,11 +45,15 @@ class Answer:
     finish_reason: str | None
 
 
-def _python_mounts() -> list[str]:
-    """Read-only mounts that make this host's interpreter, its libraries and the
-    project (with its .venv) run in a container at the same paths."""
+def _python_paths() -> list[str]:
+    """What a container mounts, read-only and at the same paths, to run this host's
+    interpreter, its libraries and the project (with its .venv)."""
     paths = {"/usr", "/lib", "/lib64", sys.base_prefix, sys.prefix, str(PROJECT_DIR)}
-    return [f"--volume={p}:{p}:ro" for p in sorted(paths) if Path(p).exists()]
+    return [p for p in sorted(paths) if Path(p).exists()]
+
+
+def _python_mounts() -> list[str]:
+    return [f"--volume={p}:{p}:ro" for p in _python_paths()]
 
 
 def ask_from_network(
@@ -71,5 +76,49 @@ def ask_from_network(
 def answer(result: subprocess.CompletedProcess[str]) -> Answer:
     if result.returncode != 0:
         raise AssertionError(f"the evaluation container failed:\n{result.stderr[-3000:]}")
-    data = json.loads(result.stdout.strip().splitlines()[-1])
+    return answer_from_log(result.stdout)
+
+
+def job_manifest(name: str, namespace: str, model: str, image: str) -> dict[str, Any]:
+    """The judge question as a Job shaped like Knitfab's worker Jobs: no retry
+    (`backoffLimit: 0`), no labels of its own, no Service variables, the judge found by
+    the short name `ollama` through the cluster's DNS. The interpreter comes from this
+    host (hostPath mounts), as in `ask_from_network`."""
+    paths = _python_paths()
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": {
+            "backoffLimit": 0,
+            "template": {
+                "spec": {
+                    "restartPolicy": "Never",
+                    "enableServiceLinks": False,
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "evaluation",
+                            "image": image,
+                            "imagePullPolicy": "Never",
+                            "workingDir": str(PROJECT_DIR),
+                            "command": [sys.executable, "-c", _ASK, EVALUATION_BASE_URL, model],
+                            "volumeMounts": [
+                                {"name": f"host-{i}", "mountPath": p, "readOnly": True}
+                                for i, p in enumerate(paths)
+                            ],
+                        }
+                    ],
+                    "volumes": [
+                        {"name": f"host-{i}", "hostPath": {"path": p, "type": "Directory"}}
+                        for i, p in enumerate(paths)
+                    ],
+                }
+            },
+        },
+    }
+
+
+def answer_from_log(log: str) -> Answer:
+    data = json.loads(log.strip().splitlines()[-1])
     return Answer(data["content"], data["finish_reason"])

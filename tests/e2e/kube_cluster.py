@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,21 +43,31 @@ class Cluster:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
 
 
-def _run(script: str, *args: str) -> str:
+def _run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
     result = subprocess.run(
-        [str(TESTCLUSTER / script), *args], capture_output=True, text=True, check=False
+        [str(TESTCLUSTER / script), *args], capture_output=True, text=True, check=False, env=env
     )
     if result.returncode != 0:
         raise MissingPartError(f"testcluster/{script} failed:\n{result.stderr[-3000:]}")
-    return result.stdout.strip().splitlines()[-1]
+    lines = result.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
 
 
 @contextmanager
-def running_cluster(state_dir: Path) -> Iterator[Cluster]:
-    """A control plane with one GPU node, started here and stopped afterwards."""
+def running_cluster(
+    state_dir: Path, fake_nodes: int = 1, real_node_images: Sequence[str] | None = None
+) -> Iterator[Cluster]:
+    """A control plane with `fake_nodes` simulated GPU nodes, and with `real_node_images`
+    a real node too (testcluster/node.py) that runs those images; started here and
+    stopped afterwards."""
     bin_dir = Path(_run("build.sh"))
+    env = {**os.environ, "TESTCLUSTER_BIN": str(bin_dir), "TESTCLUSTER_FAKE_NODES": str(fake_nodes)}
     try:
-        kubeconfig = Path(_run("up.sh", str(state_dir)))
+        kubeconfig = Path(_run("up.sh", str(state_dir), env=env))
+        if real_node_images is not None:
+            _run("node.py", "up", str(state_dir), *real_node_images, env=env)
         yield Cluster(kubeconfig, bin_dir / "kubectl")
     finally:
+        if real_node_images is not None:
+            subprocess.run([str(TESTCLUSTER / "node.py"), "down", str(state_dir)], check=False)
         subprocess.run([str(TESTCLUSTER / "down.sh"), str(state_dir)], check=False)

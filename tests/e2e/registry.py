@@ -386,12 +386,15 @@ def running_registry(
     redirect: bool = True,
     on_gateway: bool = False,
     prefix: str = PREFIX,
+    extra_names: tuple[str, ...] = (),
 ) -> Iterator[Registry]:
     """The registry and its blob server on `network`, with their storage, certificates
     and configuration under `workdir`; both containers are removed afterwards. With
     `redirect=False` the registry answers blobs itself, as a stock one does (which
     Ollama's default pull cannot use). With `on_gateway=True` both are published on the
-    Docker host's gateway address, which model references then use (see above)."""
+    Docker host's gateway address, which model references then use (see above).
+    `extra_names`: more host names its certificate covers, for a name given to it
+    elsewhere (in a cluster's DNS, say)."""
     image = registry_image()
     run_id = uuid.uuid4().hex[:6]
     host, blobs_host = f"{prefix}-{run_id}-registry", f"{prefix}-{run_id}-blobs"
@@ -401,7 +404,9 @@ def running_registry(
     ports = (_free_port(published_on), _free_port(blobs_on)) if on_gateway else ("", "")
     addresses = (published_on, blobs_on) if on_gateway else ()
     certificates = (
-        make_certificates(workdir / "certs", [host, blobs_host], addresses) if tls else None
+        make_certificates(workdir / "certs", [host, blobs_host, *extra_names], addresses)
+        if tls
+        else None
     )
     storage = workdir / "storage"
     storage.mkdir(parents=True)

@@ -1,0 +1,365 @@
+"""Stack `knitfab` on a real node: the pod runs, its hook pulls, its probes gate the
+Service, and an evaluation Job gets a verdict.
+
+The cluster is testcluster/'s control plane with no simulated node and one real one
+(testcluster/node.py): a kubelet on containerd, CNI bridge networking, kube-proxy,
+CoreDNS and kube-network-policies. The node advertises the GPU and CPUs the committed
+Pulumi.knitfab.yaml requests; the container runs on this machine's CPU. The judge image
+is the one images/ builds, imported into the node; the model comes from a real registry
+over TLS (tests/e2e/registry.py), published on the Docker host's addresses, which pods
+reach through the node's bridge.
+
+The stack is the committed Pulumi.knitfab.yaml with the model reference, the kubeconfig
+and the registry's CA (`registries`, without which no private registry is trusted) set;
+later tests change one more setting each, and say which.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pulumi import automation as auto
+
+from scripts import judge_check
+from tests.e2e import evaluation, judge_model
+from tests.e2e.docker_host import http_probe_image
+from tests.e2e.engine import MissingPartError, ProjectCopy
+from tests.e2e.kube_cluster import Cluster, running_cluster
+from tests.e2e.registry import Registry, docker_network, running_registry
+
+pytestmark = [pytest.mark.e2e, pytest.mark.kubelet]
+
+NAMESPACE = "knitfab"
+NODE = "real-gpu-node"
+RUN = uuid.uuid4().hex[:6]
+PREFIX = f"ollama-judge-node-{RUN}"
+MODEL = "judge:1"
+# A registry known only inside the cluster, as Knitfab's own is: a Service in front of
+# the test registry. This host cannot resolve the name, so Pulumi's manifest check can
+# only warn, and the judge's hook is the one that finds out.
+IN_CLUSTER_NAMESPACE = "models"
+IN_CLUSTER_REGISTRY = f"registry.{IN_CLUSTER_NAMESPACE}.svc.cluster.local"
+
+
+def parse_time(stamp: str) -> float:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+
+
+# --- the cluster, the registry, the stack ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def node_cluster(
+    docker: None, judge_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Cluster]:
+    try:
+        with running_cluster(
+            tmp_path_factory.mktemp("node-cluster"),
+            fake_nodes=0,
+            real_node_images=[judge_image, http_probe_image()],
+        ) as cluster:
+            cluster.kubectl("create", "namespace", NAMESPACE)
+            yield cluster
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def registry(
+    docker: None, judge_image: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Registry]:
+    workdir = tmp_path_factory.mktemp("registry")
+    with (
+        docker_network(f"{PREFIX}-registry-net") as network,
+        running_registry(
+            workdir / "tls",
+            network,
+            on_gateway=True,
+            prefix=PREFIX,
+            extra_names=(IN_CLUSTER_REGISTRY,),
+        ) as registry,
+    ):
+        registry.push(judge_model.write_judge_model(workdir / "judge"), MODEL, judge_image)
+        yield registry
+
+
+@dataclass
+class Observed:
+    """What the cluster showed while `up` ran, sampled every 0.2 s."""
+
+    started: float = 0.0
+    returned: float = 0.0
+    # (time, [ready flags of the Service's endpoints])
+    endpoints: list[tuple[float, list[bool]]] = field(default_factory=list)
+
+
+@dataclass
+class Judge:
+    project: ProjectCopy
+    cluster: Cluster
+    registry: Registry
+    first_up: Observed = field(default_factory=Observed)
+
+    def config(self, **overrides: Any) -> dict[str, Any]:
+        config: dict[str, Any] = {
+            "kubernetes:kubeconfig": str(self.cluster.kubeconfig),
+            "ollama-judge:models": [self.registry.reference(MODEL)],
+            "ollama-judge:registries": {self.registry.address: {"caFile": str(self.registry.ca)}},
+        }
+        config.update(overrides)
+        return config
+
+    def stack(self, **overrides: Any) -> auto.Stack:
+        return self.project.stack("knitfab", self.config(**overrides))
+
+    def endpoint_readiness(self) -> list[bool]:
+        slices = self.cluster.get(
+            "endpointslices", "-n", NAMESPACE, "-l", "kubernetes.io/service-name=ollama"
+        )["items"]
+        return [
+            bool(e.get("conditions", {}).get("ready"))
+            for s in slices
+            for e in s.get("endpoints") or []
+        ]
+
+    def up_observed(self, stack: auto.Stack) -> tuple[auto.UpResult, Observed]:
+        observed = Observed()
+        done = threading.Event()
+
+        def watch() -> None:
+            while not done.is_set():
+                observed.endpoints.append((time.time(), self.endpoint_readiness()))
+                done.wait(0.2)
+
+        watcher = threading.Thread(target=watch, daemon=True)
+        observed.started = time.time()
+        watcher.start()
+        try:
+            result = stack.up()
+        finally:
+            observed.returned = time.time()
+            done.set()
+            watcher.join()
+        return result, observed
+
+    def pod(self) -> dict[str, Any]:
+        pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
+        live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+        assert len(live) == 1, [p["metadata"]["name"] for p in pods]
+        return live[0]
+
+    def events(self, pod: str) -> list[dict[str, Any]]:
+        return self.cluster.get(
+            "events", "-n", NAMESPACE, f"--field-selector=involvedObject.name={pod}"
+        )["items"]
+
+    def log_lines(self, pod: str) -> list[tuple[float, str]]:
+        """The judge container's log, each line with the time the kubelet took it."""
+        log = self.cluster.kubectl("logs", "-n", NAMESPACE, pod, "--timestamps")
+        lines = []
+        for line in log.splitlines():
+            stamp, _, text = line.partition(" ")
+            lines.append((parse_time(stamp[:26] + "Z"), text))
+        return lines
+
+    def blob_gets(self) -> int:
+        return sum(1 for r in self.registry.requests() if r.method == "GET" and r.is_blob)
+
+    def run_job(self, name: str, namespace: str = NAMESPACE, seconds: float = 300) -> str:
+        """Runs the evaluation's question as a Job; its log once it ends (raises if it
+        failed)."""
+        job = evaluation.job_manifest(name, namespace, self.registry.reference(MODEL),
+                                      http_probe_image())  # fmt: skip
+        self.cluster.apply(job)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            status = self.cluster.get("job", name, "-n", namespace).get("status", {})
+            if status.get("succeeded") or status.get("failed"):
+                log = self.cluster.kubectl("logs", "-n", namespace, f"job/{name}", check=False)
+                if status.get("failed"):
+                    raise AssertionError(f"job {namespace}/{name} failed:\n{log[-3000:]}")
+                return log
+            time.sleep(0.5)
+        raise AssertionError(f"job {namespace}/{name} did not end within {seconds}s")
+
+
+@pytest.fixture(scope="module")
+def judge(
+    engine: dict[str, str],
+    node_cluster: Cluster,
+    registry: Registry,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Judge]:
+    judge = Judge(ProjectCopy(tmp_path_factory.mktemp("knitfab-node")), node_cluster, registry)
+    _, judge.first_up = judge.up_observed(judge.stack())
+    yield judge
+    judge.stack().destroy()
+
+
+# --- up ----------------------------------------------------------------------------------
+
+
+def test_the_committed_stack_runs_on_the_real_node_with_the_manuals_resources(judge: Judge):
+    pod = judge.pod()
+    assert pod["spec"]["nodeName"] == NODE
+    [container] = pod["spec"]["containers"]
+    quantities = {"cpu": "4", "memory": "5Gi", "nvidia.com/gpu": "1"}
+    assert container["resources"] == {"requests": quantities, "limits": quantities}
+    [status] = pod["status"]["containerStatuses"]
+    assert status["ready"] and "running" in status["state"]
+    reasons = [e["reason"] for e in judge.events(pod["metadata"]["name"])]
+    assert {"Scheduled", "Created", "Started"} <= set(reasons), reasons
+    assert "FailedPostStartHook" not in reasons
+
+
+def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_passed(
+    judge: Judge,
+):
+    pod = judge.pod()
+    said = judge.log_lines(pod["metadata"]["name"])
+    pulled = [
+        t for t, text in said if f"ollama-judge: pulled {judge.registry.reference(MODEL)}" in text
+    ]
+    ready = [t for t, text in said if "ollama-judge: ready:" in text]
+    assert pulled and ready, said
+    assert judge.blob_gets() >= len(judge.registry.blob_digests(MODEL))
+
+    observed = judge.first_up
+    # The endpoint was published while the pod was not ready, and turned ready only
+    # after the hook had pulled and loaded the model.
+    not_ready = [t for t, flags in observed.endpoints if flags and not any(flags)]
+    first_ready = next(t for t, flags in observed.endpoints if any(flags))
+    assert not_ready, "the Service never showed the pod as not ready"
+    assert max(not_ready) < first_ready
+    assert first_ready >= ready[0] - 1  # the kubelet's log stamps and ours: one clock
+    conditions = {c["type"]: c for c in pod["status"]["conditions"]}
+    assert parse_time(conditions["Ready"]["lastTransitionTime"]) >= int(ready[0]) - 1
+
+    deployment = judge.cluster.get("deployment", "ollama", "-n", NAMESPACE)
+    available = {c["type"]: c for c in deployment["status"]["conditions"]}["Available"]
+    assert available["status"] == "True"
+    # `up` returned once the Deployment was Available, not before.
+    assert observed.returned >= first_ready
+    assert parse_time(available["lastTransitionTime"]) <= observed.returned + 1
+
+
+# --- the evaluation --------------------------------------------------------------------
+
+
+def verdict_of(log: str) -> judge_check.Verdict:
+    return judge_check.parse_verdict(evaluation.answer_from_log(log).content)
+
+
+def test_a_knitfab_shaped_job_gets_a_verdict_from_http_ollama_11434_v1(judge: Judge):
+    assert evaluation.EVALUATION_BASE_URL == "http://ollama:11434/v1/"
+    log = judge.run_job("evaluation-1")
+    assert verdict_of(log) == judge_check.Verdict(judge_model.SCORE, judge_model.FREE_REPLY)
+
+
+PROBE_OTHER_NAMESPACE = "elsewhere"
+
+
+def reaches_judge_from(judge: Judge, namespace: str, name: str) -> bool:
+    """Whether a pod in `namespace` connects to the judge's port within 5 s."""
+    script = (
+        "import socket, sys\n"
+        "try:\n"
+        f"    socket.create_connection(('ollama.{NAMESPACE}', 11434), timeout=5).close()\n"
+        "    print('connected')\n"
+        "except OSError as error:\n"
+        "    print('refused', error)\n"
+    )
+    job = evaluation.job_manifest(name, namespace, "", http_probe_image())
+    job["spec"]["template"]["spec"]["containers"][0]["command"] = [
+        evaluation.sys.executable, "-c", script,
+    ]  # fmt: skip
+    judge.cluster.apply(job)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        status = judge.cluster.get("job", name, "-n", namespace).get("status", {})
+        if status.get("succeeded") or status.get("failed"):
+            log = judge.cluster.kubectl("logs", "-n", namespace, f"job/{name}")
+            return log.strip().splitlines()[-1] == "connected"
+        time.sleep(0.5)
+    raise AssertionError(f"job {namespace}/{name} did not end")
+
+
+def test_with_the_network_policy_the_evaluation_still_gets_a_verdict_and_others_are_refused(
+    judge: Judge,
+):
+    judge.cluster.kubectl("create", "namespace", PROBE_OTHER_NAMESPACE)
+    # Without the policy, a pod of another namespace reaches the judge: what the policy
+    # takes away below is really there.
+    assert reaches_judge_from(judge, PROBE_OTHER_NAMESPACE, "probe-open")
+
+    judge.stack(**{"ollama-judge:kubernetes": {"networkPolicy": {"enabled": True}}}).up()
+    try:
+        log = judge.run_job("evaluation-with-policy")
+        assert verdict_of(log) == judge_check.Verdict(judge_model.SCORE, judge_model.FREE_REPLY)
+        assert not reaches_judge_from(judge, PROBE_OTHER_NAMESPACE, "probe-closed")
+    finally:
+        judge.stack().up()
+
+
+# --- kept models -------------------------------------------------------------------------
+
+
+@pytest.fixture
+def volume(judge: Judge, tmp_path: Path) -> Iterator[str]:
+    """A real volume for the claim: a hostPath PersistentVolume on the node, with no
+    storage class, which is what a claim without one binds to here."""
+    name = f"models-{RUN}"
+    judge.cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": name},
+            "spec": {
+                "capacity": {"storage": "100Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Retain",
+                "storageClassName": "",
+                "hostPath": {"path": str(tmp_path), "type": "Directory"},
+            },
+        }
+    )
+    yield str(tmp_path)
+
+
+def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
+    judge: Judge, volume: str
+):
+    persistence = {"ollama-judge:kubernetes": {"persistence": {"enabled": True}}}
+    judge.stack(**persistence).up()
+    first = judge.pod()
+    assert first["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ollama-models"
+    assert any(Path(volume).rglob("blobs/*")), "the model did not land on the volume"
+
+    blob_gets = judge.blob_gets()
+    judge.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"])
+    judge.cluster.kubectl(
+        "wait", "-n", NAMESPACE, "deployment/ollama", "--for=condition=Available", "--timeout=300s"
+    )
+    second = judge.pod()
+    assert second["metadata"]["name"] != first["metadata"]["name"]
+    judge.cluster.kubectl(
+        "wait", "-n", NAMESPACE, f"pod/{second['metadata']['name']}", "--for=condition=Ready",
+        "--timeout=300s",
+    )  # fmt: skip
+    said = [text for _, text in judge.log_lines(second["metadata"]["name"])]
+    assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
+    assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
+
+    judge.stack(**persistence).destroy()
+    claim = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert claim["status"]["phase"] == "Bound"
+    judge.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
+    judge.stack().up()
