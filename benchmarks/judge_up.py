@@ -40,9 +40,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import timed
+from benchmarks.timing import empty_program_up, load, ratio, timed
 from scripts.judge_check import ask_judge
-from scripts.stack import open_stack
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
@@ -160,28 +159,6 @@ def stack_run(project: ProjectCopy, registry: Registry, model: str) -> Run:
     finally:
         names.remove()
     return Run(ready, first, steady)
-
-
-def empty_program_up(directory: Path) -> float:
-    """`up` of a fresh stack whose program declares nothing: the engine's own cost."""
-    directory.mkdir()
-    (directory / "Pulumi.yaml").write_text("name: ollama-judge\nruntime: python\n")
-    (directory / "__main__.py").write_text('"""Declares nothing."""\n')
-    stack = open_stack("engine-floor", directory)
-    seconds = timed(stack.up)
-    stack.destroy()
-    stack.workspace.remove_stack("engine-floor")
-    return seconds
-
-
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x ({a:.2f}s / {b:.2f}s)"
-
-
-def load() -> str:
-    """The machine's load averages: a benchmark on a busy machine says so."""
-    one, five, _ = os.getloadavg()
-    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
 
 
 def main() -> int:

@@ -1,11 +1,15 @@
-"""Timing helpers shared by the benchmarks: wall-clock time of one action, and the
-ratio of two medians taken in the same run."""
+"""Timing helpers shared by the benchmarks: wall-clock time of one action, ratios of
+times taken in the same run, the engine's own floor, and how busy the machine was."""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
+
+from scripts.stack import open_stack
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -17,3 +21,25 @@ def timed(action: Callable[[], object]) -> float:
 def median_ratio(numerators: list[float], denominators: list[float]) -> str:
     a, b = statistics.median(numerators), statistics.median(denominators)
     return f"{a / b:.2f}x (medians {a:.2f}s / {b:.2f}s over {len(numerators)} rounds)"
+
+
+def empty_program_up(directory: Path) -> float:
+    """`up` of a fresh stack whose program declares nothing: the engine's own cost."""
+    directory.mkdir()
+    (directory / "Pulumi.yaml").write_text("name: ollama-judge\nruntime: python\n")
+    (directory / "__main__.py").write_text('"""Declares nothing."""\n')
+    stack = open_stack("engine-floor", directory)
+    seconds = timed(stack.up)
+    stack.destroy()
+    stack.workspace.remove_stack("engine-floor")
+    return seconds
+
+
+def ratio(a: float, b: float) -> str:
+    return f"{a / b:.2f}x ({a:.2f}s / {b:.2f}s)"
+
+
+def load() -> str:
+    """The machine's load averages: a benchmark on a busy machine says so."""
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"

@@ -1,0 +1,144 @@
+"""Times the knitfab stack on a real node (testcluster/node.py) against the manual's
+`kubectl apply -f ollama.yaml` + `kubectl rollout status`, one run each, on the same node
+and with the same model from the same registry, and prints ratios.
+
+    .venv/bin/python benchmarks/knitfab_node_up.py
+
+Both end with the model pulled: the stack's `up` returns when the Deployment is
+Available, which its readiness probe allows only once every model is pulled and loaded;
+the manual's rollout ends once its postStart pull has finished (a container is not
+running before its hook returns). The manual's manifest gets only what reaching the
+registry needs: the model reference, the pinned image tag (its untagged `ollama/ollama`
+means "always pull", and nothing can be pulled here) and the registry's CA, mounted
+where the stack mounts it. The engine floor (the `up` of an empty program) is measured in
+the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.knitfab_up import MANUAL_MANIFEST
+from benchmarks.timing import empty_program_up, load, ratio, timed
+from tests.e2e import docker_host as host
+from tests.e2e import judge_model
+from tests.e2e.docker_host import http_probe_image
+from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
+from tests.e2e.kube_cluster import Cluster, running_cluster
+from tests.e2e.registry import Registry, docker_network, running_registry
+
+PREFIX = f"ollama-judge-bench-{uuid.uuid4().hex[:6]}"
+NAMESPACE = "knitfab"
+CA_PATH = "/etc/ssl/certs/ollama-judge-registry.crt"
+
+
+def manual_manifests(image: str, model: str) -> list[dict[str, Any]]:
+    deployment, service = yaml.safe_load_all(MANUAL_MANIFEST)
+    pod = deployment["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    container["image"] = image
+    container["lifecycle"]["postStart"]["exec"]["command"] = ["sh", "-c", f"ollama pull {model}"]
+    container["volumeMounts"] = [
+        {"name": "registry-ca", "mountPath": CA_PATH, "subPath": "ca.crt", "readOnly": True}
+    ]
+    pod["volumes"] = [{"name": "registry-ca", "configMap": {"name": "registry-ca"}}]
+    return [deployment, service]
+
+
+def manual_run(cluster: Cluster, registry: Registry, image: str, model: str) -> float:
+    assert registry.ca is not None
+    cluster.kubectl(
+        "create", "configmap", "registry-ca", "-n", NAMESPACE, f"--from-file=ca.crt={registry.ca}"
+    )
+    manifest = {"apiVersion": "v1", "kind": "List", "items": manual_manifests(image, model)}
+    seconds = timed(
+        lambda: (
+            cluster.apply(manifest),
+            cluster.kubectl("rollout", "status", "-n", NAMESPACE, "deployment/ollama",
+                            "--timeout=600s"),
+        )
+    )  # fmt: skip
+    pulled = cluster.kubectl("exec", "-n", NAMESPACE, "deployment/ollama", "--", "ollama", "list")
+    assert model.split("/", 1)[1] in pulled, f"the manual's hook did not pull {model}:\n{pulled}"
+    cluster.kubectl("delete", "deployment,service", "ollama", "-n", NAMESPACE, "--wait=true")
+    cluster.kubectl("delete", "configmap", "registry-ca", "-n", NAMESPACE)
+    wait_until_no_pods(cluster)
+    return seconds
+
+
+def stack_run(project: ProjectCopy, cluster: Cluster, registry: Registry, model: str) -> float:
+    stack = project.stack(
+        "knitfab",
+        {
+            "kubernetes:kubeconfig": str(cluster.kubeconfig),
+            "ollama-judge:models": [model],
+            "ollama-judge:registries": {registry.address: {"caFile": str(registry.ca)}},
+        },
+    )
+    seconds = timed(stack.up)
+    stack.destroy()
+    wait_until_no_pods(cluster)
+    return seconds
+
+
+def wait_until_no_pods(cluster: Cluster) -> None:
+    """The GPU is free again: the previous judge's pod is gone."""
+    deadline = time.monotonic() + 120
+    while cluster.get("pods", "-n", NAMESPACE)["items"]:
+        if time.monotonic() > deadline:
+            raise AssertionError("the previous judge's pod did not go away")
+        time.sleep(0.2)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--large", action="store_true", help="also the 300 MB model")
+    shapes = {"tiny": judge_model.TINY}
+    if parser.parse_args().large:
+        shapes["large"] = judge_model.LARGE
+    os.environ.update(engine_environment())
+    print(f"before: {load()}", flush=True)
+    results: dict[str, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory() as scratch_dir, docker_engine(Path(scratch_dir)):
+        scratch = Path(scratch_dir)
+        image = host.build_ollama_image(host.IMAGE)
+        project = ProjectCopy(scratch)
+        with (
+            docker_network(f"{PREFIX}-registry-net") as network,
+            running_registry(scratch / "registry", network, on_gateway=True, prefix=PREFIX) as reg,
+            running_cluster(
+                scratch / "cluster", fake_nodes=0, real_node_images=[image, http_probe_image()]
+            ) as cluster,
+        ):
+            cluster.kubectl("create", "namespace", NAMESPACE)
+            for label, shape in shapes.items():
+                model = reg.push(judge_model.write_judge_model(scratch / label, shape),
+                                 f"judge-{label}:1", image)  # fmt: skip
+                manual = manual_run(cluster, reg, image, model)
+                stacked = stack_run(project, cluster, reg, model)
+                results[label] = (stacked, manual)
+                print(f"{label} model: stack up {stacked:.2f}s, manual {manual:.2f}s", flush=True)
+        floor = empty_program_up(scratch / "empty")
+    print(f"after: {load()}")
+    print(f"engine floor (up of an empty program): {floor:.2f}s")
+    for label, (stacked, manual) in results.items():
+        print(
+            f"{label} model, up to Available / kubectl apply + rollout status: "
+            f"{ratio(stacked, manual)}; less the engine floor: {ratio(stacked - floor, manual)}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
