@@ -1,9 +1,9 @@
 """Asks the cluster, before anything changes, whether some node can hold the judge's GPUs.
 
 Kubernetes accepts a Deployment that no node can run: its pod waits unscheduled, and
-Pulumi's wait for the rollout ends at the deadline without the scheduler's reason. With
-the Recreate strategy the running judge is gone by then. Asking first turns that into a
-config error that names the setting and what the nodes offer, and the judge keeps running.
+`up` learns so only from the rollout (components/kubernetes_readiness.py), when the
+Recreate strategy has already taken the running judge down. Asking first turns that into
+a config error that names the setting and what the nodes offer, and the judge keeps running.
 
 The nodes are read through the Kubernetes Python client with the kubeconfig the
 kubernetes provider uses (components/kubernetes_client.py). Where the nodes cannot be read
