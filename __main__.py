@@ -6,7 +6,7 @@ The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 
 import pulumi
 
-from components.config import load_cluster_access, load_settings
+from components.config import load_settings
 from components.docker_capacity import check_gpu_support
 from components.docker_judge import DockerJudge
 from components.kubernetes_capacity import check_gpu_capacity
@@ -28,7 +28,7 @@ match settings:
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
         # Before anything changes: a pod no node can hold would take the judge down.
-        skipped = check_gpu_capacity(settings, load_cluster_access())
+        skipped = check_gpu_capacity(settings, settings.cluster)
         if skipped:
             pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)

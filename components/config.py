@@ -244,7 +244,7 @@ def load_settings() -> StackSettings:
     settings = parse_settings(raw, pulumi.get_stack())
     if isinstance(settings, DockerJudgeArgs):
         return replace(settings, engine_host=pulumi.Config("docker").get("host"))
-    return settings
+    return replace(settings, cluster=load_cluster_access())
 
 
 def load_cluster_access() -> ClusterAccess:

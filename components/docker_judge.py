@@ -16,7 +16,7 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import docker_readiness, judge
+from components import docker_readiness, judge, readiness
 from components.judge_component import JudgeComponent
 from components.settings import PROJECT, DockerJudgeArgs
 
@@ -122,16 +122,21 @@ class DockerJudge(JudgeComponent):
     @staticmethod
     def _wait_until_ready(
         args: DockerJudgeArgs, container_id: str, name: str, container: docker.Container
-    ) -> str:
+    ) -> pulumi.Input[str]:
         # A preview changes nothing, so there is nothing to wait for.
-        if not pulumi.runtime.is_dry_run():
+        if pulumi.runtime.is_dry_run():
+            return name
+
+        def wait(report: readiness.Report) -> str:
             docker_readiness.wait_until_ready(
                 docker_readiness.container_of(args.engine_host, container_id),
                 args.judge.models,
                 judge.ready_within_seconds(args.judge.pull_timeout_seconds),
-                lambda line: pulumi.log.info(line, resource=container),
+                report,
             )
-        return name
+            return name
+
+        return readiness.beside_the_program(wait, container)
 
     @staticmethod
     def _environment(args: DockerJudgeArgs) -> dict[str, str]:

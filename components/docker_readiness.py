@@ -10,47 +10,30 @@ or restarts), with the script's last words in the message.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import pulumi
-
 from components import docker_engine
+from components.readiness import (
+    CANCELLED,
+    JudgeNotReady,
+    Report,
+    giving_up_reason,
+    script_lines,
+)
 from components.settings import PROJECT
 
-# Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
-# with the update instead of keeping the program alive.
-CANCELLED = threading.Event()
-
 POLL_SECONDS = 0.5
-SCRIPT_PREFIX = "ollama-judge: "
 # Lines of the container log that explain a failure: the model script's own, and the
 # errors `ollama pull` and `ollama serve` print.
 LOG_LINES_SHOWN = 12
 
 
-class JudgeNotReady(pulumi.RunError):
-    """The judge will not become ready; the message says why and what to do."""
-
-
-def script_lines(log: str) -> list[str]:
-    """The model script's messages in a container log, without the prefix."""
-    return [
-        line.split(SCRIPT_PREFIX, 1)[1]
-        for line in log.replace("\r", "\n").splitlines()
-        if SCRIPT_PREFIX in line
-    ]
-
-
 def failure_message(container_name: str, log: str, models: tuple[str, ...]) -> str:
     """Why the judge stopped, from its log, and how to go on."""
     said = script_lines(log)
-    reason = next(
-        (line for line in reversed(said) if line.startswith(("could not", "ollama serve"))),
-        None,
-    )
+    reason = giving_up_reason(said)
     shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
     fix = (
         f"Check the model names and that the registry can be reached from the container, "
@@ -108,7 +91,7 @@ def wait_until_ready(
     container: Any,
     models: tuple[str, ...],
     timeout_seconds: float,
-    report: Callable[[str], None],
+    report: Report,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """Returns when the container is healthy; raises JudgeNotReady when it gave up, the

@@ -4,8 +4,10 @@ Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5
 one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
 points: the pull waits for the server and retries, a readiness probe keeps the Service
 from routing to a judge without its models, and one pull budget sizes the probes and
-the rollout deadline. Optional: the namespace, a PersistentVolumeClaim for the models,
-a NetworkPolicy admitting only the evaluation's pods.
+the rollout deadline. `pulumi up` follows the rollout itself, relays its progress, and
+fails with the reason as soon as it cannot succeed, a failed model pull included
+(components/kubernetes_readiness.py). Optional: the namespace, a PersistentVolumeClaim
+for the models, a NetworkPolicy admitting only the evaluation's pods.
 
 Deliberately not created: GPU sharing (time-slicing, MIG) and the GPU device plugin,
 which belong to the cluster, and the evaluation pods, which Knitfab starts.
@@ -47,16 +49,26 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components import judge
+from components import judge, kubernetes_readiness, readiness
 from components.judge_component import JudgeComponent
 from components.kubernetes_network_policy import judge_network_policy
 from components.settings import KubernetesJudgeArgs
 
 TYPE = "ollama-judge:index:KubernetesJudge"
+# The provider waits for this JSONPath to be present on the Deployment, with the
+# controller's observedGeneration current (see the Deployment below).
+AWAIT_ANNOTATION = "pulumi.com/waitFor"
+AWAIT_CONTROLLER = "jsonpath={.status.observedGeneration}"
 LABELS = {"app": judge.JUDGE_HOST}
 PROBE_PERIOD_SECONDS = 10
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
+
+
+def rollout_deadline_seconds(pull_seconds: int) -> int:
+    """How long a rollout may take: a healthy start (the server's start, then every pull)
+    and a minute to spare. The Deployment's progress deadline, and `up`'s wait."""
+    return judge.ready_within_seconds(pull_seconds) + 60
 
 
 class KubernetesJudge(JudgeComponent):
@@ -116,20 +128,28 @@ class KubernetesJudge(JudgeComponent):
                 )
             )
 
-        ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
-        # A rollout that has not progressed by then has failed (a pod that cannot be
-        # scheduled, a pull that never finishes); Pulumi's wait gives the controller's
-        # verdict a minute to arrive before it gives up itself.
-        progress_deadline = ready_seconds + 60
-        await_timeout = f"{progress_deadline + 60}s"
-        k8s.apps.v1.Deployment(
+        deadline = rollout_deadline_seconds(settings.pull_timeout_seconds)
+        deployment = k8s.apps.v1.Deployment(
             f"{name}-deployment",
-            metadata=meta(judge.JUDGE_HOST),
+            metadata=ObjectMetaArgs(
+                name=judge.JUDGE_HOST,
+                namespace=namespace,
+                labels=LABELS,
+                # The provider's own wait for a rollout sees only "available" or its
+                # timeout; ours (below) also sees a rollout that cannot succeed, and says
+                # why. So the provider waits only for the controller to take the spec.
+                # Not `pulumi.com/skipAwait`: on a Deployment it also skips the wait on
+                # delete, so `destroy` would return with the pod still holding its GPU,
+                # and an `up` right after would apply to the Deployment being deleted.
+                annotations={AWAIT_ANNOTATION: AWAIT_CONTROLLER},
+            ),
             spec=DeploymentSpecArgs(
                 replicas=1,
                 # A GPU and a ReadWriteOnce volume cannot be held by two pods at once.
                 strategy=DeploymentStrategyArgs(type="Recreate"),
-                progress_deadline_seconds=progress_deadline,
+                # A rollout that has not progressed by then has failed (a pod that cannot
+                # be scheduled, a pull that never finishes).
+                progress_deadline_seconds=deadline,
                 selector=LabelSelectorArgs(match_labels=LABELS),
                 template=PodTemplateSpecArgs(
                     metadata=ObjectMetaArgs(labels=LABELS),
@@ -153,13 +173,11 @@ class KubernetesJudge(JudgeComponent):
                     ),
                 ),
             ),
-            opts=child.merge(
-                pulumi.ResourceOptions(
-                    custom_timeouts=pulumi.CustomTimeouts(
-                        create=await_timeout, update=await_timeout
-                    )
-                )
-            ),
+            opts=child,
+        )
+        # Resolves once the judge is ready: its pod's models are pulled and loaded.
+        ready = pulumi.Output.all(deployment.metadata.name, deployment.metadata.namespace).apply(
+            lambda names: self._wait_until_available(args, names[0], names[1], deployment)
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
@@ -176,7 +194,11 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            opts=child,
+            # After the judge is ready: the provider's own wait for the Service (its
+            # endpoints) then passes at once, and a judge that failed leaves the Service as
+            # it was (`up` ends with the reason). The outputs come from the Service, so they
+            # too appear only once the judge is ready.
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[ready])),
         )
         if args.network_policy.enabled:
             judge_network_policy(
@@ -188,6 +210,28 @@ class KubernetesJudge(JudgeComponent):
         ).apply(lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local")
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.
         self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
+
+    @staticmethod
+    def _wait_until_available(
+        args: KubernetesJudgeArgs, name: str, namespace: str, deployment: k8s.apps.v1.Deployment
+    ) -> pulumi.Input[k8s.apps.v1.Deployment]:
+        # A preview changes nothing, and a rendering to YAML has no cluster: nothing to
+        # wait for.
+        if pulumi.runtime.is_dry_run() or args.cluster.render_directory:
+            return deployment
+
+        def wait(report: readiness.Report) -> k8s.apps.v1.Deployment:
+            kubernetes_readiness.follow(
+                args.cluster,
+                namespace,
+                name,
+                args.judge.models,
+                rollout_deadline_seconds(args.judge.pull_timeout_seconds),
+                report,
+            )
+            return deployment
+
+        return readiness.beside_the_program(wait, deployment)
 
     @staticmethod
     def _container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:

@@ -103,6 +103,15 @@ class NetworkPolicySettings:
 
 
 @dataclass(frozen=True)
+class ClusterAccess:
+    """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    render_directory: str | None = None
+
+
+@dataclass(frozen=True)
 class KubernetesJudgeArgs:
     """Settings of the `kubernetes` target (stack `knitfab`)."""
 
@@ -119,15 +128,9 @@ class KubernetesJudgeArgs:
     image_pull_policy: str = "IfNotPresent"
     persistence: Persistence = field(default_factory=Persistence)
     network_policy: NetworkPolicySettings = field(default_factory=NetworkPolicySettings)
+    # Not project config: the kubernetes provider's own settings, so that `up` reads the
+    # rollout from the cluster the provider deploys to.
+    cluster: ClusterAccess = field(default_factory=ClusterAccess)
 
 
 StackSettings = DockerJudgeArgs | KubernetesJudgeArgs
-
-
-@dataclass(frozen=True)
-class ClusterAccess:
-    """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
-
-    kubeconfig: str | None = None
-    context: str | None = None
-    render_directory: str | None = None

@@ -24,7 +24,7 @@ from typing import IO, Any
 from pulumi.automation import CommandResult, PulumiCommand
 from pulumi.automation.errors import create_command_error
 
-from components.docker_readiness import CANCELLED
+from components.readiness import CANCELLED
 
 OnOutput = Callable[[str], Any] | None
 

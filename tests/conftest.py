@@ -1,5 +1,6 @@
-"""Unit tests run the program on Pulumi's mocks, with no Docker engine and no registry:
-the readiness wait finds a healthy container, and every registry has every model."""
+"""Unit tests run the program on Pulumi's mocks, with no Docker engine, cluster or
+registry: the readiness waits find a healthy container and an available Deployment, and
+every registry has every model."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import docker_readiness, model_registry
+from components import docker_readiness, kubernetes_readiness, model_registry
 from tests.fake_docker import FakeContainer
 
 
@@ -18,5 +19,6 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_readiness, "container_of", lambda host, id: FakeContainer())
+        patch.setattr(kubernetes_readiness, "follow", lambda *args: None)
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

@@ -22,6 +22,8 @@ class Registered:
     delete_before_replace: bool
     retain_on_delete: bool
     custom_timeouts: dict[str, str]
+    # URNs of the resources it waits for.
+    dependencies: list[str]
 
 
 class EchoMocks(pulumi.runtime.Mocks):
@@ -58,6 +60,7 @@ class RecordingMonitor(MockMonitor):
                         "create": request.customTimeouts.create,
                         "update": request.customTimeouts.update,
                     },
+                    dependencies=list(request.dependencies),
                 )
             )
         return response
@@ -66,10 +69,10 @@ class RecordingMonitor(MockMonitor):
 class Program:
     """Runs a Pulumi program against the recording mock and answers questions about it."""
 
-    def __init__(self) -> None:
+    def __init__(self, preview: bool = False) -> None:
         mocks = EchoMocks()
         self.monitor = RecordingMonitor(mocks)
-        pulumi.runtime.set_mocks(mocks, monitor=self.monitor, preview=False)
+        pulumi.runtime.set_mocks(mocks, monitor=self.monitor, preview=preview)
         self.outputs: dict[str, Any] = {}
 
     def run(self, build: Callable[[], dict[str, pulumi.Output[Any]]]) -> Program:
@@ -142,11 +145,14 @@ JUDGE_OUTPUTS = {
 }
 
 
-def deploy_judge(component: Callable[[str, Any], Any], args: Any) -> Program:
-    """Runs one judge component named "ollama"; its outputs by their stack export names."""
+def deploy_judge(
+    component: Callable[[str, Any], Any], args: Any, program: Program | None = None
+) -> Program:
+    """Runs one judge component named "ollama" (in `program`, if given); its outputs by
+    their stack export names."""
 
     def build() -> dict[str, pulumi.Output[Any]]:
         judge = component("ollama", args)
         return {name: getattr(judge, attribute) for name, attribute in JUDGE_OUTPUTS.items()}
 
-    return Program().run(build)
+    return (program or Program()).run(build)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from components import docker_readiness
-from components.docker_readiness import JudgeNotReady, failure_message, wait_until_ready
+from components import docker_readiness, readiness
+from components.docker_readiness import failure_message, wait_until_ready
+from components.readiness import JudgeNotReady
 from tests.fake_docker import FakeContainer
 
 GAVE_UP = (
@@ -29,9 +30,9 @@ class Clock:
 @pytest.fixture(autouse=True)
 def quick_polls(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(docker_readiness, "POLL_SECONDS", 0)
-    docker_readiness.CANCELLED.clear()
+    readiness.CANCELLED.clear()
     yield
-    docker_readiness.CANCELLED.clear()
+    readiness.CANCELLED.clear()
 
 
 def test_a_healthy_container_is_ready_at_once():
@@ -85,7 +86,7 @@ def test_the_wait_ends_at_its_deadline_with_the_last_messages():
 
 
 def test_an_interrupted_update_ends_the_wait():
-    docker_readiness.CANCELLED.set()
+    readiness.CANCELLED.set()
     with pytest.raises(JudgeNotReady, match="interrupted"):
         wait_until_ready(FakeContainer(health="starting"), (), 3600, lambda line: None)
 

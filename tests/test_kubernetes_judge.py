@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from components import kubernetes_readiness
 from components.judge import MODEL_SCRIPT
 from components.kubernetes_judge import KubernetesJudge
+from components.readiness import JudgeNotReady, Report
 from components.settings import (
+    ClusterAccess,
     JudgeSettings,
     KubernetesJudgeArgs,
     NetworkPolicySettings,
@@ -105,20 +109,55 @@ def test_readiness_requires_every_model(default: Program):
     assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
 
 
-def test_one_pull_budget_sizes_probes_and_rollout_deadlines(default: Program):
+class Followed:
+    """Stands in for the wait on the cluster (kubernetes_readiness.follow): records each
+    wait, and fails it with `failure` if one is given."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, failure: Exception | None = None):
+        self.waits: list[dict[str, Any]] = []
+        self.failure = failure
+        self.then: Callable[[], None] = lambda: None
+        monkeypatch.setattr(kubernetes_readiness, "follow", self.follow)
+
+    def follow(
+        self,
+        access: ClusterAccess,
+        namespace: str,
+        name: str,
+        models: tuple[str, ...],
+        timeout_seconds: float,
+        report: Report,
+    ) -> None:
+        self.waits.append(
+            {
+                "access": access,
+                "namespace": namespace,
+                "name": name,
+                "models": models,
+                "timeout_seconds": timeout_seconds,
+            }
+        )
+        self.then()
+        if self.failure:
+            raise self.failure
+
+
+def test_one_pull_budget_sizes_probes_and_rollout_deadlines(
+    default: Program, monkeypatch: pytest.MonkeyPatch
+):
+    followed = Followed(monkeypatch)
+
     def deadlines(program: Program, pull_seconds: int) -> None:
         ready = 120 + pull_seconds
         startup = container_of(program)["startupProbe"]
         assert startup["periodSeconds"] * startup["failureThreshold"] >= ready
         assert startup["failureThreshold"] == math.ceil(ready / startup["periodSeconds"])
-        deployment = program.one(DEPLOYMENT)
-        deadline = deployment.inputs["spec"]["progressDeadlineSeconds"]
+        deadline = program.one(DEPLOYMENT).inputs["spec"]["progressDeadlineSeconds"]
         assert ready < deadline <= ready + 60
-        timeout = f"{deadline + 60:.0f}s"
-        assert deployment.custom_timeouts == {"create": timeout, "update": timeout}
+        assert followed.waits[-1]["timeout_seconds"] == deadline, "up waits as long"
         assert env_of(program)["OLLAMA_JUDGE_PULL_SECONDS"] == str(pull_seconds)
 
-    deadlines(default, 1800)
+    deadlines(deploy(KubernetesJudgeArgs()), 1800)
     short = deploy(with_judge(pull_timeout_seconds=600))
     deadlines(short, 600)
     assert_only_changed(
@@ -128,6 +167,63 @@ def test_one_pull_budget_sizes_probes_and_rollout_deadlines(default: Program):
         "ollama-deployment:spec.progressDeadlineSeconds",
         f"{CONTAINER}.env",
     )
+
+
+def test_the_provider_waits_only_for_the_controller_and_up_for_the_rollout(
+    default: Program,
+):
+    deployment = default.one(DEPLOYMENT)
+    # Not skipAwait: for a Deployment it would also skip the provider's wait on delete.
+    assert deployment.inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "jsonpath={.status.observedGeneration}"
+    }
+    assert deployment.custom_timeouts == {"create": "", "update": ""}
+
+
+def test_up_follows_the_rollout_on_the_providers_cluster(monkeypatch: pytest.MonkeyPatch):
+    followed = Followed(monkeypatch)
+    cluster = ClusterAccess(kubeconfig="/home/me/.kube/knitfab", context="gpu")
+    deploy(replace(KubernetesJudgeArgs(), namespace="judges", cluster=cluster))
+    assert followed.waits == [
+        {
+            "access": cluster,
+            "namespace": "judges",
+            "name": "ollama",
+            "models": ("llama3.2",),
+            "timeout_seconds": 120 + 1800 + 60,
+        }
+    ]
+
+
+def test_the_service_comes_once_the_judge_is_ready(monkeypatch: pytest.MonkeyPatch):
+    program = Program()
+    followed = Followed(monkeypatch)
+    services_when_ready: list[int] = []
+    followed.then = lambda: services_when_ready.append(len(program.of_type(SERVICE)))
+    deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
+    assert services_when_ready == [0]
+    deployment = program.one(DEPLOYMENT)
+    assert any(urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies)
+
+
+def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason_and_no_service(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    Followed(monkeypatch, JudgeNotReady("its postStart hook gave up: could not pull judge"))
+    program = Program()
+    with pytest.raises(JudgeNotReady, match="could not pull judge"):
+        deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
+    assert program.one(DEPLOYMENT)
+    assert program.of_type(SERVICE) == []
+
+
+def test_preview_and_rendering_to_yaml_do_not_wait(monkeypatch: pytest.MonkeyPatch):
+    followed = Followed(monkeypatch, JudgeNotReady("must not wait"))
+    preview = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), Program(preview=True))
+    assert preview.one(SERVICE)
+    rendered = replace(KubernetesJudgeArgs(), cluster=ClusterAccess(render_directory="out"))
+    assert deploy(rendered).outputs["evaluationUrl"].startswith("http://ollama.")
+    assert followed.waits == []
 
 
 def test_hook_output_goes_to_the_container_log(default: Program):

@@ -11,7 +11,7 @@ import pulumi
 import pytest
 import yaml
 
-from components.settings import PROJECT, ConfigError
+from components.settings import PROJECT, ClusterAccess, ConfigError
 from tests.pulumi_program import Program
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -144,3 +144,21 @@ def test_unknown_top_level_key_in_the_stack_is_reported(main):
     config = {**stack_config("knitfab"), f"{PROJECT}:modles": '["llama3.2"]'}
     with pytest.raises(ConfigError, match=r"ollama-judge:modles is not a setting"):
         main(config)
+
+
+def test_the_kubernetes_providers_settings_are_the_cluster_up_follows(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    followed: list[ClusterAccess] = []
+    monkeypatch.setattr(
+        "components.kubernetes_readiness.follow", lambda access, *rest: followed.append(access)
+    )
+    kubeconfig = str(PROJECT_DIR / "no-such-kubeconfig")
+    main(
+        {
+            **stack_config("knitfab"),
+            "kubernetes:kubeconfig": kubeconfig,
+            "kubernetes:context": "gpu",
+        }
+    )
+    assert followed == [ClusterAccess(kubeconfig=kubeconfig, context="gpu")]

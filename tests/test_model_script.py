@@ -253,8 +253,59 @@ def test_log_setting_sends_output_to_that_file(ollama: FakeOllama, tmp_path: Pat
     log = tmp_path / "container.log"
     result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_LOG=str(log))
     assert result.returncode == 0
-    assert result.stdout == ""
+    assert (result.stdout, result.stderr) == ("", "")
     assert "pulled llama3.2" in log.read_text()
+
+
+def test_with_a_log_the_reason_for_giving_up_also_reaches_the_caller(
+    ollama: FakeOllama, tmp_path: Path
+):
+    # The kubelet reports only a failed hook's own output, not the log's.
+    ollama.server_up()
+    ollama.set("pull-fails", "9")
+    ollama.set("pull-error", "pulling manifest\nError: pull model manifest: file does not exist\n")
+    log = tmp_path / "container.log"
+    result = ollama.run("pull", "judge", OLLAMA_JUDGE_LOG=str(log))
+    assert result.returncode == 1
+    reason = (
+        "ollama-judge: could not pull judge: Error: pull model manifest: file does not exist "
+        "(retrying cannot help)\n"
+    )
+    assert (result.stdout, result.stderr) == ("", reason)
+    assert "pulling judge (attempt 1 of 5)" in log.read_text()
+    assert log.read_text().endswith(reason)
+
+
+def test_with_a_log_a_server_that_never_answers_is_named_to_the_caller(
+    ollama: FakeOllama, tmp_path: Path
+):
+    log = tmp_path / "container.log"
+    result = ollama.run(
+        "pull", "llama3.2", OLLAMA_JUDGE_LOG=str(log), OLLAMA_JUDGE_SERVER_WAIT_SECONDS="1"
+    )
+    assert result.returncode == 1
+    assert result.stderr == "ollama-judge: ollama serve did not answer within 1s\n"
+    assert "did not answer within 1s" in log.read_text()
+
+
+def test_with_a_log_a_model_that_cannot_be_loaded_is_named_to_the_caller(
+    ollama: FakeOllama, tmp_path: Path
+):
+    ollama.server_up()
+    ollama.has("big")
+    ollama.set("load-fails")
+    result = ollama.run("pull", "big", OLLAMA_JUDGE_LOG=str(tmp_path / "container.log"))
+    assert result.returncode == 1
+    assert result.stderr.startswith("ollama-judge: could not load big: Error: model requires")
+
+
+def test_without_a_log_the_reason_for_giving_up_is_said_once(ollama: FakeOllama):
+    ollama.server_up()
+    ollama.set("pull-fails", "9")
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_ATTEMPTS="1")
+    assert result.returncode == 1
+    assert result.stdout.count("could not pull llama3.2 after 1 attempts") == 1
+    assert result.stderr == ""
 
 
 def test_unknown_mode_is_a_usage_error(ollama: FakeOllama):

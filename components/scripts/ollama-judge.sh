@@ -16,7 +16,10 @@
 #                                     each further one (5: 5, 10, 20, 40 s)
 #   OLLAMA_JUDGE_CALL_SECONDS         limit for one `ollama list` or `ollama show` (10)
 #   OLLAMA_JUDGE_LOG                  file to write progress to, e.g. /proc/1/fd/1 so that
-#                                     a Kubernetes hook's output reaches the container log
+#                                     a Kubernetes hook's output reaches the container log;
+#                                     the reason for giving up then goes to the caller's
+#                                     stderr too, since that is all the kubelet reports of a
+#                                     failed hook
 #   OLLAMA_JUDGE_INSECURE_REGISTRIES  registry hosts (host:port, space-separated) reached
 #                                     over plain HTTP: their models are pulled --insecure
 #   OLLAMA_JUDGE_READY_FILE           written once every model is pulled and loaded
@@ -33,6 +36,13 @@ ready_file=${OLLAMA_JUDGE_READY_FILE:-/tmp/ollama-judge-ready}
 
 say() {
     echo "ollama-judge: $*"
+}
+
+# The script's last word before it fails: to the log like every message, and to fd 3,
+# the caller's own stderr when the log is elsewhere (see the end of the script).
+give_up() {
+    say "$*"
+    say "$*" >&3
 }
 
 now() {
@@ -53,7 +63,7 @@ wait_for_server() {
     deadline=$(($(now) + server_wait))
     until server_answers; do
         if [ "$(now)" -ge "$deadline" ]; then
-            say "ollama serve did not answer within ${server_wait}s"
+            give_up "ollama serve did not answer within ${server_wait}s"
             return 1
         fi
         sleep 1
@@ -97,7 +107,7 @@ pull_one() {
     while :; do
         remaining=$((deadline - $(now)))
         if [ "$remaining" -le 0 ]; then
-            say "could not pull $model: no time left in the pull budget of ${pull_budget}s"
+            give_up "could not pull $model: no time left in the pull budget of ${pull_budget}s"
             return 1
         fi
         say "pulling $model (attempt $attempt of $attempts)"
@@ -113,11 +123,11 @@ pull_one() {
         fi
         error=$(last_error "$output")
         if is_permanent "$output"; then
-            say "could not pull $model: ${error:-ollama pull failed} (retrying cannot help)"
+            give_up "could not pull $model: ${error:-ollama pull failed} (retrying cannot help)"
             return 1
         fi
         if [ "$attempt" -ge "$attempts" ]; then
-            say "could not pull $model after $attempts attempts: ${error:-ollama pull failed}"
+            give_up "could not pull $model after $attempts attempts: ${error:-ollama pull failed}"
             return 1
         fi
         say "pull of $model failed (${error:-ollama pull failed}); trying again in ${pause}s"
@@ -135,7 +145,7 @@ load_one() {
     [ "$remaining" -gt 0 ] || remaining=1
     say "loading $model"
     if ! load_output=$(timeout "$remaining" ollama run "$model" "" </dev/null 2>&1); then
-        say "could not load $model: $(echo "$load_output" | grep -o 'Error: .*' | tail -n 1)"
+        give_up "could not load $model: $(echo "$load_output" | grep -o 'Error: .*' | tail -n 1)"
         return 1
     fi
     say "loaded $model"
@@ -193,7 +203,12 @@ serve() {
 mode=${1:-}
 [ "$#" -gt 0 ] && shift
 if [ -n "${OLLAMA_JUDGE_LOG:-}" ]; then
-    exec >>"$OLLAMA_JUDGE_LOG" 2>&1
+    # fd 3 keeps the caller's stderr: a failed hook's own output is the only part of it
+    # that the kubelet reports (in the container's status), so the reason goes there too.
+    exec 3>&2 >>"$OLLAMA_JUDGE_LOG" 2>&1
+else
+    # Everything already reaches the caller: the reason once is enough.
+    exec 3>/dev/null
 fi
 case "$mode" in
 serve) serve "$@" ;;

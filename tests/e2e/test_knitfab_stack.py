@@ -2,13 +2,16 @@
 
 The cluster (testcluster/) is a real kube-apiserver, etcd, controller-manager and
 scheduler; its node `gpu-node-1` (1 nvidia.com/gpu) is simulated by kwok, which reports
-pods running and ready but runs nothing in them: no hook, no probe. The stack is the
-committed Pulumi.knitfab.yaml pointed at this cluster (`kubernetes:kubeconfig`);
-namespace `knitfab` is created by the test setup, as Knitfab's exists already.
+pods running and ready but runs nothing in them: no hook, no probe. Where a test needs a
+failed hook, it writes what a kubelet writes then. The stack is the committed
+Pulumi.knitfab.yaml pointed at this cluster (`kubernetes:kubeconfig`); namespace `knitfab`
+is created by the test setup, as Knitfab's exists already.
 """
 
 from __future__ import annotations
 
+import json
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ class Deployed:
     cluster: Cluster
     stack: auto.Stack
     outputs: dict[str, Any]
+    up_output: str = ""
 
     def reconfigure(self, **config: Any) -> auto.Stack:
         return self.project.stack(
@@ -51,6 +55,7 @@ def deployed(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iter
     deployed.stack = deployed.reconfigure()
     result = deployed.stack.up()
     deployed.outputs = {k: v.value for k, v in result.outputs.items()}
+    deployed.up_output = result.stdout
     yield deployed
     deployed.reconfigure().destroy()
 
@@ -124,6 +129,126 @@ def test_unsatisfiable_gpu_request_fails_fast_saying_why_and_the_judge_keeps_run
     # Nothing was touched: the same pod still serves.
     assert deployed.pod()["metadata"]["uid"] == before["metadata"]["uid"]
     assert up(deployed.reconfigure()) == {"same": 4}
+
+
+def test_up_returns_once_the_deployment_is_available(deployed: Deployed):
+    assert "Deployment ollama is available" in deployed.up_output
+
+
+def test_a_pod_no_node_can_hold_ends_up_with_the_schedulers_reason(deployed: Deployed):
+    # More CPU than the node has: the GPU pre-flight does not weigh CPU, the scheduler does.
+    greedy = deployed.reconfigure(**{"ollama-judge:kubernetes": {"cpu": "64"}})
+    started = time.monotonic()
+    with pytest.raises(auto.CommandError) as failed:
+        greedy.up()
+    elapsed = time.monotonic() - started
+    assert elapsed < 90, f"took {elapsed:.0f}s"
+    message = str(failed.value)
+    assert "cannot be scheduled: 0/1 nodes are available: 1 Insufficient cpu." in message
+    assert "ollama-judge:kubernetes.gpu, .cpu, .memory" in message
+    assert "Traceback" not in message
+    up(deployed.reconfigure())
+    assert deployed.pod()["status"]["phase"] == "Running"
+
+
+def fail_the_hook_as_a_kubelet_does(cluster: Cluster, pod: dict[str, Any], output: str) -> None:
+    """What a kubelet writes when the postStart hook fails (pkg/kubelet, v1.36): the
+    container's status with the hook's output at the end of its message, and an event."""
+    name, uid = pod["metadata"]["name"], pod["metadata"]["uid"]
+    command = "[/bin/sh -c ...script... ollama-judge pull llama3.2]"
+    message = (
+        f'Exec lifecycle hook ({command}) for Container "ollama" in Pod "{name}_{NAMESPACE}'
+        f"({uid})\" failed - error: command '...' exited with 1: {output}, message: "
+        + json.dumps(output)
+    )
+    finished = "2026-01-01T00:00:01Z"
+    container = {
+        "name": "ollama",
+        "image": pod["spec"]["containers"][0]["image"],
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "state": {"waiting": {"reason": "PostStartHookError", "message": message}},
+        "lastState": {
+            "terminated": {
+                "containerID": "containerd://failed-hook",
+                "exitCode": 137,
+                "reason": "Error",
+                "startedAt": "2026-01-01T00:00:00Z",
+                "finishedAt": finished,
+            }
+        },
+    }
+    status = {"status": {"containerStatuses": [container]}}
+    cluster.kubectl(
+        "patch",
+        "pod",
+        name,
+        "-n",
+        NAMESPACE,
+        "--subresource=status",
+        "--type=merge",
+        "-p",
+        json.dumps(status),
+    )
+    event = {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{name}.failed-hook", "namespace": NAMESPACE},
+        "involvedObject": {"kind": "Pod", "namespace": NAMESPACE, "name": name, "uid": uid},
+        "reason": "FailedPostStartHook",
+        "message": "PostStartHook failed",
+        "type": "Warning",
+        "count": 1,
+        "firstTimestamp": finished,
+        "lastTimestamp": finished,
+        "source": {"component": "kubelet", "host": GPU_NODE},
+    }
+    cluster.kubectl("create", "-f", "-", stdin=json.dumps(event))
+
+
+def test_a_failed_model_pull_ends_up_within_seconds_with_the_hooks_reason(deployed: Deployed):
+    # A pod no node holds: kwok leaves it alone, and the test plays its kubelet.
+    stuck = deployed.reconfigure(**{"ollama-judge:kubernetes": {"cpu": "63"}})
+    outcome: dict[str, Any] = {}
+    updated = threading.Event()
+
+    def run_up() -> None:
+        def watch(line: str) -> None:
+            if "ollama-deployment updated" in line:
+                updated.set()
+
+        try:
+            stuck.up(on_output=watch)
+        except auto.CommandError as error:
+            outcome["error"] = error
+        outcome["ended"] = time.monotonic()
+
+    thread = threading.Thread(target=run_up)
+    thread.start()
+    assert updated.wait(120), "the Deployment was never updated"
+    time.sleep(3)  # the wait has begun: a failure from before it would not count
+    pods = deployed.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
+    [pod] = [p for p in pods if p["spec"]["containers"][0]["resources"]["requests"]["cpu"] == "63"]
+    reason = (
+        "ollama-judge: could not pull llama3.2: Error: pull model manifest: file does not "
+        "exist (retrying cannot help)\n"
+    )
+    fail_the_hook_as_a_kubelet_does(deployed.cluster, pod, reason)
+    failed_at = time.monotonic()
+    thread.join(120)
+    assert "error" in outcome, "up did not fail"
+    assert outcome["ended"] - failed_at < 15, f"took {outcome['ended'] - failed_at:.0f}s"
+    message = str(outcome["error"])
+    assert (
+        f"the judge's pod {pod['metadata']['name']} (namespace knitfab) is not ready "
+        "(llama3.2): its postStart hook gave up: could not pull llama3.2: Error: pull model "
+        "manifest: file does not exist (retrying cannot help)."
+    ) in message
+    assert f"kubectl logs -n knitfab {pod['metadata']['name']} --previous" in message
+    assert "Traceback" not in message
+    up(deployed.reconfigure())
+    assert deployed.pod()["status"]["phase"] == "Running"
 
 
 def test_persistence_mounts_a_claim_that_outlives_the_pod(deployed: Deployed):

@@ -1,0 +1,130 @@
+"""The one way this program talks to the Kubernetes API itself (not through the provider):
+the GPU pre-flight (kubernetes_capacity.py) and the wait for a ready judge
+(kubernetes_readiness.py).
+
+The client uses the kubeconfig the kubernetes provider uses: `kubernetes:kubeconfig` (a
+path or the kubeconfig itself) and `kubernetes:context`, else KUBECONFIG (one or more
+paths) or ~/.kube/config. Whatever the kubeconfig authenticates with works here too:
+certificates, tokens, and exec credential plugins (EKS, GKE, AKS, OIDC logins), whose
+tokens the client renews when they expire.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import urllib3
+import yaml
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from components.settings import ClusterAccess
+
+# What a call through the client raises when it fails: the API's refusal, or no answer.
+API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)
+
+
+class ClusterUnreadable(Exception):  # noqa: N818 (a reason to skip, not an error)
+    """The cluster cannot be read; the message says why."""
+
+
+@dataclass
+class Connection:
+    """A client of the cluster, and what its kubeconfig's credential plugin said."""
+
+    api: client.ApiClient
+    plugin_errors: list[str] = field(default_factory=list)
+
+    def failure(self, doing: str, error: Exception) -> str:
+        """Why `doing` ("listing nodes") failed, in the API's own words where it gave
+        some: a failing exec plugin is only logged (the client then goes on without
+        credentials), so the API's 401 alone would not say why."""
+        if isinstance(error, ApiException):
+            why = status_message(error)
+            cause = f"{error.status} {error.reason}" + (f" ({why})" if why else "")
+        else:
+            cause = str(getattr(error, "reason", None) or error)  # urllib3 wraps the socket's
+        reason = f"{doing} at {self.api.configuration.host} failed: {cause}"
+        if not self.plugin_errors:
+            return reason
+        return f"{reason}; the kubeconfig's credentials failed: {'; '.join(self.plugin_errors)}"
+
+
+def connect(access: ClusterAccess) -> Connection:
+    """A client with the provider's kubeconfig; raises ClusterUnreadable when that cannot
+    be used. Each call is tried once: the callers decide whether to try again."""
+    logged = _ErrorsLogged()
+    logging.getLogger().addHandler(logged)
+    try:
+        configuration = _client_configuration(access)
+    except (ConfigException, OSError, ValueError, yaml.YAMLError) as error:
+        raise ClusterUnreadable(f"the kubeconfig cannot be used: {error}") from None
+    finally:
+        logging.getLogger().removeHandler(logged)
+    configuration.retries = 0
+    return Connection(client.ApiClient(configuration), logged.messages)
+
+
+def status_message(error: ApiException) -> str:
+    """The API's own words from a failed call's Status body, if any."""
+    try:
+        return str(json.loads(error.body or "")["message"])
+    except (TypeError, ValueError, KeyError):
+        return ""
+
+
+def _is_file(value: str) -> bool:
+    """Whether `kubernetes:kubeconfig` names a file; the provider takes anything else as
+    the kubeconfig itself, including what the file system refuses as a name."""
+    try:
+        return Path(value).expanduser().is_file()
+    except (OSError, ValueError):  # too long a name, a NUL byte
+        return False
+
+
+def _kubeconfig_content(value: str) -> dict[str, Any]:
+    """`kubernetes:kubeconfig` that is not a path to a file: the kubeconfig itself, YAML
+    or JSON, as the provider also takes it."""
+    try:
+        content = yaml.safe_load(value)
+    except yaml.YAMLError as error:
+        raise ClusterUnreadable(f"kubernetes:kubeconfig is not a kubeconfig ({error})") from None
+    if not isinstance(content, dict):
+        raise ClusterUnreadable(f"no kubeconfig at {value}")
+    return content
+
+
+def _client_configuration(access: ClusterAccess) -> client.Configuration:
+    """The client settings of the kubeconfig the provider uses. Exec and auth-provider
+    plugins run here as they would for the provider (and kubectl)."""
+    configuration = client.Configuration()
+    # A kubeconfig whose plugin refreshes a token is not written back: it is the user's.
+    options = {"context": access.context, "persist_config": False}
+    source = access.kubeconfig
+    if source and not _is_file(source):
+        content = _kubeconfig_content(source)
+        config.load_kube_config_from_dict(content, client_configuration=configuration, **options)
+        return configuration
+    # KUBECONFIG may list several files, merged as kubectl merges them.
+    path = source or os.environ.get("KUBECONFIG") or str(Path.home() / ".kube" / "config")
+    if not any(Path(p).expanduser().is_file() for p in path.split(os.pathsep) if p):
+        raise ClusterUnreadable(f"no kubeconfig at {path}")
+    config.load_kube_config(config_file=path, client_configuration=configuration, **options)
+    return configuration
+
+
+class _ErrorsLogged(logging.Handler):
+    """What the client logs as errors while it loads a kubeconfig."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

@@ -1,0 +1,334 @@
+"""Waits, during `up`, until the judge's Deployment is Available (every replica updated and
+available: the readiness probe passes once every model is pulled and loaded), or until it
+cannot be, and says why.
+
+Pulumi's own wait for a Deployment only knows "available" and a timeout: a model pull that
+can never succeed would hold `up` until the rollout's deadline, and its reason would stay
+in the cluster. This wait reads the rollout through the Kubernetes API alone (the
+Deployment, the pods of its current ReplicaSet, their events; no logs and no exec, so the
+kubelets need not be reachable), relays its progress to `up`'s output, and ends as soon as
+the rollout cannot succeed:
+
+- the postStart hook (the model pull) failed: the kubelet puts the hook's own output, where
+  the model script leaves its reason, in the container's status;
+- the image cannot be pulled;
+- a pod cannot be scheduled (after a grace for claims being bound and autoscalers);
+- the Deployment's progress deadline passed.
+
+What happened before the wait began (events, a failed hook or an exceeded deadline of an
+earlier `up`) does not count: the kubelet keeps restarting a failing container, and its
+next try may succeed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from components import kubernetes_rollout as rollout
+from components.kubernetes_client import API_ERRORS, ClusterUnreadable, Connection, connect
+from components.readiness import CANCELLED, JudgeNotReady, Report
+from components.settings import PROJECT, ClusterAccess
+
+POLL_SECONDS = 1.0
+# (connect, read) seconds for each call.
+REQUEST_TIMEOUT = (5, 15)
+# How long the API may go without answering before the wait stops following it.
+API_SILENCE_SECONDS = 60
+# A pod the scheduler cannot place yet may soon be placed: a claim is being bound, or a
+# cluster autoscaler adds a node (it says so with an event, and the wait goes on).
+UNSCHEDULABLE_SECONDS = 30
+SCALE_UP_EVENT = "TriggeredScaleUp"
+# After a FailedPostStartHook event, how long the kubelet may take to put the hook's output
+# in the container's status (it does at its next sync of the pod).
+HOOK_OUTPUT_SECONDS = 10
+# Refusals that no retry changes.
+FINAL_STATUSES = frozenset({401, 403})
+
+
+class RolloutWatch:
+    """One Deployment's current rollout, read poll by poll. Remembers what it has told, and
+    what was there before the wait began (so as not to hold it against this `up`)."""
+
+    def __init__(
+        self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
+    ) -> None:
+        self.apps, self.core = apps, core
+        self.namespace, self.name = namespace, name
+        self.models = ", ".join(models) or "no models"
+        self.plain = apps.api_client.sanitize_for_serialization
+        self.first = True
+        self.earlier_deadline: dict[str, Any] | None = None
+        self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
+        self.earlier_exits: dict[str, dict[str, str]] = {}  # pod uid -> container -> id
+        self.unschedulable_since: dict[str, float] = {}
+        self.hook_failed_since: dict[str, float] = {}
+        self.events_readable = True
+        self.told: set[str] = set()
+        self.pods: list[dict[str, Any]] = []
+        self.labels = ""
+        self.doing = ""
+
+    def check(self, now: float, report: Report) -> bool:
+        """One look: True once the Deployment is Available; raises JudgeNotReady when the
+        rollout cannot succeed, and the client's errors when the API does not answer."""
+        deployment = self._deployment()
+        if rollout.available(deployment):
+            report(f"Deployment {self.name} is available")
+            return True
+        exceeded = rollout.deadline_exceeded(deployment)
+        if self.first:
+            self.earlier_deadline = exceeded
+        elif exceeded and exceeded != self.earlier_deadline:
+            what = f"made no progress within its deadline: {exceeded.get('message')}"
+            raise JudgeNotReady(self.unfinished(what))
+        self.pods = self._current_pods(deployment)
+        for pod in self.pods:
+            self._check_pod(pod, now, report)
+        self.first = False
+        return False
+
+    def unfinished(self, what: str) -> str:
+        states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
+        return (
+            f"the judge's Deployment {self.name} (namespace {self.namespace}) {what}{states}\n"
+            f"  Its pods: kubectl -n {self.namespace} describe pods -l {self.labels}"
+        )
+
+    def _call(self, doing: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        self.doing = doing
+        return self.plain(method(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs))
+
+    def _deployment(self) -> dict[str, Any]:
+        read = self.apps.read_namespaced_deployment
+        try:
+            found = self._call("reading the Deployment", read, self.name, self.namespace)
+        except ApiException as error:
+            if error.status != 404:
+                raise
+            found = None
+        if not found or found["metadata"].get("deletionTimestamp"):
+            raise JudgeNotReady(
+                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
+                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
+                "`up --refresh` creates it again"
+            )
+        return dict(found)
+
+    def _current_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
+        labels = deployment["spec"]["selector"].get("matchLabels", {})
+        self.labels = rollout.selector(labels)
+        sets = self._call(
+            "listing ReplicaSets",
+            self.apps.list_namespaced_replica_set,
+            self.namespace,
+            label_selector=self.labels,
+        )["items"]
+        current = [rs for rs in sets if rollout.is_current(rs, deployment)]
+        if not current:
+            return []  # not created yet (Recreate: only once the old pods are gone)
+        # Should there be two, the controller takes the oldest.
+        replica_set = min(current, key=lambda rs: rs["metadata"]["creationTimestamp"])
+        template_hash = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
+        pods = self._call(
+            "listing pods",
+            self.core.list_namespaced_pod,
+            self.namespace,
+            label_selector=rollout.selector({**labels, rollout.TEMPLATE_HASH: template_hash}),
+        )["items"]
+        return [
+            pod
+            for pod in pods
+            if rollout.owned_by(pod, replica_set) and not pod["metadata"].get("deletionTimestamp")
+        ]
+
+    def _events(self, pod: dict[str, Any], report: Report) -> list[dict[str, Any]]:
+        if not self.events_readable:
+            return []
+        try:
+            return list(
+                self._call(
+                    "listing events",
+                    self.core.list_namespaced_event,
+                    self.namespace,
+                    field_selector=f"involvedObject.uid={rollout.uid(pod)}",
+                )["items"]
+            )
+        except ApiException as error:
+            if error.status != 403:
+                raise
+            # Not needed: a failed hook shows in the container's status too.
+            self.events_readable = False
+            report(f"the pods' events cannot be read ({error.status} {error.reason})")
+            return []
+
+    def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
+        uid, name = rollout.uid(pod), pod["metadata"]["name"]
+        containers = pod.get("status", {}).get("containerStatuses", [])
+        events = self._events(pod, report)
+        if self.first:
+            self.earlier_events.update({rollout.uid(e): rollout.times(e) for e in events})
+            self.earlier_exits[uid] = {c["name"]: rollout.exited(c) for c in containers}
+        fresh = [e for e in events if rollout.times(e) > self.earlier_events.get(rollout.uid(e), 0)]
+
+        def tell(line: str, key: str | None = None) -> None:
+            if (key or line) not in self.told:
+                self.told.add(key or line)
+                report(f"{name}: {line}")
+
+        if pod["spec"].get("nodeName"):
+            tell(f"scheduled on node {pod['spec']['nodeName']}")
+        for event in fresh:
+            if event.get("reason") not in ("Scheduled", rollout.HOOK_FAILED_EVENT):
+                tell(rollout.first_line(event.get("message", "")), key=rollout.uid(event))
+            if event.get("reason") == "Started":
+                tell(f"its postStart hook pulls and loads the models ({self.models})")
+        for container in containers:
+            waiting = container.get("state", {}).get("waiting") or {}
+            if waiting.get("reason") in rollout.IMAGE_ERRORS:
+                raise JudgeNotReady(self._image_failed(name, container["image"], waiting))
+            earlier = self.earlier_exits.get(uid, {}).get(container["name"])
+            if waiting.get("reason") == rollout.HOOK_FAILED_STATE and (
+                rollout.exited(container) != earlier
+            ):
+                reason = rollout.hook_failure(waiting.get("message", ""))
+                raise JudgeNotReady(self._hook_failed(name, reason))
+        self._check_hook_events(name, uid, fresh, now)
+        self._check_scheduling(pod, events, now)
+        if rollout.ready(pod):
+            tell("ready: every model is pulled and loaded")
+
+    def _check_hook_events(
+        self, name: str, uid: str, fresh: list[dict[str, Any]], now: float
+    ) -> None:
+        failed = [e for e in fresh if e.get("reason") == rollout.HOOK_FAILED_EVENT]
+        if not failed:
+            return
+        # Kubelets before 1.2x put the hook's output in the event itself.
+        said = [e["message"] for e in failed if rollout.HOOK_OUTPUT_MARK in e.get("message", "")]
+        if said:
+            raise JudgeNotReady(self._hook_failed(name, rollout.hook_failure(said[-1])))
+        if now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
+            reason = "the kubelet did not report its output in the pod's status"
+            raise JudgeNotReady(self._hook_failed(name, reason))
+
+    def _check_scheduling(
+        self, pod: dict[str, Any], events: list[dict[str, Any]], now: float
+    ) -> None:
+        uid, refused = rollout.uid(pod), rollout.unschedulable(pod)
+        if refused is None:
+            self.unschedulable_since.pop(uid, None)
+            return
+        waited = now - self.unschedulable_since.setdefault(uid, now)
+        scaling_up = any(e.get("reason") == SCALE_UP_EVENT for e in events)
+        if waited >= UNSCHEDULABLE_SECONDS and not scaling_up:
+            key = f"{PROJECT}:kubernetes"
+            raise JudgeNotReady(
+                f"the judge's pod {pod['metadata']['name']} (namespace {self.namespace}) cannot "
+                f"be scheduled: {refused.get('message')}\n"
+                f"  Check {key}.gpu, .cpu, .memory, .nodeSelector and .tolerations against what "
+                "the nodes offer (kubectl describe nodes); the next `up` rolls a change out."
+            )
+
+    def _hook_failed(self, pod: str, reason: str) -> str:
+        return (
+            f"the judge's pod {pod} (namespace {self.namespace}) is not ready ({self.models}): "
+            f"its postStart hook gave up: {reason}.\n"
+            f"  Check the model names and that the registry can be reached from the cluster's "
+            f"nodes, or change {PROJECT}:models; the next `up` rolls the change out. The "
+            f"kubelet keeps restarting the container meanwhile, so a registry that comes back "
+            f"brings the judge up by itself. Its log: "
+            f"kubectl logs -n {self.namespace} {pod} --previous"
+        )
+
+    def _image_failed(self, pod: str, image: str, waiting: dict[str, Any]) -> str:
+        return (
+            f"the judge's pod {pod} (namespace {self.namespace}) cannot start: its image "
+            f"{image} cannot be pulled ({waiting.get('reason')}: {waiting.get('message')}).\n"
+            f"  Check {PROJECT}:image and that the nodes can reach its registry; an image "
+            f"that is only on the nodes needs {PROJECT}:kubernetes.imagePullPolicy "
+            "IfNotPresent or Never."
+        )
+
+
+def wait_until_available(
+    apps: Any,
+    core: Any,
+    namespace: str,
+    name: str,
+    models: tuple[str, ...],
+    timeout_seconds: float,
+    report: Report,
+    describe: Callable[[str, Exception], str] | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Returns when the Deployment is Available; raises JudgeNotReady when its rollout
+    cannot succeed, the time ran out, the API stopped answering, or the update was
+    cancelled. `apps` and `core` are the client's AppsV1Api and CoreV1Api; `describe` says
+    why a call failed (the client's own words by default)."""
+    watch = RolloutWatch(apps, core, namespace, name, models)
+    describe = describe or Connection(apps.api_client).failure
+    deadline = clock() + timeout_seconds
+    answered = clock()
+    while True:
+        now = clock()
+        try:
+            if watch.check(now, report):
+                return
+            answered = now
+        except API_ERRORS as error:
+            why = describe(watch.doing, error)
+            if isinstance(error, ApiException) and error.status in FINAL_STATUSES:
+                raise JudgeNotReady(
+                    f"cannot follow the judge's rollout: {why}. The kubeconfig's user needs "
+                    f"get and list on deployments, replicasets, pods and events in namespace "
+                    f"{namespace}"
+                ) from None
+            if now - answered >= API_SILENCE_SECONDS:
+                raise JudgeNotReady(
+                    f"cannot follow the judge's rollout: the cluster's API has failed for "
+                    f"{now - answered:.0f}s: {why}"
+                ) from None
+        if now >= deadline:
+            raise JudgeNotReady(
+                watch.unfinished(
+                    f"was not available within {timeout_seconds:.0f}s (the server's start, "
+                    f"{PROJECT}:pullTimeoutSeconds and a minute):"
+                )
+            )
+        if CANCELLED.wait(POLL_SECONDS):
+            raise JudgeNotReady(
+                f"the update was interrupted while the judge's Deployment {name} (namespace "
+                f"{namespace}) was rolling out; it keeps rolling out, and the next `up` waits "
+                "for it again"
+            )
+
+
+def follow(
+    access: ClusterAccess,
+    namespace: str,
+    name: str,
+    models: tuple[str, ...],
+    timeout_seconds: float,
+    report: Report,
+) -> None:
+    """The wait, through a client with the kubeconfig the kubernetes provider uses."""
+    try:
+        connection = connect(access)
+    except ClusterUnreadable as reason:
+        raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
+    with connection.api as api:
+        wait_until_available(
+            client.AppsV1Api(api),
+            client.CoreV1Api(api),
+            namespace,
+            name,
+            models,
+            timeout_seconds,
+            report,
+            connection.failure,
+        )

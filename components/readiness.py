@@ -1,0 +1,83 @@
+"""What the waits for a ready judge share, whatever runs it (docker_readiness.py,
+kubernetes_readiness.py): the error that ends `up`, the interruption that ends a wait,
+how the model script's messages are read, and how a wait runs beside the program.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import pulumi
+
+# Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
+# with the update instead of keeping the program alive.
+CANCELLED = threading.Event()
+
+SCRIPT_PREFIX = "ollama-judge: "
+# How the model script's last words before it fails begin (`give_up` in
+# components/scripts/ollama-judge.sh).
+GIVING_UP = ("could not", "ollama serve")
+
+Report = Callable[[str], None]
+T = TypeVar("T")
+
+
+class JudgeNotReady(pulumi.RunError):
+    """The judge will not become ready; the message says why and what to do."""
+
+
+def script_lines(text: str) -> list[str]:
+    """The model script's messages in a log or a hook's output, without the prefix."""
+    return [
+        line.split(SCRIPT_PREFIX, 1)[1]
+        for line in text.replace("\r", "\n").splitlines()
+        if SCRIPT_PREFIX in line
+    ]
+
+
+def giving_up_reason(lines: list[str]) -> str | None:
+    """The model script's last reason for giving up among its messages, if it gave one."""
+    return next((line for line in reversed(lines) if line.startswith(GIVING_UP)), None)
+
+
+def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -> asyncio.Future[T]:
+    """Runs a blocking wait on a thread of its own and returns its outcome as a future,
+    for an `apply` to return.
+
+    Run inside the `apply` itself, the wait would hold the program's event loop: the lines
+    it reports (sent to the engine by that loop) would all arrive when it ends. `wait`
+    gets the function that reports one line, as info of `resource`. The thread is a
+    daemon, so a wait still running never keeps the process from exiting.
+    """
+    loop = asyncio.get_running_loop()
+    # Pulumi's runtime settings (which engine to talk to) are context variables.
+    context = contextvars.copy_context()
+    outcome: asyncio.Future[T] = loop.create_future()
+
+    def report(line: str) -> None:
+        loop.call_soon_threadsafe(lambda: pulumi.log.info(line, resource=resource), context=context)
+
+    def settle(done: Callable[[Any], None], value: Any) -> None:
+        def finish() -> None:
+            if not outcome.done():
+                done(value)
+
+        # The program may have ended meanwhile (another failure): nobody is waiting then.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(finish)
+
+    def run() -> None:
+        try:
+            result = wait(report)
+        except BaseException as error:  # handed on to the apply that awaits the outcome
+            settle(outcome.set_exception, error)
+        else:
+            settle(outcome.set_result, result)
+
+    threading.Thread(target=run, name="ollama-judge-readiness", daemon=True).start()
+    return outcome

@@ -1,0 +1,460 @@
+"""The wait for an available judge Deployment, against a cluster whose objects a test
+scripts (tests/fake_kubernetes.py), and the reading of the kubelet's words."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import urllib3
+
+from components import kubernetes_readiness, readiness
+from components.judge import MODEL_SCRIPT
+from components.kubernetes_readiness import follow, wait_until_available
+from components.kubernetes_rollout import available, go_unquote, hook_failure, is_current
+from components.readiness import JudgeNotReady
+from components.settings import ClusterAccess
+from tests.fake_kubernetes import (
+    TEMPLATE,
+    FakeCluster,
+    deployment,
+    event,
+    pod,
+    refusal,
+    replica_set,
+)
+
+CURRENT = replica_set("new")
+OLD = replica_set(
+    "old",
+    {**TEMPLATE, "spec": {"containers": [{"name": "ollama", "image": "ollama/ollama:0.23"}]}},
+)
+ROLLING = deployment(updated=1)
+AVAILABLE = deployment(updated=1, available=1)
+NO_SUCH_MODEL = (
+    "ollama-judge: could not pull judge:1: Error: pull model manifest: file does not exist "
+    "(retrying cannot help)\n"
+)
+
+
+def kubelet_hook_message(output: str, pod_name: str = "ollama-new-a") -> str:
+    """What the kubelet (pkg/kubelet/lifecycle/handlers.go) says of a failed exec hook:
+    the command with the whole inlined script, the runtime's error, then the output as
+    Go's %q writes it (for this text, as JSON does)."""
+    command = f"/bin/sh -c {MODEL_SCRIPT} ollama-judge pull judge:1"
+    return (
+        f'Exec lifecycle hook ([{command}]) for Container "ollama" in Pod '
+        f"\"{pod_name}_knitfab(pod-{pod_name})\" failed - error: command '{command}' exited "
+        f"with 1: {output}, message: {json.dumps(output)}"
+    )
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(kubernetes_readiness, "POLL_SECONDS", 0)
+    readiness.CANCELLED.clear()
+    yield
+    readiness.CANCELLED.clear()
+
+
+def wait(cluster: FakeCluster, timeout: float = 3600, clock: Clock | None = None) -> list[str]:
+    """Waits on `cluster`; returns the lines reported."""
+    reported: list[str] = []
+    wait_until_available(
+        cluster,
+        cluster,
+        "knitfab",
+        "ollama",
+        ("judge:1",),
+        timeout,
+        reported.append,
+        clock=clock or Clock(),
+    )
+    return reported
+
+
+def failure(cluster: FakeCluster, timeout: float = 3600) -> str:
+    with pytest.raises(JudgeNotReady) as failed:
+        wait(cluster, timeout)
+    return str(failed.value)
+
+
+def set_deployment(value: dict[str, Any]):
+    return lambda cluster: setattr(cluster, "deployment", value)
+
+
+# --- when the wait ends well --------------------------------------------------------------
+
+
+def test_an_available_deployment_is_ready_at_once():
+    cluster = FakeCluster(AVAILABLE)
+    assert wait(cluster) == ["Deployment ollama is available"]
+    assert cluster.calls == [("read_namespaced_deployment", "knitfab/ollama")]
+
+
+def test_progress_is_relayed_until_the_deployment_is_available():
+    starting = pod("ollama-new-a", CURRENT, waiting=("ContainerCreating", ""))
+    events = (
+        event(starting, "Scheduled", "Successfully assigned knitfab/ollama-new-a to gpu-node-1"),
+        event(starting, "Pulled", 'Container image "ollama/ollama:0.24.0" already present'),
+        event(starting, "Started", "Started container ollama"),
+    )
+
+    def scheduled(cluster: FakeCluster) -> None:
+        cluster.deployment = ROLLING
+        cluster.replica_sets = [OLD, CURRENT]
+        cluster.pods = [starting]
+        cluster.events = list(events)
+
+    def ready(cluster: FakeCluster) -> None:
+        cluster.pods = [pod("ollama-new-a", CURRENT, ready=True)]
+
+    cluster = FakeCluster(
+        deployment(generation=2, observed=1),
+        replica_sets=(OLD,),
+        steps=(lambda c: None, scheduled, ready, set_deployment(AVAILABLE)),
+    )
+    assert wait(cluster) == [
+        "ollama-new-a: scheduled on node gpu-node-1",
+        'ollama-new-a: Container image "ollama/ollama:0.24.0" already present',
+        "ollama-new-a: Started container ollama",
+        "ollama-new-a: its postStart hook pulls and loads the models (judge:1)",
+        "ollama-new-a: ready: every model is pulled and loaded",
+        "Deployment ollama is available",
+    ]
+
+
+def test_the_calls_select_the_deployments_current_pods_and_their_events():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(lambda c: None, set_deployment(AVAILABLE)),
+    )
+    wait(cluster)
+    assert cluster.calls[:4] == [
+        ("read_namespaced_deployment", "knitfab/ollama"),
+        ("list_namespaced_replica_set", "app=ollama"),
+        ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
+        ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
+    ]
+
+
+# --- a failed model pull --------------------------------------------------------------
+
+
+def hook_failed(name: str = "ollama-new-a", output: str = NO_SUCH_MODEL, exit_id: str = "c1"):
+    failed = pod(
+        name,
+        CURRENT,
+        waiting=("PostStartHookError", kubelet_hook_message(output, name)),
+        last_exit=exit_id,
+    )
+    return failed, event(failed, "FailedPostStartHook", "PostStartHook failed")
+
+
+def test_a_failed_hook_ends_the_wait_with_the_model_scripts_reason():
+    failed, failed_event = hook_failed()
+    starting = pod("ollama-new-a", CURRENT, waiting=("ContainerCreating", ""))
+
+    def hook_fails(cluster: FakeCluster) -> None:
+        cluster.pods, cluster.events = [failed], [failed_event]
+
+    cluster = FakeCluster(
+        ROLLING, replica_sets=(CURRENT,), pods=(starting,), steps=(lambda c: None, hook_fails)
+    )
+    assert failure(cluster) == (
+        "the judge's pod ollama-new-a (namespace knitfab) is not ready (judge:1): its "
+        "postStart hook gave up: could not pull judge:1: Error: pull model manifest: file "
+        "does not exist (retrying cannot help).\n"
+        "  Check the model names and that the registry can be reached from the cluster's "
+        "nodes, or change ollama-judge:models; the next `up` rolls the change out. The "
+        "kubelet keeps restarting the container meanwhile, so a registry that comes back "
+        "brings the judge up by itself. Its log: kubectl logs -n knitfab ollama-new-a "
+        "--previous"
+    )
+
+
+def test_a_hook_failure_event_alone_waits_a_little_for_the_hooks_output():
+    running = pod("ollama-new-a", CURRENT)
+    _, failed_event = hook_failed()
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(running,),
+        steps=(lambda c: None, lambda c: setattr(c, "events", [failed_event])),
+    )
+    clock = Clock()
+    with pytest.raises(JudgeNotReady, match="did not report its output") as failed:
+        wait(cluster, clock=clock)
+    assert "its postStart hook gave up" in str(failed.value)
+    assert (
+        3 + kubernetes_readiness.HOOK_OUTPUT_SECONDS
+        <= clock.now
+        <= 6 + (kubernetes_readiness.HOOK_OUTPUT_SECONDS)
+    )
+
+
+def test_an_event_that_carries_the_hooks_output_is_enough():
+    running = pod("ollama-new-a", CURRENT)
+    said = event(running, "FailedPostStartHook", kubelet_hook_message(NO_SUCH_MODEL))
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(running,), events=())
+    cluster.steps = [lambda c: None, lambda c: setattr(c, "events", [said])]
+    assert "gave up: could not pull judge:1: Error: pull model manifest" in failure(cluster)
+
+
+def test_failures_from_before_the_wait_do_not_count_but_a_new_one_does():
+    # An earlier `up` failed; the kubelet keeps restarting the container.
+    earlier, earlier_event = hook_failed(exit_id="c1")
+    earlier_event["count"] = 3
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(earlier,),
+        events=(earlier_event,),
+        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+    )
+    assert wait(cluster)[-1] == "Deployment ollama is available"
+
+    again, again_event = hook_failed(
+        output="ollama-judge: could not pull judge:1: other\n", exit_id="c2"
+    )
+    again_event["count"] = 4
+
+    def fails_again(cluster: FakeCluster) -> None:
+        cluster.pods, cluster.events = [again], [again_event]
+
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(earlier,),
+        events=(earlier_event,),
+        steps=(lambda c: None, lambda c: None, fails_again),
+    )
+    assert "gave up: could not pull judge:1: other." in failure(cluster)
+
+
+def test_pods_of_older_replica_sets_do_not_count():
+    old_pod = pod(
+        "ollama-old-a",
+        OLD,
+        waiting=("PostStartHookError", kubelet_hook_message(NO_SUCH_MODEL, "ollama-old-a")),
+        last_exit="c9",
+    )
+    old_event = event(old_pod, "FailedPostStartHook", "PostStartHook failed")
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(OLD, CURRENT),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(
+            lambda c: None,
+            lambda c: (c.pods.append(old_pod), c.events.append(old_event)),
+            lambda c: None,
+            set_deployment(AVAILABLE),
+        ),
+    )
+    assert wait(cluster)[-1] == "Deployment ollama is available"
+    assert not any("ollama-old-a" in argument for _, argument in cluster.calls)
+
+
+# --- other rollouts that cannot succeed --------------------------------------------------
+
+
+def test_an_image_that_cannot_be_pulled_ends_the_wait():
+    message = 'Back-off pulling image "ollama/ollama:0.24.0": ErrImagePull: not found'
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT, waiting=("ImagePullBackOff", message)),),
+    )
+    said = failure(cluster)
+    assert said.startswith(
+        "the judge's pod ollama-new-a (namespace knitfab) cannot start: its image "
+        f"ollama/ollama:0.24.0 cannot be pulled (ImagePullBackOff: {message})."
+    )
+    assert "ollama-judge:image" in said and "imagePullPolicy" in said
+
+
+UNSCHEDULABLE = "0/1 nodes are available: 1 Insufficient nvidia.com/gpu."
+
+
+def test_an_unschedulable_pod_ends_the_wait_after_a_grace_with_the_schedulers_words():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT, unschedulable=UNSCHEDULABLE),),
+    )
+    clock = Clock()
+    with pytest.raises(JudgeNotReady) as failed:
+        wait(cluster, clock=clock)
+    assert str(failed.value).startswith(
+        f"the judge's pod ollama-new-a (namespace knitfab) cannot be scheduled: {UNSCHEDULABLE}"
+    )
+    assert "ollama-judge:kubernetes.gpu" in str(failed.value)
+    grace = kubernetes_readiness.UNSCHEDULABLE_SECONDS
+    assert grace <= clock.now <= grace + 4
+
+
+def test_a_pod_an_autoscaler_makes_room_for_is_waited_for():
+    waiting = pod("ollama-new-a", CURRENT, unschedulable=UNSCHEDULABLE)
+    scale_up = event(waiting, "TriggeredScaleUp", "pod triggered scale-up: [{gpu-pool 0->1}]")
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(waiting,), events=(scale_up,))
+    said = failure(cluster, timeout=100)
+    assert "was not available within 100s" in said
+    assert f"not scheduled ({UNSCHEDULABLE})" in said
+
+
+def test_an_exceeded_progress_deadline_ends_the_wait_unless_it_was_there_before():
+    exceeded = {
+        "type": "Progressing",
+        "status": "False",
+        "reason": "ProgressDeadlineExceeded",
+        "message": 'ReplicaSet "ollama-new" has timed out progressing.',
+        "lastUpdateTime": "2026-01-01T01:00:00Z",
+    }
+    late = deployment(updated=1, conditions=(exceeded,))
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(lambda c: None, set_deployment(late)),
+    )
+    said = failure(cluster)
+    assert said.startswith(
+        "the judge's Deployment ollama (namespace knitfab) made no progress within its "
+        'deadline: ReplicaSet "ollama-new" has timed out progressing.\n'
+        "  pod ollama-new-a: Running, running, not ready\n"
+    )
+    assert said.endswith("kubectl -n knitfab describe pods -l app=ollama")
+
+    earlier = FakeCluster(
+        late,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+    )
+    assert wait(earlier)[-1] == "Deployment ollama is available"
+
+
+def test_the_wait_ends_at_its_deadline_saying_where_the_pods_are():
+    crashing = pod(
+        "ollama-new-a", CURRENT, waiting=("CrashLoopBackOff", "back-off 40s"), last_exit="c3"
+    )
+    said = failure(FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(crashing,)), timeout=5)
+    assert said.startswith(
+        "the judge's Deployment ollama (namespace knitfab) was not available within 5s (the "
+        "server's start, ollama-judge:pullTimeoutSeconds and a minute):\n"
+        "  pod ollama-new-a: Running, waiting (CrashLoopBackOff: back-off 40s), last exit: "
+        "Error (137), 1 restarts\n"
+    )
+
+
+def test_an_interrupted_update_ends_the_wait():
+    readiness.CANCELLED.set()
+    assert "interrupted" in failure(FakeCluster(ROLLING))
+
+
+def test_a_deployment_deleted_meanwhile_ends_the_wait():
+    cluster = FakeCluster(ROLLING)
+    cluster.failing["read_namespaced_deployment"] = refusal(404, "Not Found")
+    assert "was deleted while `up` waited for it" in failure(cluster)
+
+
+# --- the API's answers ------------------------------------------------------------------
+
+
+def test_a_refused_call_ends_the_wait_naming_the_rights_needed():
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,))
+    cluster.failing["list_namespaced_pod"] = refusal(
+        403, "Forbidden", 'pods is forbidden: User "judge" cannot list resource "pods"'
+    )
+    said = failure(cluster)
+    assert said.startswith(
+        "cannot follow the judge's rollout: listing pods at https://cluster.example failed: 403 "
+        'Forbidden (pods is forbidden: User "judge" cannot list resource "pods").'
+    )
+    assert "get and list on deployments, replicasets, pods and events" in said
+
+
+def test_events_that_cannot_be_read_are_done_without():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+    )
+    cluster.failing["list_namespaced_event"] = refusal(403, "Forbidden")
+    reported = wait(cluster)
+    assert "the pods' events cannot be read (403 Forbidden)" in " ".join(reported)
+    assert [c for c, _ in cluster.calls].count("list_namespaced_event") == 1
+
+
+def test_an_api_that_does_not_answer_for_a_minute_ends_the_wait():
+    cluster = FakeCluster(ROLLING)
+    cluster.failing["read_namespaced_deployment"] = urllib3.exceptions.MaxRetryError(
+        None, "/apis", ConnectionRefusedError("connection refused")
+    )
+    clock = Clock()
+    with pytest.raises(JudgeNotReady, match=r"the cluster's API has failed for 6.s") as failed:
+        wait(cluster, clock=clock)
+    assert "connection refused" in str(failed.value)
+
+
+def test_a_short_outage_of_the_api_is_waited_out():
+    cluster = FakeCluster(ROLLING)
+    cluster.failing["read_namespaced_deployment"] = urllib3.exceptions.ProtocolError("reset")
+    cluster.steps = [lambda c: None] * 5 + [lambda c: c.failing.clear(), set_deployment(AVAILABLE)]
+    assert wait(cluster) == ["Deployment ollama is available"]
+
+
+def test_an_unusable_kubeconfig_is_named(tmp_path):
+    with pytest.raises(JudgeNotReady, match="cannot follow the judge's rollout: no kubeconfig"):
+        follow(
+            ClusterAccess(kubeconfig=str(tmp_path / "absent")), "knitfab", "ollama", (), 60, print
+        )
+
+
+# --- reading the API's objects --------------------------------------------------------
+
+
+def test_the_hooks_reason_is_the_model_scripts_even_among_other_output():
+    output = "pulling manifest\nError: x\nollama-judge: could not pull a: Error: x\n"
+    assert hook_failure(kubelet_hook_message(output)) == "could not pull a: Error: x"
+
+
+def test_without_the_model_scripts_words_the_hooks_last_line_or_exit_status_says_why():
+    assert hook_failure(kubelet_hook_message("sh: ollama: not found\n")) == (
+        "sh: ollama: not found"
+    )
+    assert hook_failure(kubelet_hook_message("")) == "it exited with 1 and said nothing"
+    assert hook_failure("PostStartHook failed") == "it failed"
+
+
+def test_go_quoted_output_is_unescaped():
+    assert (
+        go_unquote(r"tab\there \"quoted\" caf\u00e9 \\ \x41\n") == 'tab\there "quoted" café \\ A\n'
+    )
+
+
+def test_the_current_replica_set_is_the_one_of_the_deployments_template():
+    assert is_current(CURRENT, ROLLING)
+    assert not is_current(OLD, ROLLING)
+    foreign = {**CURRENT, "metadata": {**CURRENT["metadata"], "ownerReferences": []}}
+    assert not is_current(foreign, ROLLING)
+
+
+def test_available_needs_the_current_spec_seen_and_every_replica_updated_and_available():
+    assert available(AVAILABLE)
+    assert not available(deployment(generation=3, observed=2, updated=1, available=1))
+    assert not available(deployment(updated=1, available=0))
+    assert not available(deployment(updated=1, available=1, replicas=2)), "an old pod is left"

@@ -1,0 +1,72 @@
+"""What both readiness waits share: reading the model script's words, and running a wait
+beside the program so that its lines reach the engine while it waits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pytest
+from pulumi.runtime import mocks
+
+from components.readiness import (
+    JudgeNotReady,
+    Report,
+    beside_the_program,
+    giving_up_reason,
+    script_lines,
+)
+from tests.pulumi_program import Program
+
+
+def test_script_lines_are_the_prefixed_ones_without_the_prefix():
+    text = "pulling manifest\rollama-judge: pulled a\nError: x\nollama-judge: ready: a\n"
+    assert script_lines(text) == ["pulled a", "ready: a"]
+
+
+def test_the_reason_for_giving_up_is_the_last_one_given():
+    lines = [
+        "could not pull a after 5 attempts: Error: x",
+        "stopping: the judge cannot work without its models",
+    ]
+    assert giving_up_reason(lines) == "could not pull a after 5 attempts: Error: x"
+    assert giving_up_reason(["ollama serve did not answer within 120s"]) is not None
+    assert giving_up_reason(["pulling a (attempt 1 of 5)"]) is None
+
+
+def run_wait(wait: Callable[[Report], str]) -> Program:
+    def build() -> dict[str, pulumi.Output[str]]:
+        namespace = k8s.core.v1.Namespace("judges")
+        return {"ready": namespace.id.apply(lambda _: beside_the_program(wait, namespace))}
+
+    return Program().run(build)
+
+
+def test_lines_reach_the_engine_while_the_wait_goes_on(monkeypatch: pytest.MonkeyPatch):
+    arrived = threading.Event()
+    log = mocks.MockEngine.Log
+
+    def record(engine: mocks.MockEngine, request: Any) -> Any:
+        if request.message == "pulling judge":
+            arrived.set()
+        return log(engine, request)
+
+    monkeypatch.setattr(mocks.MockEngine, "Log", record)
+
+    def wait(report: Report) -> str:
+        report("pulling judge")
+        # Only the program's event loop sends the line: it must be free meanwhile.
+        return "relayed while waiting" if arrived.wait(5) else "relayed only at the end"
+
+    assert run_wait(wait).outputs == {"ready": "relayed while waiting"}
+
+
+def test_a_wait_that_fails_fails_the_program():
+    def wait(report: Report) -> str:
+        raise JudgeNotReady("the judge gave up")
+
+    with pytest.raises(JudgeNotReady, match="the judge gave up"):
+        run_wait(wait)
