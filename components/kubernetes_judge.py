@@ -194,10 +194,10 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            # After the judge is ready: the provider's own wait for the Service (its
-            # endpoints) then passes at once, and a judge that failed leaves the Service as
-            # it was (`up` ends with the reason). The outputs come from the Service, so they
-            # too appear only once the judge is ready.
+            # Only once the judge is ready: a judge that cannot be leaves the Service as it
+            # was, and `up` ends with the reason rather than also waiting for endpoints
+            # that never come (the provider waits for them). The outputs come from the
+            # Service, so they too appear only once the judge is ready.
             opts=child.merge(pulumi.ResourceOptions(depends_on=[ready])),
         )
         if args.network_policy.enabled:
