@@ -97,8 +97,8 @@ class Observed:
 
     started: float = 0.0
     returned: float = 0.0
-    # (time, [ready flags of the Service's endpoints])
-    endpoints: list[tuple[float, list[bool]]] = field(default_factory=list)
+    # (time, [Ready of each judge pod], [ready of each of the Service's endpoints])
+    samples: list[tuple[float, list[bool], list[bool]]] = field(default_factory=list)
 
 
 @dataclass
@@ -130,13 +130,25 @@ class Judge:
             for e in s.get("endpoints") or []
         ]
 
+    def pod_readiness(self) -> list[bool]:
+        pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
+        return [
+            any(
+                c["type"] == "Ready" and c["status"] == "True"
+                for c in p.get("status", {}).get("conditions", [])
+            )
+            for p in pods
+        ]
+
     def up_observed(self, stack: auto.Stack) -> tuple[auto.UpResult, Observed]:
         observed = Observed()
         done = threading.Event()
 
         def watch() -> None:
             while not done.is_set():
-                observed.endpoints.append((time.time(), self.endpoint_readiness()))
+                observed.samples.append(
+                    (time.time(), self.pod_readiness(), self.endpoint_readiness())
+                )
                 done.wait(0.2)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -233,21 +245,23 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     assert judge.blob_gets() >= len(judge.registry.blob_digests(MODEL))
 
     observed = judge.first_up
-    # The endpoint was published while the pod was not ready, and turned ready only
-    # after the hook had pulled and loaded the model.
-    not_ready = [t for t, flags in observed.endpoints if flags and not any(flags)]
-    first_ready = next(t for t, flags in observed.endpoints if any(flags))
-    assert not_ready, "the Service never showed the pod as not ready"
-    assert max(not_ready) < first_ready
-    assert first_ready >= ready[0] - 1  # the kubelet's log stamps and ours: one clock
+    # The pod ran unready while its hook pulled; it turned ready, and the Service got a
+    # ready endpoint, only once the model script had the model pulled and loaded.
+    unready_pod = [t for t, pods, _ in observed.samples if pods and not any(pods)]
+    first_ready_pod = min(t for t, pods, _ in observed.samples if any(pods))
+    first_ready_endpoint = min(t for t, _, endpoints in observed.samples if any(endpoints))
+    assert unready_pod, "the pod was never seen unready"
+    assert max(unready_pod) < first_ready_pod <= first_ready_endpoint
+    # The kubelet's log stamps and ours come from one clock; a sample takes ~0.2 s.
+    assert first_ready_pod >= ready[0] - 1
     conditions = {c["type"]: c for c in pod["status"]["conditions"]}
     assert parse_time(conditions["Ready"]["lastTransitionTime"]) >= int(ready[0]) - 1
 
     deployment = judge.cluster.get("deployment", "ollama", "-n", NAMESPACE)
     available = {c["type"]: c for c in deployment["status"]["conditions"]}["Available"]
     assert available["status"] == "True"
-    # `up` returned once the Deployment was Available, not before.
-    assert observed.returned >= first_ready
+    # `up` returned once the Deployment was Available and the Service had the endpoint.
+    assert observed.returned >= first_ready_endpoint
     assert parse_time(available["lastTransitionTime"]) <= observed.returned + 1
 
 
@@ -363,3 +377,76 @@ def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
     assert claim["status"]["phase"] == "Bound"
     judge.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
     judge.stack().up()
+
+
+# --- a model the registry lacks ------------------------------------------------------------
+
+
+@pytest.fixture
+def in_cluster_registry(judge: Judge) -> Iterator[str]:
+    """The test registry under a name only the cluster's DNS knows."""
+    registry = judge.registry
+    judge.cluster.kubectl("create", "namespace", IN_CLUSTER_NAMESPACE)
+    port = registry.host_port
+    judge.cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": [
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": "registry", "namespace": IN_CLUSTER_NAMESPACE},
+                    "spec": {"ports": [{"name": "https", "port": port, "targetPort": port}]},
+                },
+                {
+                    "apiVersion": "discovery.k8s.io/v1",
+                    "kind": "EndpointSlice",
+                    "metadata": {
+                        "name": "registry-gateway",
+                        "namespace": IN_CLUSTER_NAMESPACE,
+                        "labels": {"kubernetes.io/service-name": "registry"},
+                    },
+                    "addressType": "IPv4",
+                    "endpoints": [{"addresses": [registry.published_on]}],
+                    "ports": [{"name": "https", "protocol": "TCP", "port": port}],
+                },
+            ],
+        }
+    )
+    yield f"{IN_CLUSTER_REGISTRY}:{port}"
+    judge.cluster.kubectl("delete", "namespace", IN_CLUSTER_NAMESPACE, "--wait=false")
+
+
+def test_a_model_the_registry_lacks_fails_up_with_the_hooks_reason(
+    judge: Judge, in_cluster_registry: str
+):
+    missing = f"{in_cluster_registry}/library/missing:1"
+    stack = judge.stack(**{
+        "ollama-judge:models": [missing],
+        "ollama-judge:registries": {
+            in_cluster_registry: {"caFile": str(judge.registry.ca)},
+        },
+    })  # fmt: skip
+    service_before = judge.cluster.get("service", "ollama", "-n", NAMESPACE)
+    started = time.monotonic()
+    with pytest.raises(auto.CommandError) as failure:
+        stack.up()
+    took = time.monotonic() - started
+    message = str(failure.value)
+    assert f"could not pull {missing}" in message, message[-3000:]
+    assert "file does not exist" in message, message[-3000:]
+    # Well inside the pull budget (30 min) the Deployment's own wait would have spent.
+    assert took < 180, took
+    service_after = judge.cluster.get("service", "ollama", "-n", NAMESPACE)
+    assert (
+        service_after["metadata"]["resourceVersion"]
+        == service_before["metadata"]["resourceVersion"]
+    )
+
+    # Back to a model the registry has: the next `up` repairs the judge.
+    judge.stack().up()
+    assert judge.pod()["status"]["containerStatuses"][0]["ready"]
+    assert verdict_of(judge.run_job("evaluation-after-repair")) == judge_check.Verdict(
+        judge_model.SCORE, judge_model.FREE_REPLY
+    )
