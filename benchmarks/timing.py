@@ -8,6 +8,7 @@ import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from scripts.stack import open_stack
 
@@ -43,3 +44,35 @@ def load() -> str:
     """The machine's load averages: a benchmark on a busy machine says so."""
     one, five, _ = os.getloadavg()
     return f"load average {one:.2f} (1 min), {five:.2f} (5 min) on {os.cpu_count()} CPUs"
+
+
+class Timeline:
+    """Where an operation's seconds go, from the engine's events as they arrive: when the
+    engine started the program, and when each resource's step began and ended. Pass
+    `timeline.on_event` as `on_event=` to `up`, `preview` or `destroy`."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.marks: list[tuple[float, str]] = []
+        self._begun: dict[str, float] = {}
+
+    def on_event(self, event: Any) -> None:
+        now = time.perf_counter() - self.started
+        if event.prelude_event:
+            self.marks.append((now, "engine ready, program running"))
+        elif event.resource_pre_event:
+            step = event.resource_pre_event.metadata
+            self._begun[step.urn] = now
+        elif event.res_outputs_event:
+            step = event.res_outputs_event.metadata
+            begun = self._begun.pop(step.urn, now)
+            name = step.urn.rsplit("::", 1)[-1]
+            self.marks.append((now, f"{step.op} {name}: {now - begun:.2f}s (from {begun:.2f}s)"))
+        elif event.summary_event:
+            self.marks.append((now, "summary"))
+
+    def report(self, total: float | None = None) -> str:
+        lines = [f"  {at:6.2f}s  {what}" for at, what in sorted(self.marks)]
+        if total is not None:
+            lines.append(f"  {total:6.2f}s  returned")
+        return "\n".join(lines)

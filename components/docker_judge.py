@@ -93,9 +93,10 @@ class DockerJudge(JudgeComponent):
             or None,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
-                # Docker runs the first check one interval after the start, so this also
-                # bounds how long `up` idles after the judge is ready; one check costs a
-                # shell and one `ollama` call per model.
+                # `up` does not wait for Docker's first check (docker_readiness runs the
+                # same command itself); the interval is how soon Docker, and whatever
+                # waits on its health, notices a judge that lost a model. One check costs
+                # a shell and one `ollama` call per model.
                 interval="5s",
                 timeout="30s",
                 retries=3,

@@ -6,6 +6,12 @@ succeed would hold `up` for the whole pull budget, and its error would stay in t
 container's log. This wait follows the container instead: it relays the model script's
 progress to `up`'s output, and ends as soon as the script gives up (the container stops
 or restarts), with the script's last words in the message.
+
+Docker runs the first healthcheck one interval after the start (and version 20.10 has no
+shorter start interval), so a judge ready after 1 s would wait for the 5 s mark. Once
+the model script says it is ready, this wait runs the healthcheck's own command itself
+(`docker exec`) and ends when it passes: the same test, without the interval. Docker's
+status says "healthy" at its next check.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from components import docker_engine
+from components import docker_engine, judge
 from components.readiness import (
     CANCELLED,
     JudgeNotReady,
@@ -25,6 +31,8 @@ from components.readiness import (
 from components.settings import PROJECT
 
 POLL_SECONDS = 0.5
+# What the model script says once every model is pulled and loaded.
+READY_LINE = "ready:"
 # Lines of the container log that explain a failure: the model script's own, and the
 # errors `ollama pull` and `ollama serve` print.
 LOG_LINES_SHOWN = 12
@@ -64,6 +72,11 @@ class ContainerWatch:
     def healthy(self, state: dict[str, Any]) -> bool:
         return (state.get("Health") or {}).get("Status") == "healthy"
 
+    def check_passes(self, models: tuple[str, ...]) -> bool:
+        """The healthcheck's command, run now rather than at Docker's next interval."""
+        exit_code, _ = self.container.exec_run(judge.model_script_command("check", models))
+        return exit_code == 0
+
     def gave_up(self, state: dict[str, Any]) -> bool:
         """The model script ended the container: it stopped, or Docker restarted it."""
         restarted = self.container.attrs.get("RestartCount", 0) != self.restarts
@@ -99,11 +112,15 @@ def wait_until_ready(
     watch = ContainerWatch(container)
     name = str(container.name)
     deadline = clock() + timeout_seconds
+    script_ready = False
     while True:
         state = watch.state()
         for line in watch.new_script_lines():
             report(line)
+            script_ready = script_ready or line.startswith(READY_LINE)
         if watch.healthy(state):
+            return
+        if script_ready and state.get("Running") and watch.check_passes(models):
             return
         if watch.gave_up(state):
             raise JudgeNotReady(failure_message(name, watch.log(), models))

@@ -49,7 +49,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components import judge, kubernetes_readiness, readiness
+from components import judge, kubernetes_endpoints, kubernetes_readiness, readiness
 from components.judge_component import JudgeComponent
 from components.kubernetes_network_policy import judge_network_policy
 from components.settings import KubernetesJudgeArgs
@@ -61,6 +61,14 @@ AWAIT_ANNOTATION = "pulumi.com/waitFor"
 AWAIT_CONTROLLER = "jsonpath={.status.observedGeneration}"
 LABELS = {"app": judge.JUDGE_HOST}
 PROBE_PERIOD_SECONDS = 10
+# The startup probe runs only until its first success. While the hook pulls, a check
+# ends at its first test (no ready file: one shell, no `ollama` call), so probing every
+# second costs little; and the kubelet runs the readiness probe as soon as the container
+# counts as started, so the judge turns ready within a second of its models, not ten.
+STARTUP_PROBE_PERIOD_SECONDS = 1
+# From the Service's creation (its judge ready) to its ready endpoint: the controller's
+# write, normally well under a second.
+SERVING_SECONDS = 120
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 
@@ -181,7 +189,14 @@ class KubernetesJudge(JudgeComponent):
         )
         service = k8s.core.v1.Service(
             f"{name}-service",
-            metadata=meta(judge.JUDGE_HOST),
+            metadata=ObjectMetaArgs(
+                name=judge.JUDGE_HOST,
+                namespace=namespace,
+                labels=LABELS,
+                # The provider's wait would idle 10 s after the endpoint appears; the
+                # Service exists once created, and `serving` below waits for its endpoint.
+                annotations={"pulumi.com/waitFor": "jsonpath={.spec.clusterIP}"},
+            ),
             spec=ServiceSpecArgs(
                 type="ClusterIP",
                 selector=LABELS,
@@ -205,9 +220,11 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        service_dns_name = pulumi.Output.all(
-            service.metadata.name, service.metadata.namespace
-        ).apply(lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local")
+        # Resolves once the Service has a ready endpoint, and so do the outputs.
+        serving = pulumi.Output.all(service.metadata.name, service.metadata.namespace).apply(
+            lambda names: self._wait_until_serving(args, names[0], names[1], service)
+        )
+        service_dns_name = serving.apply(lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local")
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.
         self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
 
@@ -232,6 +249,19 @@ class KubernetesJudge(JudgeComponent):
             return deployment
 
         return readiness.beside_the_program(wait, deployment)
+
+    @staticmethod
+    def _wait_until_serving(
+        args: KubernetesJudgeArgs, name: str, namespace: str, service: k8s.core.v1.Service
+    ) -> pulumi.Input[tuple[str, str]]:
+        if pulumi.runtime.is_dry_run() or args.cluster.render_directory:
+            return (name, namespace)
+
+        def wait(report: readiness.Report) -> tuple[str, str]:
+            kubernetes_endpoints.follow(args.cluster, namespace, name, SERVING_SECONDS)
+            return (name, namespace)
+
+        return readiness.beside_the_program(wait, service)
 
     @staticmethod
     def _container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:
@@ -265,9 +295,9 @@ class KubernetesJudge(JudgeComponent):
             # Covers the whole first start: no restart while models are still arriving.
             startup_probe=ProbeArgs(
                 exec_=check,
-                period_seconds=PROBE_PERIOD_SECONDS,
+                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
                 timeout_seconds=PROBE_PERIOD_SECONDS,
-                failure_threshold=math.ceil(ready_seconds / PROBE_PERIOD_SECONDS),
+                failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
             ),
             readiness_probe=ProbeArgs(
                 exec_=check,

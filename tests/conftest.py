@@ -1,6 +1,6 @@
 """Unit tests run the program on Pulumi's mocks, with no Docker engine, cluster or
-registry: the readiness waits find a healthy container and an available Deployment, and
-every registry has every model."""
+registry: the readiness waits find a healthy container, an available Deployment and a
+Service with a ready endpoint, and every registry has every model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import docker_readiness, kubernetes_readiness, model_registry
+from components import (
+    docker_readiness,
+    kubernetes_endpoints,
+    kubernetes_readiness,
+    model_registry,
+)
 from tests.fake_docker import FakeContainer
 
 
@@ -20,5 +25,6 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_readiness, "container_of", lambda host, id: FakeContainer())
         patch.setattr(kubernetes_readiness, "follow", lambda *args: None)
+        patch.setattr(kubernetes_endpoints, "follow", lambda *args: None)
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

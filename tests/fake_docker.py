@@ -22,6 +22,7 @@ class FakeContainer:
         self.id = f"{name}-id"
         self.log_text = log
         self.steps = list(steps or [])
+        self.execs: list[list[str]] = []
         self.attrs: dict[str, Any] = {
             "RestartCount": 0,
             "State": {"Running": True, "Restarting": False, "Health": {"Status": health}},
@@ -33,6 +34,12 @@ class FakeContainer:
 
     def logs(self, stdout: bool = True, stderr: bool = True) -> bytes:
         return self.log_text.encode()
+
+    def exec_run(self, cmd: list[str]) -> tuple[int, bytes]:
+        """The healthcheck's command, answered as the model script would: 0 once it
+        said it is ready."""
+        self.execs.append(cmd)
+        return (0 if "ollama-judge: ready:" in self.log_text else 1), b""
 
     # Steps.
     def say(self, *lines: str) -> None:

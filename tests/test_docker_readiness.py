@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import docker_readiness, readiness
+from components import docker_readiness, judge, readiness
 from components.docker_readiness import failure_message, wait_until_ready
 from components.readiness import JudgeNotReady
 from tests.fake_docker import FakeContainer
@@ -53,6 +53,21 @@ def test_progress_is_relayed_until_the_container_is_healthy():
     reported: list[str] = []
     wait_until_ready(container, ("judge",), 60, reported.append)
     assert reported == ["pulling judge (attempt 1 of 5)", "pulled judge", "ready: judge"]
+
+
+def test_once_the_script_is_ready_the_healthchecks_command_ends_the_wait_before_docker_runs_it():
+    container = FakeContainer(
+        health="starting",
+        steps=[
+            lambda c: c.say("ollama-judge: pulled judge"),
+            lambda c: c.say("ollama-judge: ready: judge"),
+            lambda c: pytest.fail("the wait went on after the check passed"),
+        ],
+    )
+    wait_until_ready(container, ("judge",), 60, lambda line: None)
+    assert container.attrs["State"]["Health"]["Status"] == "starting"
+    # Run only once the script said so, and exactly Docker's healthcheck command.
+    assert container.execs == [judge.model_script_command("check", ("judge",))]
 
 
 def test_a_container_that_gave_up_ends_the_wait_with_the_pulls_error():

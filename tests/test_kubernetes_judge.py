@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components import kubernetes_readiness
+from components import kubernetes_endpoints, kubernetes_readiness
 from components.judge import MODEL_SCRIPT
 from components.kubernetes_judge import KubernetesJudge
 from components.readiness import JudgeNotReady, Report
@@ -204,6 +204,25 @@ def test_the_service_comes_once_the_judge_is_ready(monkeypatch: pytest.MonkeyPat
     assert services_when_ready == [0]
     deployment = program.one(DEPLOYMENT)
     assert any(urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies)
+
+
+def test_the_outputs_come_once_the_service_has_a_ready_endpoint(monkeypatch: pytest.MonkeyPatch):
+    Followed(monkeypatch)
+    program = Program()
+    serving: list[tuple[str, str]] = []
+
+    def follow(access: ClusterAccess, namespace: str, service: str, timeout: float) -> None:
+        assert program.of_type(SERVICE), "waited for endpoints before the Service existed"
+        serving.append((namespace, service))
+
+    monkeypatch.setattr(kubernetes_endpoints, "follow", follow)
+    deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
+    assert serving == [("knitfab", "ollama")]
+    assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
+    # The provider's own Service wait (10 s of quiet after the endpoint) is replaced.
+    assert program.one(SERVICE).inputs["metadata"]["annotations"] == {
+        "pulumi.com/waitFor": "jsonpath={.spec.clusterIP}"
+    }
 
 
 def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason_and_no_service(

@@ -257,6 +257,16 @@ def test_log_setting_sends_output_to_that_file(ollama: FakeOllama, tmp_path: Pat
     assert "pulled llama3.2" in log.read_text()
 
 
+def test_with_a_log_a_check_answers_its_caller_and_leaves_the_log_alone(
+    ollama: FakeOllama, tmp_path: Path
+):
+    log = tmp_path / "container.log"
+    not_yet = ollama.run("check", "llama3.2", OLLAMA_JUDGE_LOG=str(log))
+    assert not_yet.returncode == 1
+    assert "not all pulled and loaded yet" in not_yet.stdout
+    assert not log.exists() or log.read_text() == ""
+
+
 def test_with_a_log_the_reason_for_giving_up_also_reaches_the_caller(
     ollama: FakeOllama, tmp_path: Path
 ):

@@ -202,7 +202,9 @@ serve() {
 
 mode=${1:-}
 [ "$#" -gt 0 ] && shift
-if [ -n "${OLLAMA_JUDGE_LOG:-}" ]; then
+# A check's answer is for its caller (a probe reports it in its events), not the log: a
+# startup probe asks every second while models arrive.
+if [ -n "${OLLAMA_JUDGE_LOG:-}" ] && [ "$mode" != check ]; then
     # fd 3 keeps the caller's stderr: a failed hook's own output is the only part of it
     # that the kubelet reports (in the container's status), so the reason goes there too.
     exec 3>&2 >>"$OLLAMA_JUDGE_LOG" 2>&1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -41,6 +42,16 @@ class Cluster:
 
     def apply(self, manifest: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    @contextmanager
+    def paused(self, component: str) -> Iterator[None]:
+        """A control-plane process of up.sh stopped (SIGSTOP) for the duration."""
+        pid = int((self.kubeconfig.parent / "pids" / f"{component}.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            os.kill(pid, signal.SIGCONT)
 
 
 def _run(script: str, *args: str, env: dict[str, str] | None = None) -> str:

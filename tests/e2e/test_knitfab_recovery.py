@@ -5,6 +5,7 @@ are taken over rather than refused as already existing."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,13 @@ def test_an_up_killed_mid_rollout_is_repaired_by_the_next_up(
     stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
     runner = Runner(project, tmp_path)
     try:
-        operation = runner.start("up", "--stack", "knitfab", "--yes")
-        # The provider waits about 10 s for the Service's endpoints: kill it then.
-        operation.wait_for_output("ollama-service creating", 180)
-        operation.kill_everything()
+        # The provider waits for the controller to observe the new Deployment: with the
+        # controller-manager paused, that step lasts until the kill.
+        with cluster.paused("kube-controller-manager"):
+            operation = runner.start("up", "--stack", "knitfab", "--yes")
+            operation.wait_for_output("ollama-deployment creating", 180)
+            time.sleep(2)
+            operation.kill_everything()
         state = stack.export_stack().deployment
         assert state.get("pending_operations"), "killed mid-step: the create was not recorded"
 

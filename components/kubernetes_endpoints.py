@@ -1,0 +1,82 @@
+"""Waits, during `up`, until the judge's Service has a ready endpoint: the evaluation's
+requests to `http://ollama:11434/v1/` then reach a judge.
+
+The provider's own Service wait ends only after a fixed 10 s of quiet following the last
+change to the Service's endpoints. The Service is created once its judge is ready (see
+kubernetes_judge.py), so its endpoint is ready the moment the EndpointSlice controller
+writes it, and this wait ends then, through the API, with the kubeconfig the provider
+uses.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from kubernetes import client
+
+from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect
+from components.readiness import CANCELLED, JudgeNotReady
+from components.settings import ClusterAccess
+
+POLL_SECONDS = 0.2
+REQUEST_TIMEOUT = (5, 15)
+SERVICE_LABEL = "kubernetes.io/service-name"
+
+
+def ready_endpoints(slices: list[dict[str, Any]]) -> int:
+    """How many endpoints of these EndpointSlices are ready (a missing condition means
+    ready, as the API documents)."""
+    return sum(
+        1
+        for endpoint_slice in slices
+        for endpoint in endpoint_slice.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready", True)
+    )
+
+
+def wait_until_serving(
+    discovery: Any,
+    namespace: str,
+    service: str,
+    timeout_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    """Returns once the Service has a ready endpoint; raises JudgeNotReady when the time
+    ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
+    plain = discovery.api_client.sanitize_for_serialization
+    deadline = clock() + timeout_seconds
+    failure = ""
+    while True:
+        try:
+            found = discovery.list_namespaced_endpoint_slice(
+                namespace,
+                label_selector=f"{SERVICE_LABEL}={service}",
+                _request_timeout=REQUEST_TIMEOUT,
+            )
+            if ready_endpoints(plain(found).get("items", [])):
+                return
+        except API_ERRORS as error:
+            failure = f" (listing its EndpointSlices failed: {error})"
+        if clock() >= deadline:
+            raise JudgeNotReady(
+                f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
+                f"ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
+                "cluster's controller-manager runs: it writes the Service's endpoints"
+            )
+        if CANCELLED.wait(POLL_SECONDS):
+            raise JudgeNotReady(
+                f"the update was interrupted while the Service {service} (namespace "
+                f"{namespace}) was getting its endpoint; the next `up` checks it again"
+            )
+
+
+def follow(access: ClusterAccess, namespace: str, service: str, timeout_seconds: float) -> None:
+    """The wait, through a client with the kubeconfig the kubernetes provider uses."""
+    try:
+        connection = connect(access)
+    except ClusterUnreadable as reason:
+        raise JudgeNotReady(f"cannot check the judge's Service: {reason}") from None
+    with connection.api as api:
+        wait_until_serving(client.DiscoveryV1Api(api), namespace, service, timeout_seconds)

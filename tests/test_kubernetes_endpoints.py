@@ -1,0 +1,80 @@
+"""The wait for the judge's Service to have a ready endpoint, against a scripted API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from kubernetes import client
+
+from components import kubernetes_endpoints
+from components.kubernetes_endpoints import ready_endpoints, wait_until_serving
+from components.readiness import CANCELLED, JudgeNotReady
+
+
+def endpoint_slice(*ready: bool | None) -> dict[str, Any]:
+    return {
+        "endpoints": [
+            {"addresses": ["10.0.0.1"], "conditions": {} if r is None else {"ready": r}}
+            for r in ready
+        ]
+    }
+
+
+class FakeDiscovery:
+    """DiscoveryV1Api's list call, answering one scripted list of slices per call."""
+
+    def __init__(self, *answers: list[dict[str, Any]] | Exception):
+        self.answers = list(answers)
+        self.selectors: list[str] = []
+        self.api_client = client.ApiClient()
+
+    def list_namespaced_endpoint_slice(self, namespace: str, **kwargs: Any) -> dict[str, Any]:
+        self.selectors.append(kwargs["label_selector"])
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return {"items": answer}
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 1.0
+        return self.now
+
+
+@pytest.fixture(autouse=True)
+def quick_polls(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(kubernetes_endpoints, "POLL_SECONDS", 0.001)
+    CANCELLED.clear()
+    yield
+    CANCELLED.clear()
+
+
+def test_ready_endpoints_counts_ready_and_unstated_ones_only():
+    assert ready_endpoints([endpoint_slice(True, False), endpoint_slice(None)]) == 2
+    assert ready_endpoints([endpoint_slice(False), {"endpoints": None}]) == 0
+
+
+def test_the_wait_ends_once_the_services_slice_has_a_ready_endpoint():
+    discovery = FakeDiscovery([], [endpoint_slice(False)], [endpoint_slice(True)])
+    wait_until_serving(discovery, "knitfab", "ollama", 60, Clock())
+    assert discovery.selectors == ["kubernetes.io/service-name=ollama"] * 3
+
+
+def test_api_errors_are_retried_and_named_when_the_time_runs_out():
+    discovery = FakeDiscovery(client.ApiException(status=503, reason="Service Unavailable"))
+    with pytest.raises(JudgeNotReady) as failure:
+        wait_until_serving(discovery, "knitfab", "ollama", 5, Clock())
+    message = str(failure.value)
+    assert "Service ollama (namespace knitfab) had no ready endpoint within 5s" in message
+    assert "503" in message
+
+
+def test_an_interrupted_update_ends_the_wait():
+    CANCELLED.set()
+    with pytest.raises(JudgeNotReady, match="interrupted"):
+        wait_until_serving(FakeDiscovery([]), "knitfab", "ollama", 60, Clock())
