@@ -203,17 +203,14 @@ class Node:
         log(f"node {NODE} ready after {time.monotonic() - started:.1f}s")
 
     def claim_host(self) -> None:
-        if HOST_LOCK.exists():
-            other = Node.__new__(Node)
-            other.paths = Paths(Path(HOST_LOCK.read_text().strip()))
-            other.processes = Processes(other.paths)
-            if other.paths.state != self.paths.state and any(
-                other.processes.running(name) for name in ("kubelet", "containerd")
-            ):
-                raise NodeError(
-                    f"a node already runs on this machine, from {other.paths.state}: "
-                    f"stop it with testcluster/node.py down {other.paths.state}"
-                )
+        """One node per machine: its bridge, iptables chains and cgroups are the host's."""
+        holder = Path(HOST_LOCK.read_text().strip()) if HOST_LOCK.exists() else self.paths.state
+        processes = Processes(Paths(holder))
+        if any(processes.running(name) for name in ("kubelet", "containerd")):
+            raise NodeError(
+                f"a node already runs on this machine, from {holder}: stop it with "
+                f"testcluster/node.py down {holder}"
+            )
         HOST_LOCK.write_text(f"{self.paths.state}\n")
 
     def binary_image(self, binary: str, image: str) -> str:
@@ -383,8 +380,8 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("up", "down"):
         print("usage: node.py up STATE [IMAGE...] | node.py down STATE", file=sys.stderr)
         return 2
-    node = Node(Path(argv[1]))
     try:
+        node = Node(Path(argv[1]))
         if argv[0] == "up":
             try:
                 node.up(argv[2:])

@@ -28,8 +28,15 @@ class NodeError(Exception):
 
 
 def cluster_env(state: Path) -> dict[str, str]:
+    """What up.sh wrote of its cluster: ports, paths, the bin directory."""
+    written = state / "cluster.env"
+    if not written.is_file():
+        raise NodeError(
+            f"no test cluster in {state} (no cluster.env): start one first with "
+            f"TESTCLUSTER_FAKE_NODES=0 testcluster/up.sh {state}"
+        )
     env = {}
-    for line in (state / "cluster.env").read_text().splitlines():
+    for line in written.read_text().splitlines():
         if "=" in line and not line.startswith("#"):
             key, value = line.split("=", 1)
             env[key] = value
@@ -62,10 +69,10 @@ class Processes:
 
     def __init__(self, paths: Paths):
         self.paths = paths
-        paths.pids.mkdir(parents=True, exist_ok=True)
-        paths.logs.mkdir(parents=True, exist_ok=True)
 
     def start(self, name: str, argv: Sequence[str], env: dict[str, str] | None = None) -> None:
+        self.paths.pids.mkdir(parents=True, exist_ok=True)
+        self.paths.logs.mkdir(parents=True, exist_ok=True)
         executable = os.path.realpath(shutil.which(argv[0]) or argv[0])
         with open(self.paths.logs / f"{name}.log", "ab") as out:
             process = subprocess.Popen(

@@ -132,3 +132,17 @@ def wait_until(condition, seconds: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {seconds}s waiting for {what}")
         time.sleep(0.5)
+
+
+def docker_health(name: str, seconds: float = 20) -> dict[str, Any]:
+    """The container once Docker's own healthcheck calls it healthy. `up` returns as
+    soon as the healthcheck's command passes (run by up itself); Docker's status follows
+    at its next check, one interval (5 s) after the start at most."""
+    found: dict[str, Any] = {}
+
+    def healthy() -> bool:
+        found.update(inspect("container", name) or {})
+        return bool(found) and found["State"].get("Health", {}).get("Status") == "healthy"
+
+    wait_until(healthy, seconds, f"Docker to call {name} healthy")
+    return found

@@ -157,7 +157,7 @@ def test_every_command_the_readme_shows_works_as_typed(clone: Path, tmp_path: Pa
             assert "http://ollama:11434/v1" in output
         if command.startswith("scripts/judge-check"):
             assert "verdict: score" in output
-    assert host.inspect("container", "ollama")["State"]["Health"]["Status"] == "healthy"
+    host.docker_health("ollama")
 
 
 def test_the_fix_a_config_error_names_works_as_typed(clone: Path, tmp_path: Path):

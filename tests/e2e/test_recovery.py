@@ -72,10 +72,7 @@ def log_time(container: str, text: str) -> float:
 
 
 def assert_healthy_judge() -> dict[str, Any]:
-    container = host.inspect("container", "ollama")
-    assert container is not None
-    assert container["State"]["Health"]["Status"] == "healthy"
-    return container
+    return host.docker_health("ollama")
 
 
 def destroy(runner: Runner) -> None:
