@@ -297,7 +297,8 @@ def wait_until_available(
             raise JudgeNotReady(
                 watch.unfinished(
                     f"was not available within {timeout_seconds:.0f}s (the server's start, "
-                    f"{PROJECT}:pullTimeoutSeconds and a minute):"
+                    f"{PROJECT}:pullTimeoutSeconds and a minute, for each round of pods that "
+                    "a rolling update starts):"
                 )
             )
         if CANCELLED.wait(POLL_SECONDS):

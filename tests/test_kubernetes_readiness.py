@@ -353,7 +353,8 @@ def test_the_wait_ends_at_its_deadline_saying_where_the_pods_are():
     said = failure(FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(crashing,)), timeout=5)
     assert said.startswith(
         "the judge's Deployment ollama (namespace knitfab) was not available within 5s (the "
-        "server's start, ollama-judge:pullTimeoutSeconds and a minute):\n"
+        "server's start, ollama-judge:pullTimeoutSeconds and a minute, for each round of pods "
+        "that a rolling update starts):\n"
         "  pod ollama-new-a: Running, waiting (CrashLoopBackOff: back-off 40s), last exit: "
         "Error (137), 1 restarts\n"
     )
