@@ -290,6 +290,8 @@ def test_replicas_share_a_read_write_many_claim():
     assert pod_spec_of(shared)["volumes"] == [
         {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
     ]
+    # On the shared volume: the judges pull one at a time.
+    assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/root/.ollama/ollama-judge-pull.lock"
 
 
 def test_models_live_in_an_empty_dir_without_persistence(default: Program):
