@@ -176,8 +176,10 @@ class RolloutWatch:
         fresh = [e for e in events if rollout.times(e) > self.earlier_events.get(rollout.uid(e), 0)]
 
         def tell(line: str, key: str | None = None) -> None:
-            if (key or line) not in self.told:
-                self.told.add(key or line)
+            # Once per pod: every replica says "ready" in the same words.
+            told = key or f"{uid} {line}"
+            if told not in self.told:
+                self.told.add(told)
                 report(f"{name}: {line}")
 
         if pod["spec"].get("nodeName"):

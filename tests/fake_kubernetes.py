@@ -26,7 +26,9 @@ def deployment(
     available: int = 0,
     replicas: int | None = None,
     conditions: tuple[dict[str, Any], ...] = (),
+    wanted: int = 1,
 ) -> dict[str, Any]:
+    """A Deployment of `wanted` replicas, with its status as the controller writes it."""
     return {
         "metadata": {
             "name": "ollama",
@@ -34,7 +36,7 @@ def deployment(
             "uid": DEPLOYMENT_UID,
             "generation": generation,
         },
-        "spec": {"replicas": 1, "selector": {"matchLabels": LABELS}, "template": TEMPLATE},
+        "spec": {"replicas": wanted, "selector": {"matchLabels": LABELS}, "template": TEMPLATE},
         "status": {
             "observedGeneration": observed,
             "replicas": updated if replicas is None else replicas,
