@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 from kubernetes import client
 
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect
+from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect, read_json
 from components.settings import (
     PROJECT,
     ClusterAccess,
@@ -136,7 +136,7 @@ def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
     with connection.api as api:
         try:
             # Short timeouts: an unreachable cluster must not stall a preview.
-            nodes = client.CoreV1Api(api).list_node(_request_timeout=TIMEOUT_SECONDS)
+            nodes = read_json(client.CoreV1Api(api).list_node, _request_timeout=TIMEOUT_SECONDS)
         except API_ERRORS as error:
             raise ClusterUnreadable(connection.failure("listing nodes", error)) from None
-        return list(api.sanitize_for_serialization(nodes)["items"])
+        return list(nodes["items"])

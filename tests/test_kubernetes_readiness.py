@@ -174,14 +174,57 @@ def test_several_replicas_are_waited_for_until_every_one_is_ready():
             set_deployment(deployment(wanted=3, updated=3, available=3)),
         ),
     )
-    reported = wait(cluster)
-    assert reported[-1] == "Deployment ollama is available"
-    for name in THREE:
-        assert f"{name}: scheduled on node gpu-{name[-1]}" in reported
-        assert f"{name}: ready: every model is pulled and loaded" in reported
+    # Counts as they change: with fifty replicas, a line per pod and step would be hundreds.
+    assert wait(cluster) == [
+        "0 of 3 judges ready, 3 of their pods scheduled",
+        "1 of 3 judges ready, 3 of their pods scheduled",
+        "2 of 3 judges ready, 3 of their pods scheduled",
+        "3 of 3 judges ready, 3 of their pods scheduled",
+        "Deployment ollama is available",
+    ]
     assert not available(deployment(wanted=3, updated=3, available=2))
     assert not available(deployment(wanted=3, updated=2, available=2)), "one not updated"
     assert available(deployment(wanted=3, updated=3, available=3))
+
+
+def test_several_replicas_warnings_are_told_per_pod():
+    pulling = pod("ollama-new-b", CURRENT, waiting=("ContainerCreating", ""))
+    events = (
+        event(pulling, "Pulling", 'Pulling image "ollama/ollama:0.24.0"'),
+        event(pulling, "FailedMount", "MountVolume.SetUp failed for volume models"),
+    )
+    cluster = FakeCluster(
+        deployment(wanted=2, updated=2, available=1),
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT, ready=True), pulling),
+        steps=(
+            lambda c: None,
+            lambda c: setattr(c, "events", list(events)),
+            set_deployment(deployment(wanted=2, updated=2, available=2)),
+        ),
+    )
+    assert wait(cluster) == [
+        "1 of 2 judges ready, 2 of their pods scheduled",
+        "ollama-new-b: MountVolume.SetUp failed for volume models",
+        "Deployment ollama is available",
+    ]
+
+
+def test_ready_replicas_events_are_not_read_again():
+    ready = [pod(n, CURRENT, ready=True) for n in THREE[:2]]
+    starting = pod("ollama-new-c", CURRENT)
+    cluster = FakeCluster(
+        deployment(wanted=3, updated=3, available=2),
+        replica_sets=(CURRENT,),
+        pods=(*ready, starting),
+        steps=(lambda c: None, lambda c: None, lambda c: None),
+    )
+    with pytest.raises(JudgeNotReady):
+        wait(cluster, timeout=3)
+    read = [argument for call, argument in cluster.calls if call == "list_namespaced_event"]
+    first_poll = [f"involvedObject.uid=pod-{name}" for name in THREE]
+    assert read[:3] == first_poll, "the first poll knows what was there before"
+    assert set(read[3:]) == {"involvedObject.uid=pod-ollama-new-c"}
 
 
 def test_one_replica_that_cannot_pull_ends_the_wait_naming_that_pod():
