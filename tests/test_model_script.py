@@ -499,3 +499,12 @@ def test_a_holder_pulling_longer_than_the_stale_time_keeps_its_lock_by_its_heart
     assert "taking over" not in outputs[1]
     assert not (ollama.state / "overlap").exists()
     assert ollama.calls("pull") == ["pull llama3.2"]
+
+
+def test_a_lock_that_cannot_be_made_is_done_without(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    lock = tmp_path / "no-such-volume" / "pull.lock"
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock))
+    assert result.returncode == 0, result.stdout
+    assert "pulling without a lock: mkdir: " in result.stdout
+    assert ollama.calls("pull") == ["pull llama3.2"]

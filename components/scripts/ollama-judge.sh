@@ -44,6 +44,7 @@ beat_every=$((lock_stale / 4))
 [ "$beat_every" -ge 1 ] || beat_every=1
 # Who holds the lock: the host name (a Kubernetes pod's name) and this script's PID.
 holder_name="$(uname -n) $$"
+heartbeat=
 
 say() {
     echo "ollama-judge: $*"
@@ -170,14 +171,23 @@ load_one() {
 # the holder runs. A waiter takes the lock over when the holder was an earlier start of
 # this very container (same host, its process gone), or when the heartbeat has not
 # changed for OLLAMA_JUDGE_LOCK_STALE_SECONDS by the waiter's own clock (so the nodes'
-# clocks need not agree). Two waiters taking over one dead lock in the same instant could
-# both pull; Ollama then fails one pull, which is tried again.
+# clocks need not agree). Two waiters taking over one dead lock within the same few
+# milliseconds could both pull, as without a lock: rare enough (a holder died, and two
+# waiters judged it so at once) to be left to Ollama's digest check and the retries.
 lock_pulls() {
     [ -n "$pull_lock" ] || return 0
     seen=
     seen_at=$(now)
     waiting=
-    until mkdir "$pull_lock" 2>/dev/null; do
+    while ! made=$(mkdir "$pull_lock" 2>&1); do
+        case "$made" in
+        *"File exists"*) ;;
+        *)
+            # Not a volume this judge shares (nor one it could pull into, most likely).
+            say "pulling without a lock: $made"
+            return 0
+            ;;
+        esac
         holder=$(cat "$pull_lock/holder" 2>/dev/null)
         state="$holder $(cat "$pull_lock/beat" 2>/dev/null)"
         if [ "$state" != "$seen" ]; then
@@ -187,8 +197,9 @@ lock_pulls() {
         silent=$(($(now) - seen_at))
         if earlier_start "$holder" || [ "$silent" -ge "$lock_stale" ]; then
             say "taking over the pull lock of ${holder:-a judge that never wrote its name} (silent for ${silent}s)"
-            rm -rf "$pull_lock"
-            continue
+            # A lock that is there again needs a silence of its own.
+            seen=
+            rm -rf "$pull_lock" && continue
         fi
         if [ "$(now)" -ge "$1" ]; then
             give_up "could not pull $2: no time left in the pull budget of ${pull_budget}s while ${holder:-another judge} pulled into the same volume"
@@ -214,8 +225,9 @@ lock_pulls() {
 }
 
 unlock_pulls() {
-    [ -n "$pull_lock" ] || return 0
+    [ -n "$heartbeat" ] || return 0
     kill "$heartbeat" 2>/dev/null
+    heartbeat=
     rm -rf "$pull_lock"
 }
 
