@@ -27,7 +27,7 @@ match settings:
             pulumi.log.warn(skipped)
         judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
-        # Before anything changes: a pod no node can hold would take the judge down.
+        # Before anything changes: pods the nodes cannot hold would take the judge down.
         skipped = check_gpu_capacity(settings, settings.cluster)
         if skipped:
             pulumi.log.warn(skipped)

@@ -142,6 +142,12 @@ def _parse_docker(judge: JudgeSettings, s: Section) -> DockerJudgeArgs:
     return args
 
 
+# Enough judges for any evaluation we know of; a typo of a few zeros is not a request for
+# a thousand GPUs.
+MAX_REPLICAS = 100
+ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
+
+
 def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
     d = KubernetesJudgeArgs()
     gpu = s.section("gpu")
@@ -152,6 +158,7 @@ def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
         judge=judge,
         namespace=s.get("namespace", d.namespace, s.matching(DNS_LABEL, "a DNS label", "knitfab")),
         create_namespace=s.get("createNamespace", d.create_namespace, s.boolean),
+        replicas=s.get("replicas", d.replicas, s.integer(1, MAX_REPLICAS)),
         gpu_count=gpu.get("count", d.gpu_count, gpu.integer(0, 64)),
         gpu_resource=gpu.get(
             "resourceName",
@@ -180,6 +187,9 @@ def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
                 d.persistence.storage_class,
                 persistence.matching(DNS_SUBDOMAIN, "a StorageClass name", "standard"),
             ),
+            access_mode=persistence.get(
+                "accessMode", d.persistence.access_mode, persistence.choice(*ACCESS_MODES)
+            ),
         ),
         network_policy=NetworkPolicySettings(
             enabled=policy.get("enabled", d.network_policy.enabled, policy.boolean),
@@ -195,7 +205,35 @@ def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
     )
     for section in (gpu, persistence, policy, s):
         section.done()
+    _check_shared_claim(args, s)
     return args
+
+
+def _check_shared_claim(args: KubernetesJudgeArgs, s: Section) -> None:
+    """A Deployment cannot give each replica a claim of its own: every pod mounts the one
+    claim, which a ReadWriteOnce volume lets only one node mount. Without this check the
+    replicas beyond the first would wait unscheduled (or, on one node, share it)."""
+    shared = args.persistence.enabled and args.replicas > 1
+    if not shared or args.persistence.access_mode == "ReadWriteMany":
+        return
+    key = f"{PROJECT}:kubernetes"
+
+    def command(words: str) -> str:
+        return cli_command(f"config set --path {words}", s.stack)
+
+    raise ConfigError(
+        f"{key}.replicas is {args.replicas} with {key}.persistence.enabled, but the models' "
+        f"claim is {args.persistence.access_mode} ({key}.persistence.accessMode): all the "
+        "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
+        "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
+        "claim, or no persistence. Fix it with one of: "
+        + command(f"'{key}.persistence.accessMode' ReadWriteMany")
+        + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
+        f"{key}.persistence.storageClass to it); "
+        + command(f"'{key}.persistence.enabled' false")
+        + " (each pod pulls the models into its own emptyDir); or "
+        + command(f"'{key}.replicas' 1")
+    )
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:

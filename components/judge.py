@@ -42,6 +42,9 @@ def is_managed(name: str) -> bool:
 
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
+# On the models' volume: judges that share it (Kubernetes replicas on one ReadWriteMany
+# claim) pull one at a time (see lock_pulls in the model script).
+PULL_LOCK = f"{MODELS_PATH}/ollama-judge-pull.lock"
 
 
 def _without_comments(script: str) -> str:
@@ -96,6 +99,7 @@ def model_script_env(settings: JudgeSettings) -> dict[str, str]:
         "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
         "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
         "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
+        "OLLAMA_JUDGE_PULL_LOCK": PULL_LOCK,
     }
 
 

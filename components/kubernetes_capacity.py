@@ -1,4 +1,5 @@
-"""Asks the cluster, before anything changes, whether some node can hold the judge's GPUs.
+"""Asks the cluster, before anything changes, whether its nodes can hold the judge's pods'
+GPUs: every replica needs `gpu.count` GPUs on one node.
 
 Kubernetes accepts a Deployment that no node can run: its pod waits unscheduled, and
 `up` learns so only from the rollout (components/kubernetes_readiness.py), when the
@@ -8,18 +9,21 @@ a config error that names the setting and what the nodes offer, and the judge ke
 The nodes are read through the Kubernetes Python client with the kubeconfig the
 kubernetes provider uses (components/kubernetes_client.py). Where the nodes cannot be read
 (no kubeconfig, an unreachable cluster, a user who may not list nodes) the check says so in
-a warning and leaves the verdict to the rollout. Taints are not weighed.
+a warning and leaves the verdict to the rollout. What is weighed is what the nodes can
+give (allocatable), not what other pods hold now: that changes by the minute (Knitfab's
+runs come and go), the judge's own pods are among them, and the scheduler waits for it to
+be freed. Taints are not weighed either.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pulumi
 from kubernetes import client
 
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect
+from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect, read_json
 from components.settings import (
     PROJECT,
     ClusterAccess,
@@ -30,12 +34,15 @@ from components.settings import (
 
 # (connect, read) seconds: this runs before every preview of the stack.
 TIMEOUT_SECONDS = (3, 5)
+# Nodes named in a message, at most: a cluster of fifty GPU nodes needs no list of fifty.
+LISTED_NODES = 10
 
 
 def gpu_shortfall(
     nodes: list[dict[str, Any]], args: KubernetesJudgeArgs, stack: str | None = None
 ) -> str | None:
-    """Why no node can run the judge's pod for lack of GPUs, or None if one can."""
+    """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can.
+    Each pod needs `gpu_count` GPUs on one node: a node with 2 GPUs holds two pods of 1."""
     if args.gpu_count == 0:
         return None
     offered = {
@@ -46,10 +53,19 @@ def gpu_shortfall(
         if _selected(node, args.node_selector) and not node.get("spec", {}).get("unschedulable")
     }
     best = max(offered.values(), default=0)
-    if best >= args.gpu_count:
-        return None
+    if best < args.gpu_count:
+        return _no_node_holds_one(offered, best, args, stack)
+    holds = {name: count // args.gpu_count for name, count in offered.items()}
+    if sum(holds.values()) < args.replicas:
+        return _too_few_hold_every_replica(offered, holds, args, stack)
+    return None
+
+
+def _no_node_holds_one(
+    offered: dict[str, int], best: int, args: KubernetesJudgeArgs, stack: str | None
+) -> str:
     key = f"{PROJECT}:kubernetes.gpu.count"
-    listing = ", ".join(f"{name}: {count}" for name, count in sorted(offered.items()))
+    listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
     return (
         f"{key} is {args.gpu_count}, but no schedulable node can give one pod more than "
         f"{best} {args.gpu_resource} (insufficient {args.gpu_resource}; nodes: "
@@ -57,6 +73,41 @@ def gpu_shortfall(
         + cli_command(f"config set --path '{key}' {best}", stack)
         + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
     )
+
+
+def _too_few_hold_every_replica(
+    offered: dict[str, int], holds: dict[str, int], args: KubernetesJudgeArgs, stack: str | None
+) -> str:
+    key, resource, fit = f"{PROJECT}:kubernetes.replicas", args.gpu_resource, sum(holds.values())
+    where = _listing(
+        f"{name}: {pods} ({offered[name]} {resource})"
+        for name, pods in sorted(holds.items(), key=lambda item: (-item[1], item[0]))
+        if pods
+    )
+    fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
+    smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu_count)
+    if smaller:
+        count_key = f"{PROJECT}:kubernetes.gpu.count"
+        fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
+    pods = "pods" if fit > 1 else "pod"
+    return (
+        f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
+        f"{pods} of {args.gpu_count} {resource} each (insufficient {resource}; each pod "
+        f"needs its GPUs on one node; pods per node: {where}). Fix it with: "
+        + ", or ".join(fixes)
+        + ", or add GPU nodes"
+    )
+
+
+def _largest_count_that_fits(offered: list[int], replicas: int, below: int) -> int:
+    """The most GPUs per pod, fewer than `below`, with which `replicas` pods fit; 0 if none."""
+    return next((c for c in range(below - 1, 0, -1) if sum(n // c for n in offered) >= replicas), 0)
+
+
+def _listing(items: Iterable[str]) -> str:
+    shown = list(items)
+    more = len(shown) - LISTED_NODES
+    return ", ".join(shown[:LISTED_NODES]) + (f" and {more} more" if more > 0 else "")
 
 
 def _selected(node: dict[str, Any], selector: Mapping[str, str]) -> bool:
@@ -85,7 +136,7 @@ def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
     with connection.api as api:
         try:
             # Short timeouts: an unreachable cluster must not stall a preview.
-            nodes = client.CoreV1Api(api).list_node(_request_timeout=TIMEOUT_SECONDS)
+            nodes = read_json(client.CoreV1Api(api).list_node, _request_timeout=TIMEOUT_SECONDS)
         except API_ERRORS as error:
             raise ClusterUnreadable(connection.failure("listing nodes", error)) from None
-        return list(api.sanitize_for_serialization(nodes)["items"])
+        return list(nodes["items"])

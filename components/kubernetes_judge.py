@@ -4,7 +4,8 @@ Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5
 one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
 points: the pull waits for the server and retries, a readiness probe keeps the Service
 from routing to a judge without its models, and one pull budget sizes the probes and
-the rollout deadline. `pulumi up` follows the rollout itself, relays its progress, and
+the rollout deadline. More replicas are more judge pods behind the same Service, each
+with GPUs of its own. `pulumi up` follows the rollout itself, relays its progress, and
 fails with the reason as soon as it cannot succeed, a failed model pull included
 (components/kubernetes_readiness.py). Optional: the namespace, a PersistentVolumeClaim
 for the models, a NetworkPolicy admitting only the evaluation's pods.
@@ -20,7 +21,11 @@ from pathlib import PurePosixPath
 
 import pulumi
 import pulumi_kubernetes as k8s
-from pulumi_kubernetes.apps.v1 import DeploymentSpecArgs, DeploymentStrategyArgs
+from pulumi_kubernetes.apps.v1 import (
+    DeploymentSpecArgs,
+    DeploymentStrategyArgs,
+    RollingUpdateDeploymentArgs,
+)
 from pulumi_kubernetes.core.v1 import (
     CapabilitiesArgs,
     ConfigMapVolumeSourceArgs,
@@ -71,12 +76,40 @@ STARTUP_PROBE_PERIOD_SECONDS = 1
 SERVING_SECONDS = 120
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
+# With more than one replica, the share of judges a change may take down at once (see the
+# strategy below); Kubernetes rounds it down, and takes at least one.
+MAX_UNAVAILABLE_PERCENT = 25
 
 
 def rollout_deadline_seconds(pull_seconds: int) -> int:
-    """How long a rollout may take: a healthy start (the server's start, then every pull)
-    and a minute to spare. The Deployment's progress deadline, and `up`'s wait."""
+    """How long one pod's start may take: a healthy start (the server's start, then every
+    pull) and a minute to spare. The Deployment's progress deadline."""
     return judge.ready_within_seconds(pull_seconds) + 60
+
+
+def rollout_waves(replicas: int) -> int:
+    """How many rounds of pod starts a change of the pod template takes at most: the
+    strategy replaces MAX_UNAVAILABLE_PERCENT of the pods (at least one) at a time."""
+    at_once = max(1, replicas * MAX_UNAVAILABLE_PERCENT // 100)
+    return math.ceil(replicas / at_once)
+
+
+def strategy(replicas: int) -> DeploymentStrategyArgs:
+    if replicas == 1:
+        # One judge: a GPU and a ReadWriteOnce volume cannot be held by two pods at once,
+        # so the old pod goes before the new one comes.
+        return DeploymentStrategyArgs(type="Recreate")
+    # Several judges: replace a quarter of them at a time (one, up to seven replicas) and
+    # never start a pod beyond the count (maxSurge 0), so a change needs no spare GPU and
+    # the other judges keep serving the evaluation meanwhile. The models' volume is then
+    # an emptyDir per pod or a ReadWriteMany claim (components/config.py), which the old
+    # and new pods may share.
+    return DeploymentStrategyArgs(
+        type="RollingUpdate",
+        rolling_update=RollingUpdateDeploymentArgs(
+            max_surge=0, max_unavailable=f"{MAX_UNAVAILABLE_PERCENT}%"
+        ),
+    )
 
 
 class KubernetesJudge(JudgeComponent):
@@ -103,7 +136,7 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-models",
                 metadata=meta(f"{judge.JUDGE_HOST}-models"),
                 spec=PersistentVolumeClaimSpecArgs(
-                    access_modes=["ReadWriteOnce"],
+                    access_modes=[args.persistence.access_mode],
                     resources=VolumeResourceRequirementsArgs(
                         requests={"storage": args.persistence.size}
                     ),
@@ -152,11 +185,10 @@ class KubernetesJudge(JudgeComponent):
                 annotations={AWAIT_ANNOTATION: AWAIT_CONTROLLER},
             ),
             spec=DeploymentSpecArgs(
-                replicas=1,
-                # A GPU and a ReadWriteOnce volume cannot be held by two pods at once.
-                strategy=DeploymentStrategyArgs(type="Recreate"),
+                replicas=args.replicas,
+                strategy=strategy(args.replicas),
                 # A rollout that has not progressed by then has failed (a pod that cannot
-                # be scheduled, a pull that never finishes).
+                # be scheduled, a pull that never finishes); any pod's start is progress.
                 progress_deadline_seconds=deadline,
                 selector=LabelSelectorArgs(match_labels=LABELS),
                 template=PodTemplateSpecArgs(
@@ -243,7 +275,10 @@ class KubernetesJudge(JudgeComponent):
                 namespace,
                 name,
                 args.judge.models,
-                rollout_deadline_seconds(args.judge.pull_timeout_seconds),
+                # The deadline of each pod's start, for each round of a rolling update; a
+                # rollout that stalls ends sooner, at the Deployment's progress deadline.
+                rollout_deadline_seconds(args.judge.pull_timeout_seconds)
+                * rollout_waves(args.replicas),
                 report,
             )
             return deployment

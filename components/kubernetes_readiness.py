@@ -30,7 +30,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from components import kubernetes_rollout as rollout
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, Connection, connect
+from components.kubernetes_client import (
+    API_ERRORS,
+    ClusterUnreadable,
+    Connection,
+    connect,
+    read_json,
+)
 from components.readiness import CANCELLED, JudgeNotReady, Report
 from components.settings import PROJECT, ClusterAccess
 
@@ -60,7 +66,6 @@ class RolloutWatch:
         self.apps, self.core = apps, core
         self.namespace, self.name = namespace, name
         self.models = ", ".join(models) or "no models"
-        self.plain = apps.api_client.sanitize_for_serialization
         self.first = True
         self.earlier_deadline: dict[str, Any] | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
@@ -69,6 +74,8 @@ class RolloutWatch:
         self.hook_failed_since: dict[str, float] = {}
         self.events_readable = True
         self.told: set[str] = set()
+        self.many = False  # several replicas: progress as counts (see _tell_counts)
+        self.counts = ""
         self.pods: list[dict[str, Any]] = []
         self.labels = ""
         self.doing = ""
@@ -87,10 +94,24 @@ class RolloutWatch:
             what = f"made no progress within its deadline: {exceeded.get('message')}"
             raise JudgeNotReady(self.unfinished(what))
         self.pods = self._current_pods(deployment)
+        wanted = deployment["spec"].get("replicas", 1)
+        self.many = wanted > 1
         for pod in self.pods:
             self._check_pod(pod, now, report)
+        if self.many:
+            self._tell_counts(wanted, report)
         self.first = False
         return False
+
+    def _tell_counts(self, wanted: int, report: Report) -> None:
+        """Several replicas' progress, as counts when they change: a line per pod and step
+        would be hundreds. What goes wrong is still told per pod."""
+        scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
+        ready = sum(1 for pod in self.pods if rollout.ready(pod))
+        counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
+        if counts != self.counts:
+            self.counts = counts
+            report(counts)
 
     def unfinished(self, what: str) -> str:
         states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
@@ -101,7 +122,7 @@ class RolloutWatch:
 
     def _call(self, doing: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         self.doing = doing
-        return self.plain(method(*args, _request_timeout=REQUEST_TIMEOUT, **kwargs))
+        return read_json(method, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
 
     def _deployment(self) -> dict[str, Any]:
         read = self.apps.read_namespaced_deployment
@@ -169,22 +190,30 @@ class RolloutWatch:
     def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
-        events = self._events(pod, report)
+        # A ready pod's events say nothing the wait needs (its hook succeeded), and with
+        # many replicas each read costs a call per pod per poll. The first poll reads them
+        # all: what was there before the wait must be known should a pod fail later.
+        events = self._events(pod, report) if self.first or not rollout.ready(pod) else []
         if self.first:
             self.earlier_events.update({rollout.uid(e): rollout.times(e) for e in events})
             self.earlier_exits[uid] = {c["name"]: rollout.exited(c) for c in containers}
         fresh = [e for e in events if rollout.times(e) > self.earlier_events.get(rollout.uid(e), 0)]
 
-        def tell(line: str, key: str | None = None) -> None:
-            if (key or line) not in self.told:
-                self.told.add(key or line)
+        def tell(line: str, key: str | None = None, progress: bool = True) -> None:
+            # Once per pod: every replica says "ready" in the same words. With several
+            # replicas only warnings, per pod; their progress goes into the counts.
+            told = key or f"{uid} {line}"
+            if not (progress and self.many) and told not in self.told:
+                self.told.add(told)
                 report(f"{name}: {line}")
 
         if pod["spec"].get("nodeName"):
             tell(f"scheduled on node {pod['spec']['nodeName']}")
         for event in fresh:
             if event.get("reason") not in ("Scheduled", rollout.HOOK_FAILED_EVENT):
-                tell(rollout.first_line(event.get("message", "")), key=rollout.uid(event))
+                warning = event.get("type") == "Warning"
+                line = rollout.first_line(event.get("message", ""))
+                tell(line, key=rollout.uid(event), progress=not warning)
             if event.get("reason") == "Started":
                 tell(f"its postStart hook pulls and loads the models ({self.models})")
         for container in containers:
@@ -297,7 +326,8 @@ def wait_until_available(
             raise JudgeNotReady(
                 watch.unfinished(
                     f"was not available within {timeout_seconds:.0f}s (the server's start, "
-                    f"{PROJECT}:pullTimeoutSeconds and a minute):"
+                    f"{PROJECT}:pullTimeoutSeconds and a minute, for each round of pods that "
+                    "a rolling update starts):"
                 )
             )
         if CANCELLED.wait(POLL_SECONDS):

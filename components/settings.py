@@ -91,6 +91,9 @@ class Persistence:
     enabled: bool = False
     size: str = "30Gi"
     storage_class: str | None = None
+    # A Deployment gives every replica the same claim: more than one replica needs
+    # ReadWriteMany (see components/config.py).
+    access_mode: str = "ReadWriteOnce"
 
 
 @dataclass(frozen=True)
@@ -118,6 +121,8 @@ class KubernetesJudgeArgs:
     judge: JudgeSettings = field(default_factory=JudgeSettings)
     namespace: str = "knitfab"
     create_namespace: bool = False
+    # Judge pods behind the Service, each with its own gpu_count GPUs (the manual's: 1).
+    replicas: int = 1
     gpu_count: int = 1
     gpu_resource: str = "nvidia.com/gpu"
     cpu: str = "4"

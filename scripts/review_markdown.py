@@ -138,7 +138,7 @@ def findings(changes: Iterable[Change]) -> list[str]:
         if change.type == DEPLOYMENT and (
             change.op in ("replace", "delete")
             or any(
-                p.startswith("spec") and not p.startswith("spec.replicas")
+                p.startswith("spec") and not p.startswith(("spec.replicas", "spec.strategy"))
                 for p in change.properties
             )
         ):

@@ -26,7 +26,9 @@ def deployment(
     available: int = 0,
     replicas: int | None = None,
     conditions: tuple[dict[str, Any], ...] = (),
+    wanted: int = 1,
 ) -> dict[str, Any]:
+    """A Deployment of `wanted` replicas, with its status as the controller writes it."""
     return {
         "metadata": {
             "name": "ollama",
@@ -34,7 +36,7 @@ def deployment(
             "uid": DEPLOYMENT_UID,
             "generation": generation,
         },
-        "spec": {"replicas": 1, "selector": {"matchLabels": LABELS}, "template": TEMPLATE},
+        "spec": {"replicas": wanted, "selector": {"matchLabels": LABELS}, "template": TEMPLATE},
         "status": {
             "observedGeneration": observed,
             "replicas": updated if replicas is None else replicas,
@@ -138,7 +140,7 @@ class FakeCluster:
         events: tuple[dict[str, Any], ...] = (),
         steps: tuple[Callable[[FakeCluster], Any], ...] = (),
     ):
-        # Only serializes (these answers are dicts already) and names the server.
+        # Only names the server, in messages about failed calls.
         self.api_client = client.ApiClient(client.Configuration(host="https://cluster.example"))
         self.deployment = deployment
         self.replica_sets = list(replica_sets)
@@ -149,29 +151,40 @@ class FakeCluster:
         self.failing: dict[str, Exception] = {}
         self.calls: list[tuple[str, str]] = []
 
-    def _answer(self, call: str, argument: str) -> None:
+    def _answer(self, call: str, argument: str, body: Any) -> RawResponse:
         self.calls.append((call, argument))
         if call in self.failing:
             raise self.failing[call]
+        return RawResponse(json.dumps(body).encode())
 
     def read_namespaced_deployment(self, name: str, namespace: str, **options: Any) -> Any:
         if self.steps:
             self.steps.pop(0)(self)
-        self._answer("read_namespaced_deployment", f"{namespace}/{name}")
-        return self.deployment
+        return self._answer("read_namespaced_deployment", f"{namespace}/{name}", self.deployment)
 
     def list_namespaced_replica_set(self, namespace: str, label_selector: str, **options: Any):
-        self._answer("list_namespaced_replica_set", label_selector)
-        return {"items": [rs for rs in self.replica_sets if _selected(rs, label_selector)]}
+        sets = [rs for rs in self.replica_sets if _selected(rs, label_selector)]
+        return self._answer("list_namespaced_replica_set", label_selector, {"items": sets})
 
     def list_namespaced_pod(self, namespace: str, label_selector: str, **options: Any) -> Any:
-        self._answer("list_namespaced_pod", label_selector)
-        return {"items": [p for p in self.pods if _selected(p, label_selector)]}
+        pods = [p for p in self.pods if _selected(p, label_selector)]
+        return self._answer("list_namespaced_pod", label_selector, {"items": pods})
 
     def list_namespaced_event(self, namespace: str, field_selector: str, **options: Any) -> Any:
-        self._answer("list_namespaced_event", field_selector)
         uid = field_selector.removeprefix("involvedObject.uid=")
-        return {"items": [e for e in self.events if e["involvedObject"]["uid"] == uid]}
+        events = [e for e in self.events if e["involvedObject"]["uid"] == uid]
+        return self._answer("list_namespaced_event", field_selector, {"items": events})
+
+
+class RawResponse:
+    """What the client returns for a call with `_preload_content=False`, as far as it is
+    read: the body, and the connection to give back."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+
+    def release_conn(self) -> None:
+        pass
 
 
 def _selected(item: dict[str, Any], label_selector: str) -> bool:

@@ -140,6 +140,7 @@ def test_kubernetes_settings_are_all_read():
         kubernetes(
             namespace="judges",
             createNamespace=True,
+            replicas=3,
             gpu={"count": 2, "resourceName": "nvidia.com/mig-1g.5gb"},
             cpu="500m",
             memory=8589934592,
@@ -147,7 +148,12 @@ def test_kubernetes_settings_are_all_read():
             tolerations=[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
             runtimeClassName="nvidia",
             imagePullPolicy="Always",
-            persistence={"enabled": True, "size": "50Gi", "storageClass": "fast"},
+            persistence={
+                "enabled": True,
+                "size": "50Gi",
+                "storageClass": "fast",
+                "accessMode": "ReadWriteMany",
+            },
             networkPolicy={
                 "enabled": True,
                 "podLabels": {"app": "evaluate"},
@@ -158,6 +164,7 @@ def test_kubernetes_settings_are_all_read():
     assert settings == KubernetesJudgeArgs(
         namespace="judges",
         create_namespace=True,
+        replicas=3,
         gpu_count=2,
         gpu_resource="nvidia.com/mig-1g.5gb",
         cpu="500m",
@@ -166,7 +173,9 @@ def test_kubernetes_settings_are_all_read():
         tolerations=(Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),),
         runtime_class_name="nvidia",
         image_pull_policy="Always",
-        persistence=Persistence(enabled=True, size="50Gi", storage_class="fast"),
+        persistence=Persistence(
+            enabled=True, size="50Gi", storage_class="fast", access_mode="ReadWriteMany"
+        ),
         network_policy=NetworkPolicySettings(
             enabled=True,
             pod_labels={"app": "evaluate"},
@@ -225,6 +234,15 @@ def test_kubernetes_settings_are_all_read():
         (docker(containerName="-x"), "ollama-judge:docker.containerName", "Docker name"),
         (docker(restart="sometimes"), "ollama-judge:docker.restart", "unless-stopped"),
         (kubernetes(gpu={"count": -1}), "ollama-judge:kubernetes.gpu.count", "0 to 64"),
+        (kubernetes(replicas=0), "ollama-judge:kubernetes.replicas", "1 to 100"),
+        (kubernetes(replicas=1000), "ollama-judge:kubernetes.replicas", "1 to 100"),
+        (kubernetes(replicas="3"), "ollama-judge:kubernetes.replicas", "whole number"),
+        (kubernetes(replicas=2.5), "ollama-judge:kubernetes.replicas", "whole number"),
+        (
+            kubernetes(persistence={"accessMode": "ReadWriteOncePod"}),
+            "ollama-judge:kubernetes.persistence.accessMode",
+            "ReadWriteOnce or ReadWriteMany",
+        ),
         (
             kubernetes(gpu={"resourceName": "gpu"}),
             "ollama-judge:kubernetes.gpu.resourceName",
@@ -280,6 +298,35 @@ def test_unknown_key_is_rejected_with_the_known_ones(raw, key):
     message = error_of(raw)
     assert message.startswith(f"{key} is not a setting; known here:")
     assert f"pulumi config rm --path '{key}'" in message
+
+
+def test_replicas_default_to_the_manuals_one_with_a_read_write_once_claim():
+    settings = parse_settings(kubernetes(persistence={"enabled": True}))
+    assert isinstance(settings, KubernetesJudgeArgs)
+    assert settings.replicas == 1
+    assert settings.persistence.access_mode == "ReadWriteOnce"
+
+
+def test_many_replicas_with_a_read_write_once_claim_are_refused_naming_every_fix():
+    message = error_of(kubernetes(replicas=3, persistence={"enabled": True}))
+    assert message.startswith(
+        "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence.enabled,"
+        " but the models' claim is ReadWriteOnce (ollama-judge:kubernetes.persistence.accessMode)"
+    )
+    for fix in (
+        "pulumi config set --path 'ollama-judge:kubernetes.persistence.accessMode' ReadWriteMany",
+        "pulumi config set --path 'ollama-judge:kubernetes.persistence.enabled' false",
+        "pulumi config set --path 'ollama-judge:kubernetes.replicas' 1",
+    ):
+        assert fix in message
+    assert "its own emptyDir" in message
+
+
+def test_many_replicas_share_a_read_write_many_claim_or_pull_into_their_own_empty_dirs():
+    shared = kubernetes(replicas=3, persistence={"enabled": True, "accessMode": "ReadWriteMany"})
+    for raw in (shared, kubernetes(replicas=3)):
+        settings = parse_settings(raw)
+        assert isinstance(settings, KubernetesJudgeArgs) and settings.replicas == 3
 
 
 def test_settings_of_the_other_target_are_rejected():

@@ -65,6 +65,64 @@ def test_only_selected_and_schedulable_nodes_count():
     assert "none match" in (gpu_shortfall(nodes, replace(two, node_selector={"pool": "c"})) or "")
 
 
+def replicas(count: int, gpus: int = 1, **settings: Any) -> KubernetesJudgeArgs:
+    return replace(KubernetesJudgeArgs(), replicas=count, gpu_count=gpus, **settings)
+
+
+def test_each_replica_needs_its_gpus_on_one_node():
+    nodes = [node("gpu-1", 1), node("gpu-2", 2), node("cpu-1", None)]
+    assert gpu_shortfall(nodes, replicas(3)) is None, "a node of 2 holds two pods of 1"
+    assert gpu_shortfall(nodes, replicas(4)) is not None
+    # Two pods of 2: only gpu-2 can hold one, though the nodes have 3 GPUs between them.
+    assert gpu_shortfall(nodes, replicas(1, gpus=2)) is None
+    assert gpu_shortfall(nodes, replicas(2, gpus=2)) is not None
+
+
+def test_replicas_that_do_not_fit_say_how_many_fit_and_where():
+    nodes = [node("gpu-1", 1), node("gpu-2", 2), node("gpu-3", 1), node("cpu-1", None)]
+    message = gpu_shortfall(nodes, replicas(5), "knitfab")
+    assert message == (
+        "ollama-judge:kubernetes.replicas is 5, but the schedulable nodes can hold only 4 "
+        "judge pods of 1 nvidia.com/gpu each (insufficient nvidia.com/gpu; each pod needs its "
+        "GPUs on one node; pods per node: gpu-2: 2 (2 nvidia.com/gpu), gpu-1: 1 (1 "
+        "nvidia.com/gpu), gpu-3: 1 (1 nvidia.com/gpu)). Fix it with: pulumi config set --path "
+        "'ollama-judge:kubernetes.replicas' 4 --stack knitfab, or add GPU nodes"
+    )
+
+
+def test_fewer_gpus_per_pod_are_offered_as_a_fix_when_they_would_fit():
+    nodes = [node("gpu-1", 4), node("gpu-2", 4)]
+    message = gpu_shortfall(nodes, replicas(4, gpus=4)) or ""
+    assert "can hold only 2 judge pods of 4 nvidia.com/gpu each" in message
+    assert "--path 'ollama-judge:kubernetes.replicas' 2, or " in message
+    assert "--path 'ollama-judge:kubernetes.gpu.count' 2, or add GPU nodes" in message
+
+
+def test_cordoned_and_unselected_nodes_hold_no_replica():
+    nodes = [
+        node("gpu-a", 1, {"pool": "a"}),
+        node("gpu-b", 1, {"pool": "a"}, unschedulable=True),
+        node("gpu-c", 1, {"pool": "c"}),
+    ]
+    assert gpu_shortfall(nodes, replicas(2)) is None
+    message = gpu_shortfall(nodes, replicas(2, node_selector={"pool": "a"})) or ""
+    assert "can hold only 1 judge pod of 1 nvidia.com/gpu each" in message
+    assert "pods per node: gpu-a: 1 (1 nvidia.com/gpu))" in message
+
+
+def test_fifty_nodes_fit_fifty_replicas_and_a_long_list_is_cut():
+    nodes = [node(f"gpu-node-{i}", 1) for i in range(1, 51)]
+    assert gpu_shortfall(nodes, replicas(50)) is None
+    message = gpu_shortfall(nodes, replicas(51)) or ""
+    assert "can hold only 50 judge pods" in message
+    assert "gpu-node-1: 1 (1 nvidia.com/gpu), gpu-node-10: 1" in message
+    assert " and 40 more)" in message
+
+
+def test_cpu_only_replicas_are_not_counted():
+    assert gpu_shortfall([node("cpu-1", None)], replicas(100, gpus=0)) is None
+
+
 def test_rendering_to_yaml_needs_no_cluster():
     access = ClusterAccess(render_directory="rendered")
     assert check_gpu_capacity(replace(KubernetesJudgeArgs(), gpu_count=64), access) is None

@@ -11,7 +11,7 @@ import pytest
 
 from components import kubernetes_endpoints, kubernetes_readiness
 from components.judge import MODEL_SCRIPT
-from components.kubernetes_judge import KubernetesJudge
+from components.kubernetes_judge import KubernetesJudge, rollout_waves
 from components.readiness import JudgeNotReady, Report
 from components.settings import (
     ClusterAccess,
@@ -250,11 +250,67 @@ def test_hook_output_goes_to_the_container_log(default: Program):
 
 
 def test_recreate_strategy_and_locked_down_pod(default: Program):
+    # One GPU and one ReadWriteOnce volume: the old pod goes before the new one comes.
     assert default.one(DEPLOYMENT).inputs["spec"]["strategy"] == {"type": "Recreate"}
     assert pod_spec_of(default)["automountServiceAccountToken"] is False
     security = container_of(default)["securityContext"]
     assert security["allowPrivilegeEscalation"] is False
     assert security["capabilities"] == {"drop": ["ALL"]}
+
+
+def test_replicas_are_judge_pods_behind_the_service_each_with_its_own_gpu(default: Program):
+    three = deploy(replace(KubernetesJudgeArgs(), replicas=3, gpu_count=2))
+    spec = three.one(DEPLOYMENT).inputs["spec"]
+    assert spec["replicas"] == 3
+    # Requests are per pod: the scheduler finds 2 GPUs on one node for each of the three.
+    expected = {"cpu": "4", "memory": "5Gi", "nvidia.com/gpu": "2"}
+    assert container_of(three)["resources"] == {"requests": expected, "limits": expected}
+    assert spec["selector"] == {"matchLabels": {"app": "ollama"}}
+    assert three.one(SERVICE).inputs["spec"]["selector"] == {"app": "ollama"}
+    assert three.outputs == default.outputs
+
+
+def test_many_replicas_roll_a_quarter_at_a_time_without_a_spare_gpu():
+    for replicas, waves in ((2, 2), (3, 3), (7, 7), (8, 4), (50, 5), (100, 4)):
+        program = deploy(replace(KubernetesJudgeArgs(), replicas=replicas))
+        assert program.one(DEPLOYMENT).inputs["spec"]["strategy"] == {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"},
+        }
+        assert rollout_waves(replicas) == waves
+    assert rollout_waves(1) == 1
+
+
+def test_going_from_one_replica_to_three_changes_no_pod(default: Program):
+    three = deploy(replace(KubernetesJudgeArgs(), replicas=3))
+    assert_only_changed(
+        default, three, "ollama-deployment:spec.replicas", "ollama-deployment:spec.strategy"
+    )
+
+
+def test_up_waits_for_every_round_of_a_rolling_update(monkeypatch: pytest.MonkeyPatch):
+    followed = Followed(monkeypatch)
+    deploy(replace(KubernetesJudgeArgs(), replicas=8))
+    deadline = 120 + 1800 + 60
+    assert followed.waits[-1]["timeout_seconds"] == 4 * deadline, "two pods at a time"
+    deployment = deploy(replace(KubernetesJudgeArgs(), replicas=8)).one(DEPLOYMENT)
+    assert deployment.inputs["spec"]["progressDeadlineSeconds"] == deadline, "per pod start"
+
+
+def test_replicas_share_a_read_write_many_claim():
+    shared = deploy(
+        replace(
+            KubernetesJudgeArgs(),
+            replicas=3,
+            persistence=Persistence(enabled=True, access_mode="ReadWriteMany"),
+        )
+    )
+    assert shared.one(PVC).inputs["spec"]["accessModes"] == ["ReadWriteMany"]
+    assert pod_spec_of(shared)["volumes"] == [
+        {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
+    ]
+    # On the shared volume: the judges pull one at a time.
+    assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/root/.ollama/ollama-judge-pull.lock"
 
 
 def test_models_live_in_an_empty_dir_without_persistence(default: Program):

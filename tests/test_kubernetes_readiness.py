@@ -150,6 +150,128 @@ def test_the_calls_select_the_deployments_current_pods_and_their_events():
     ]
 
 
+# --- several replicas -------------------------------------------------------------------
+
+THREE = ("ollama-new-a", "ollama-new-b", "ollama-new-c")
+
+
+def test_several_replicas_are_waited_for_until_every_one_is_ready():
+    def ready(*names: str):
+        def step(cluster: FakeCluster) -> None:
+            cluster.pods = [pod(n, CURRENT, node=f"gpu-{n[-1]}", ready=n in names) for n in THREE]
+            cluster.deployment = deployment(wanted=3, updated=3, available=len(names) - 1)
+
+        return step
+
+    cluster = FakeCluster(
+        deployment(wanted=3, updated=3),
+        replica_sets=(CURRENT,),
+        steps=(
+            ready(),
+            ready("ollama-new-a"),
+            ready(*THREE[:2]),
+            ready(*THREE),
+            set_deployment(deployment(wanted=3, updated=3, available=3)),
+        ),
+    )
+    # Counts as they change: with fifty replicas, a line per pod and step would be hundreds.
+    assert wait(cluster) == [
+        "0 of 3 judges ready, 3 of their pods scheduled",
+        "1 of 3 judges ready, 3 of their pods scheduled",
+        "2 of 3 judges ready, 3 of their pods scheduled",
+        "3 of 3 judges ready, 3 of their pods scheduled",
+        "Deployment ollama is available",
+    ]
+    assert not available(deployment(wanted=3, updated=3, available=2))
+    assert not available(deployment(wanted=3, updated=2, available=2)), "one not updated"
+    assert available(deployment(wanted=3, updated=3, available=3))
+
+
+def test_several_replicas_warnings_are_told_per_pod():
+    pulling = pod("ollama-new-b", CURRENT, waiting=("ContainerCreating", ""))
+    events = (
+        event(pulling, "Pulling", 'Pulling image "ollama/ollama:0.24.0"'),
+        event(pulling, "FailedMount", "MountVolume.SetUp failed for volume models"),
+    )
+    cluster = FakeCluster(
+        deployment(wanted=2, updated=2, available=1),
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT, ready=True), pulling),
+        steps=(
+            lambda c: None,
+            lambda c: setattr(c, "events", list(events)),
+            set_deployment(deployment(wanted=2, updated=2, available=2)),
+        ),
+    )
+    assert wait(cluster) == [
+        "1 of 2 judges ready, 2 of their pods scheduled",
+        "ollama-new-b: MountVolume.SetUp failed for volume models",
+        "Deployment ollama is available",
+    ]
+
+
+def test_ready_replicas_events_are_not_read_again():
+    ready = [pod(n, CURRENT, ready=True) for n in THREE[:2]]
+    starting = pod("ollama-new-c", CURRENT)
+    cluster = FakeCluster(
+        deployment(wanted=3, updated=3, available=2),
+        replica_sets=(CURRENT,),
+        pods=(*ready, starting),
+        steps=(lambda c: None, lambda c: None, lambda c: None),
+    )
+    with pytest.raises(JudgeNotReady):
+        wait(cluster, timeout=3)
+    read = [argument for call, argument in cluster.calls if call == "list_namespaced_event"]
+    first_poll = [f"involvedObject.uid=pod-{name}" for name in THREE]
+    assert read[:3] == first_poll, "the first poll knows what was there before"
+    assert set(read[3:]) == {"involvedObject.uid=pod-ollama-new-c"}
+
+
+def test_one_replica_that_cannot_pull_ends_the_wait_naming_that_pod():
+    failed, failed_event = hook_failed("ollama-new-b")
+    others = [pod(n, CURRENT, ready=True) for n in ("ollama-new-a", "ollama-new-c")]
+
+    def hook_fails(cluster: FakeCluster) -> None:
+        cluster.pods, cluster.events = [others[0], failed, others[1]], [failed_event]
+
+    cluster = FakeCluster(
+        deployment(wanted=3, updated=3, available=2),
+        replica_sets=(CURRENT,),
+        pods=(*others, pod("ollama-new-b", CURRENT)),
+        steps=(lambda c: None, hook_fails),
+    )
+    assert failure(cluster).startswith(
+        "the judge's pod ollama-new-b (namespace knitfab) is not ready (judge:1): its "
+        "postStart hook gave up: could not pull judge:1"
+    )
+
+
+def test_one_replica_no_node_can_hold_ends_the_wait_with_the_schedulers_words():
+    placed = [pod(n, CURRENT, ready=True) for n in THREE[:2]]
+    left = pod("ollama-new-c", CURRENT, unschedulable=UNSCHEDULABLE)
+    cluster = FakeCluster(
+        deployment(wanted=3, updated=3, available=2),
+        replica_sets=(CURRENT,),
+        pods=(*placed, left),
+    )
+    assert failure(cluster).startswith(
+        f"the judge's pod ollama-new-c (namespace knitfab) cannot be scheduled: {UNSCHEDULABLE}"
+    )
+
+
+def test_a_deadline_passed_lists_every_replicas_state():
+    pods = (
+        pod("ollama-new-a", CURRENT, ready=True),
+        pod("ollama-new-b", CURRENT, waiting=("CrashLoopBackOff", "back-off 40s"), last_exit="c"),
+    )
+    cluster = FakeCluster(
+        deployment(wanted=2, updated=2, available=1), replica_sets=(CURRENT,), pods=pods
+    )
+    said = failure(cluster, timeout=5)
+    assert "\n  pod ollama-new-a: Running\n" in said
+    assert "\n  pod ollama-new-b: Running, waiting (CrashLoopBackOff: back-off 40s)" in said
+
+
 # --- a failed model pull --------------------------------------------------------------
 
 
@@ -353,7 +475,8 @@ def test_the_wait_ends_at_its_deadline_saying_where_the_pods_are():
     said = failure(FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(crashing,)), timeout=5)
     assert said.startswith(
         "the judge's Deployment ollama (namespace knitfab) was not available within 5s (the "
-        "server's start, ollama-judge:pullTimeoutSeconds and a minute):\n"
+        "server's start, ollama-judge:pullTimeoutSeconds and a minute, for each round of pods "
+        "that a rolling update starts):\n"
         "  pod ollama-new-a: Running, waiting (CrashLoopBackOff: back-off 40s), last exit: "
         "Error (137), 1 restarts\n"
     )

@@ -6,7 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,7 @@ FAKE_OLLAMA = r"""#!/bin/sh
 #   pull-hangs    `pull` never returns
 #   pull-error    what a failing pull prints (default: "Error: pull failed")
 #   load-fails    `run` (loading a model) fails
+#   pull-seconds  how long a pull takes (0); two pulls at once leave `overlap`
 state=$FAKE_STATE
 echo "$*" >>"$state/calls"
 case "$1" in
@@ -45,7 +49,10 @@ pull)
     fi
     model=$2
     [ "$2" = --insecure ] && model=$3
+    mkdir "$state/pulling" 2>/dev/null || touch "$state/overlap"
+    sleep "$(cat "$state/pull-seconds" 2>/dev/null || echo 0)"
     mkdir -p "$state/models/$(dirname "$model")" && touch "$state/models/$model"
+    rmdir "$state/pulling" 2>/dev/null
     ;;
 run)
     if [ -e "$state/load-fails" ]; then
@@ -99,6 +106,15 @@ class FakeOllama:
             capture_output=True,
             text=True,
             timeout=60,
+        )
+
+    def start(self, mode: str, *models: str, **env: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            model_script_command(mode, models),
+            env={**self.env, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
         )
 
 
@@ -351,3 +367,154 @@ def test_serve_stops_the_server_when_a_model_cannot_be_pulled(ollama: FakeOllama
     assert result.returncode == 1
     assert "cannot work without its models" in result.stdout
     assert not (ollama.state / "up").exists()
+
+
+# --- judges sharing one models volume (replicas on a ReadWriteMany claim) ----------------
+
+
+@contextmanager
+def held_lock(lock: Path, holder: str, beating: bool = True) -> Iterator[None]:
+    """A pull lock held by another judge, `holder` ("HOST PID"), whose heartbeat changes
+    every 0.2 s while `beating`; released (removed) at the end."""
+    lock.mkdir()
+    (lock / "holder").write_text(f"{holder}\n")
+    (lock / "beat").write_text("1\n")
+    stop = threading.Event()
+
+    def beat() -> None:
+        count = 1
+        while beating and not stop.wait(0.2):
+            count += 1
+            (lock / "beat").write_text(f"{count}\n")
+
+    thread = threading.Thread(target=beat)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+        for name in ("holder", "beat"):
+            (lock / name).unlink(missing_ok=True)
+        lock.rmdir()
+
+
+def test_judges_sharing_a_volume_pull_one_at_a_time(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    ollama.set("pull-seconds", "1")
+    lock = {"OLLAMA_JUDGE_PULL_LOCK": str(tmp_path / "pull.lock")}
+    judges = [ollama.start("pull", "llama3.2", **lock) for _ in range(3)]
+    outputs = [judge.communicate(timeout=60)[0] for judge in judges]
+    assert [judge.returncode for judge in judges] == [0, 0, 0], outputs
+    assert not (ollama.state / "overlap").exists(), "two pulls ran at once"
+    assert ollama.calls("pull") == ["pull llama3.2"], "the others found it present"
+    assert sum("waiting for " in output for output in outputs) == 2, outputs
+    assert sum("llama3.2 is present" in output for output in outputs) == 2
+    assert not (tmp_path / "pull.lock").exists(), "the lock was released"
+
+
+def test_present_models_need_no_lock(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    ollama.has("llama3.2")
+    lock = tmp_path / "pull.lock"
+    with held_lock(lock, "other-pod 1"):
+        result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock))
+    assert result.returncode == 0, result.stdout
+    assert "waiting" not in result.stdout
+
+
+def test_a_live_holder_is_waited_for_and_never_taken_over(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    lock = tmp_path / "pull.lock"
+    env = {"OLLAMA_JUDGE_PULL_LOCK": str(lock), "OLLAMA_JUDGE_LOCK_STALE_SECONDS": "1"}
+    with held_lock(lock, "other-pod 1"):
+        judge = ollama.start("pull", "llama3.2", **env)
+        time.sleep(3)
+        assert judge.poll() is None, "it took the lock of a live holder"
+    output = judge.communicate(timeout=30)[0]
+    assert judge.returncode == 0, output
+    assert "waiting for other-pod 1, which pulls models into the same volume" in output
+    assert "taking over" not in output
+
+
+def test_a_lock_whose_heartbeat_stopped_is_taken_over(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    lock = tmp_path / "pull.lock"
+    env = {"OLLAMA_JUDGE_PULL_LOCK": str(lock), "OLLAMA_JUDGE_LOCK_STALE_SECONDS": "2"}
+    with held_lock(lock, "dead-pod 7", beating=False):
+        started = time.monotonic()
+        result = ollama.run("pull", "llama3.2", **env)
+        assert 2 <= time.monotonic() - started < 10
+        lock.mkdir()  # for held_lock's clean-up: the script removed it
+    assert result.returncode == 0, result.stdout
+    assert "taking over the pull lock of dead-pod 7 (silent for 2s)" in result.stdout
+    assert ollama.calls("pull") == ["pull llama3.2"]
+
+
+def test_a_lock_of_an_earlier_start_of_this_container_is_taken_over_at_once(
+    ollama: FakeOllama, tmp_path: Path
+):
+    ollama.server_up()
+    lock = tmp_path / "pull.lock"
+    gone = subprocess.run(["sh", "-c", "echo $$"], capture_output=True, text=True).stdout.strip()
+    with held_lock(lock, f"{os.uname().nodename} {gone}", beating=False):
+        started = time.monotonic()
+        result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock))
+        assert time.monotonic() - started < 5, "it waited for the heartbeat"
+        lock.mkdir()
+    assert result.returncode == 0, result.stdout
+    assert f"taking over the pull lock of {os.uname().nodename} {gone}" in result.stdout
+
+
+def test_waiting_for_the_lock_counts_against_the_pull_budget(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    lock = tmp_path / "pull.lock"
+    with held_lock(lock, "slow-pod 1"):
+        result = ollama.run(
+            "pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock), OLLAMA_JUDGE_PULL_SECONDS="2"
+        )
+    assert result.returncode == 1
+    assert (
+        "could not pull llama3.2: no time left in the pull budget of 2s while slow-pod 1 "
+        "pulled into the same volume"
+    ) in result.stdout
+    assert ollama.calls("pull") == []
+
+
+def test_a_failed_pull_releases_the_lock(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    ollama.set("pull-fails", "9")
+    lock = tmp_path / "pull.lock"
+    result = ollama.run(
+        "pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock), OLLAMA_JUDGE_PULL_ATTEMPTS="1"
+    )
+    assert result.returncode == 1
+    assert not lock.exists()
+
+
+def test_a_holder_pulling_longer_than_the_stale_time_keeps_its_lock_by_its_heartbeat(
+    ollama: FakeOllama, tmp_path: Path
+):
+    ollama.server_up()
+    ollama.set("pull-seconds", "5")
+    env = {
+        "OLLAMA_JUDGE_PULL_LOCK": str(tmp_path / "pull.lock"),
+        "OLLAMA_JUDGE_LOCK_STALE_SECONDS": "4",
+    }
+    first = ollama.start("pull", "llama3.2", **env)
+    _wait_for(lambda: (tmp_path / "pull.lock" / "holder").exists())
+    second = ollama.start("pull", "llama3.2", **env)
+    outputs = [judge.communicate(timeout=60)[0] for judge in (first, second)]
+    assert [first.returncode, second.returncode] == [0, 0], outputs
+    assert "taking over" not in outputs[1]
+    assert not (ollama.state / "overlap").exists()
+    assert ollama.calls("pull") == ["pull llama3.2"]
+
+
+def test_a_lock_that_cannot_be_made_is_done_without(ollama: FakeOllama, tmp_path: Path):
+    ollama.server_up()
+    lock = tmp_path / "no-such-volume" / "pull.lock"
+    result = ollama.run("pull", "llama3.2", OLLAMA_JUDGE_PULL_LOCK=str(lock))
+    assert result.returncode == 0, result.stdout
+    assert "pulling without a lock: mkdir: " in result.stdout
+    assert ollama.calls("pull") == ["pull llama3.2"]

@@ -100,6 +100,11 @@ def test_port_on_ipv6_loopback_is_not_exposure():
 def test_deployment_replicas_alone_is_no_restart():
     change = Change(f"{PREFIX}{DEPLOYMENT}::d", DEPLOYMENT, "update", ("spec.replicas",))
     assert findings([change]) == []
+    # From one judge to several: the strategy changes with the count, the pods do not.
+    scaled = Change(
+        f"{PREFIX}{DEPLOYMENT}::d", DEPLOYMENT, "update", ("spec.replicas", "spec.strategy.type")
+    )
+    assert findings([scaled]) == []
 
 
 def test_counts_come_first_then_findings_then_resources_then_the_diff():

@@ -24,6 +24,11 @@
 #                                     over plain HTTP: their models are pulled --insecure
 #   OLLAMA_JUDGE_READY_FILE           written once every model is pulled and loaded
 #                                     (/tmp/ollama-judge-ready)
+#   OLLAMA_JUDGE_PULL_LOCK            a directory to create on the models' volume while
+#                                     pulling, so that judges sharing the volume pull one
+#                                     at a time (none: no lock)
+#   OLLAMA_JUDGE_LOCK_STALE_SECONDS   a lock whose holder's heartbeat has not changed for
+#                                     this long is taken over (60)
 set -u
 
 server_wait=${OLLAMA_JUDGE_SERVER_WAIT_SECONDS:-120}
@@ -33,6 +38,13 @@ retry_pause=${OLLAMA_JUDGE_RETRY_PAUSE_SECONDS:-5}
 call_limit=${OLLAMA_JUDGE_CALL_SECONDS:-10}
 insecure_registries=${OLLAMA_JUDGE_INSECURE_REGISTRIES:-}
 ready_file=${OLLAMA_JUDGE_READY_FILE:-/tmp/ollama-judge-ready}
+pull_lock=${OLLAMA_JUDGE_PULL_LOCK:-}
+lock_stale=${OLLAMA_JUDGE_LOCK_STALE_SECONDS:-60}
+beat_every=$((lock_stale / 4))
+[ "$beat_every" -ge 1 ] || beat_every=1
+# Who holds the lock: the host name (a Kubernetes pod's name) and this script's PID.
+holder_name="$(uname -n) $$"
+heartbeat=
 
 say() {
     echo "ollama-judge: $*"
@@ -151,18 +163,108 @@ load_one() {
     say "loaded $model"
 }
 
+# Ollama's download is safe within one server, not between servers sharing a models
+# directory (replicas on one ReadWriteMany claim): each would write the same partial
+# files, and one could rename its unfinished blob over the other's finished one. So the
+# judges on one volume pull one at a time. The lock is a directory (mkdir is atomic, on
+# network file systems too) holding its holder's name and a heartbeat that changes while
+# the holder runs. A waiter takes the lock over when the holder was an earlier start of
+# this very container (same host, its process gone), or when the heartbeat has not
+# changed for OLLAMA_JUDGE_LOCK_STALE_SECONDS by the waiter's own clock (so the nodes'
+# clocks need not agree). Two waiters taking over one dead lock within the same few
+# milliseconds could both pull, as without a lock: rare enough (a holder died, and two
+# waiters judged it so at once) to be left to Ollama's digest check and the retries.
+lock_pulls() {
+    [ -n "$pull_lock" ] || return 0
+    seen=
+    seen_at=$(now)
+    waiting=
+    while ! made=$(mkdir "$pull_lock" 2>&1); do
+        case "$made" in
+        *"File exists"*) ;;
+        *)
+            # Not a volume this judge shares (nor one it could pull into, most likely).
+            say "pulling without a lock: $made"
+            return 0
+            ;;
+        esac
+        holder=$(cat "$pull_lock/holder" 2>/dev/null)
+        state="$holder $(cat "$pull_lock/beat" 2>/dev/null)"
+        if [ "$state" != "$seen" ]; then
+            seen=$state
+            seen_at=$(now)
+        fi
+        silent=$(($(now) - seen_at))
+        if earlier_start "$holder" || [ "$silent" -ge "$lock_stale" ]; then
+            say "taking over the pull lock of ${holder:-a judge that never wrote its name} (silent for ${silent}s)"
+            # A lock that is there again needs a silence of its own.
+            seen=
+            rm -rf "$pull_lock" && continue
+        fi
+        if [ "$(now)" -ge "$1" ]; then
+            give_up "could not pull $2: no time left in the pull budget of ${pull_budget}s while ${holder:-another judge} pulled into the same volume"
+            return 1
+        fi
+        if [ -z "$waiting" ]; then
+            say "waiting for ${holder:-another judge}, which pulls models into the same volume"
+            waiting=1
+        fi
+        sleep 1
+    done
+    echo "$holder_name" >"$pull_lock/holder"
+    # The heartbeat ends with this script ($$ is the script's PID in the subshell too).
+    (
+        beat=0
+        while kill -0 $$ 2>/dev/null; do
+            beat=$((beat + 1))
+            echo "$beat" >"$pull_lock/beat"
+            sleep "$beat_every"
+        done
+    ) >/dev/null 2>&1 &
+    heartbeat=$!
+}
+
+unlock_pulls() {
+    [ -n "$heartbeat" ] || return 0
+    kill "$heartbeat" 2>/dev/null
+    heartbeat=
+    rm -rf "$pull_lock"
+}
+
+# A holder "HOST PID" that was an earlier start of this container: the same host name,
+# and its process gone (a restarted container's PIDs start again: PID 1 may be this).
+earlier_start() {
+    [ "${1% *}" = "$(uname -n)" ] || return 1
+    pid=${1##* }
+    [ "$pid" = $$ ] || ! kill -0 "$pid" 2>/dev/null
+}
+
 # Only missing models are pulled: a restart with a kept volume needs no registry.
 pull_models() {
     rm -f "$ready_file"
     wait_for_server || return 1
     deadline=$(($(now) + pull_budget))
+    locked=
     for model in "$@"; do
         if has_model "$model"; then
             say "$model is present"
-        else
-            pull_one "$model" "$deadline" || return 1
+            continue
         fi
+        if [ -z "$locked" ]; then
+            lock_pulls "$deadline" "$model" || return 1
+            locked=1
+            # Another judge on the same volume may have pulled it while this one waited.
+            if has_model "$model"; then
+                say "$model is present"
+                continue
+            fi
+        fi
+        pull_one "$model" "$deadline" || {
+            unlock_pulls
+            return 1
+        }
     done
+    [ -z "$locked" ] || unlock_pulls
     for model in "$@"; do
         load_one "$model" "$deadline" || return 1
     done

@@ -2,7 +2,8 @@
 
 The cluster (testcluster/) is a real kube-apiserver, etcd, controller-manager and
 scheduler; its node `gpu-node-1` (1 nvidia.com/gpu) is simulated by kwok, which reports
-pods running and ready but runs nothing in them: no hook, no probe. Where a test needs a
+pods running and ready but runs nothing in them: no hook, no probe. Several replicas run
+on a cluster of their own, with three such nodes. Where a test needs a
 failed hook, it writes what a kubelet writes then. The stack is the committed
 Pulumi.knitfab.yaml pointed at this cluster (`kubernetes:kubeconfig`); namespace `knitfab`
 is created by the test setup, as Knitfab's exists already.
@@ -20,8 +21,8 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from tests.e2e.engine import ProjectCopy, up
-from tests.e2e.kube_cluster import GPU_NODE, Cluster
+from tests.e2e.engine import MissingPartError, ProjectCopy, up
+from tests.e2e.kube_cluster import GPU_NODE, Cluster, running_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.knitfab]
 
@@ -42,10 +43,14 @@ class Deployed:
         )
 
     def pod(self) -> dict[str, Any]:
+        [pod] = self.pods(1)
+        return pod
+
+    def pods(self, count: int) -> list[dict[str, Any]]:
         pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
         live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
-        assert len(live) == 1, [p["metadata"]["name"] for p in pods]
-        return live[0]
+        assert len(live) == count, [p["metadata"]["name"] for p in pods]
+        return live
 
 
 @pytest.fixture(scope="module")
@@ -332,3 +337,103 @@ def test_destroy_removes_what_up_created_and_keeps_the_namespace(
         assert cluster.kubectl("get", kind, "-n", NAMESPACE, "-o", "name").strip() == "", kind
     assert cluster.get("namespace", NAMESPACE)["status"]["phase"] == "Active"
     deployed.reconfigure().up()  # for the module's own teardown
+
+
+# --- several replicas, on a cluster of three one-GPU nodes ------------------------------
+
+THREE_NODES = {"gpu-node-1", "gpu-node-2", "gpu-node-3"}
+
+
+def judges(count: int, **settings: Any) -> dict[str, Any]:
+    return {"ollama-judge:kubernetes": {"replicas": count, **settings}}
+
+
+@pytest.fixture(scope="module")
+def three_gpu_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
+    try:
+        with running_cluster(tmp_path_factory.mktemp("three-nodes"), fake_nodes=3) as started:
+            started.kubectl("create", "namespace", NAMESPACE)
+            yield started
+    except MissingPartError as missing:
+        pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture(scope="module")
+def replicated(
+    engine: dict[str, str], three_gpu_nodes: Cluster, tmp_path_factory
+) -> Iterator[Deployed]:
+    project = ProjectCopy(tmp_path_factory.mktemp("replicas"))
+    deployed = Deployed(project, three_gpu_nodes, None, {})  # type: ignore[arg-type]
+    deployed.stack = deployed.reconfigure(**judges(3))
+    result = deployed.stack.up()
+    deployed.outputs = {k: v.value for k, v in result.outputs.items()}
+    deployed.up_output = result.stdout
+    yield deployed
+    deployed.reconfigure().destroy()
+
+
+def test_three_replicas_run_on_three_gpu_nodes_behind_the_service(replicated: Deployed):
+    deployment = replicated.cluster.get("deployment", "ollama", "-n", NAMESPACE)
+    assert deployment["status"]["availableReplicas"] == 3
+    assert deployment["spec"]["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"},
+    }
+    pods = replicated.pods(3)
+    assert {p["spec"]["nodeName"] for p in pods} == THREE_NODES, "one pod per GPU node"
+    for pod in pods:
+        assert pod["spec"]["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == "1"
+    slices = replicated.cluster.get(
+        "endpointslices", "-n", NAMESPACE, "-l", "kubernetes.io/service-name=ollama"
+    )["items"]
+    endpoints = [e for s in slices for e in s.get("endpoints", [])]
+    assert sorted(e["targetRef"]["name"] for e in endpoints) == sorted(
+        p["metadata"]["name"] for p in pods
+    )
+    assert all(e["conditions"]["ready"] for e in endpoints)
+    assert replicated.outputs["openaiBaseUrl"] == "http://ollama.knitfab.svc.cluster.local:11434/v1"
+    assert "Deployment ollama is available" in replicated.up_output
+
+
+def test_replicas_the_nodes_cannot_hold_are_refused_before_anything_changes(
+    replicated: Deployed,
+):
+    before = {p["metadata"]["uid"] for p in replicated.pods(3)}
+    with pytest.raises(auto.CommandError) as failed:
+        replicated.reconfigure(**judges(4)).up()
+    message = str(failed.value)
+    assert (
+        "ollama-judge:kubernetes.replicas is 4, but the schedulable nodes can hold only 3 judge "
+        "pods of 1 nvidia.com/gpu each (insufficient nvidia.com/gpu; each pod needs its GPUs on "
+        "one node; pods per node: gpu-node-1: 1 (1 nvidia.com/gpu), gpu-node-2: 1 (1 "
+        "nvidia.com/gpu), gpu-node-3: 1 (1 nvidia.com/gpu))"
+    ) in message
+    assert "config set --path 'ollama-judge:kubernetes.replicas' 3" in message
+    assert "Traceback" not in message
+    assert {p["metadata"]["uid"] for p in replicated.pods(3)} == before, "nothing was touched"
+    assert replicated.cluster.get("deployment", "ollama", "-n", NAMESPACE)["spec"]["replicas"] == 3
+
+
+def test_replicas_with_a_read_write_once_claim_stop_before_anything_changes(
+    replicated: Deployed,
+):
+    shared = replicated.reconfigure(**judges(3, persistence={"enabled": True}))
+    with pytest.raises(auto.CommandError) as failed:
+        shared.up()
+    message = str(failed.value)
+    assert "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence" in (
+        message
+    )
+    assert "'ollama-judge:kubernetes.persistence.accessMode' ReadWriteMany" in message
+    assert "Traceback" not in message
+    assert replicated.cluster.kubectl("get", "pvc", "-n", NAMESPACE, "-o", "name").strip() == ""
+
+
+def test_scaling_keeps_the_running_judges(replicated: Deployed):
+    before = {p["metadata"]["uid"] for p in replicated.pods(3)}
+    assert up(replicated.reconfigure(**judges(2))) == {"update": 1, "same": 3}
+    kept = {p["metadata"]["uid"] for p in replicated.pods(2)}
+    assert kept < before, "scaling down removed a judge and restarted none"
+    assert up(replicated.reconfigure(**judges(3))) == {"update": 1, "same": 3}
+    assert kept < {p["metadata"]["uid"] for p in replicated.pods(3)}
+    assert up(replicated.reconfigure(**judges(3))) == {"same": 4}
