@@ -227,7 +227,7 @@ class KubernetesJudge(JudgeComponent):
                 labels=LABELS,
                 # The provider's wait would idle 10 s after the endpoint appears; the
                 # Service exists once created, and `serving` below waits for its endpoint.
-                annotations={"pulumi.com/waitFor": "jsonpath={.spec.clusterIP}"},
+                annotations={AWAIT_ANNOTATION: "jsonpath={.spec.clusterIP}"},
             ),
             spec=ServiceSpecArgs(
                 type="ClusterIP",
