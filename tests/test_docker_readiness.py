@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 from components import docker_readiness, judge, readiness
 from components.docker_readiness import failure_message, wait_until_ready
 from components.readiness import JudgeNotReady
+from tests import waits
 from tests.fake_docker import FakeContainer
+from tests.waits import Clock
 
 GAVE_UP = (
     "ollama-judge: pulling judge (attempt 1 of 1)\n"
@@ -18,21 +22,9 @@ GAVE_UP = (
 )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1
-        return self.now
-
-
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(docker_readiness, "POLL_SECONDS", 0)
-    readiness.CANCELLED.clear()
-    yield
-    readiness.CANCELLED.clear()
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from waits.quick_polls(monkeypatch, docker_readiness)
 
 
 def test_a_healthy_container_is_ready_at_once():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -10,6 +11,8 @@ from kubernetes import client
 from components import kubernetes_endpoints
 from components.kubernetes_endpoints import ready_endpoints, wait_until_serving
 from components.readiness import CANCELLED, JudgeNotReady
+from tests import waits
+from tests.waits import Clock
 
 
 def endpoint_slice(*ready: bool | None) -> dict[str, Any]:
@@ -37,21 +40,9 @@ class FakeDiscovery:
         return {"items": answer}
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(kubernetes_endpoints, "POLL_SECONDS", 0.001)
-    CANCELLED.clear()
-    yield
-    CANCELLED.clear()
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from waits.quick_polls(monkeypatch, kubernetes_endpoints)
 
 
 def test_ready_endpoints_counts_ready_and_unstated_ones_only():

@@ -4,6 +4,7 @@ scripts (tests/fake_kubernetes.py), and the reading of the kubelet's words."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from components.kubernetes_readiness import follow, wait_until_available
 from components.kubernetes_rollout import available, go_unquote, hook_failure, is_current
 from components.readiness import JudgeNotReady
 from components.settings import ClusterAccess
+from tests import waits
 from tests.fake_kubernetes import (
     TEMPLATE,
     FakeCluster,
@@ -24,6 +26,7 @@ from tests.fake_kubernetes import (
     refusal,
     replica_set,
 )
+from tests.waits import Clock
 
 CURRENT = replica_set("new")
 OLD = replica_set(
@@ -50,21 +53,9 @@ def kubelet_hook_message(output: str, pod_name: str = "ollama-new-a") -> str:
     )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1
-        return self.now
-
-
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(kubernetes_readiness, "POLL_SECONDS", 0)
-    readiness.CANCELLED.clear()
-    yield
-    readiness.CANCELLED.clear()
+def quick_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from waits.quick_polls(monkeypatch, kubernetes_readiness)
 
 
 def wait(cluster: FakeCluster, timeout: float = 3600, clock: Clock | None = None) -> list[str]:
