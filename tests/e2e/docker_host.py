@@ -134,10 +134,10 @@ def wait_until(condition, seconds: float, what: str) -> None:
         time.sleep(0.5)
 
 
-def docker_health(name: str, seconds: float = 20) -> dict[str, Any]:
+def docker_health(name: str, seconds: float = 30) -> dict[str, Any]:
     """The container once Docker's own healthcheck calls it healthy. `up` returns as
     soon as the healthcheck's command passes (run by up itself); Docker's status follows
-    at its next check, one interval (5 s) after the start at most."""
+    at its next check, one interval (10 s) after the start at most."""
     found: dict[str, Any] = {}
 
     def healthy() -> bool:
