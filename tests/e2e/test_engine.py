@@ -100,6 +100,8 @@ def test_knitfab_stack_renders_the_manuals_manifest(project: ProjectCopy, tmp_pa
         "name": "ollama",
         "namespace": "knitfab",
         "labels": {"app": "ollama"},
+        # For the provider only: `up` waits for the Service's endpoint itself.
+        "annotations": {"pulumi.com/waitFor": "jsonpath={.spec.clusterIP}"},
     }
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["selector"] == {"app": "ollama"}
