@@ -4,7 +4,7 @@ default) and one with K parallel slots (`OLLAMA_NUM_PARALLEL=K`), same model, sa
 as ratios against one worker on the default judge.
 
     .venv/bin/python benchmarks/judge_throughput.py [--clients 1,2,4] [--rounds 3]
-        [--verdicts 40 | --seconds 10] [--large]
+        [--seconds 10 | --verdicts N] [--large]
 
 A worker is a thread with its own `openai` client asking the evaluation's question
 (scripts/judge_check.py's request: the G-Eval instruction, the article, the verdict's
@@ -74,7 +74,7 @@ class Setting:
 class Budget:
     """How long one measurement asks: `verdicts` questions in all, or for `seconds`."""
 
-    verdicts: int | None
+    verdicts: int | None = None
     seconds: float | None = None
 
 
@@ -154,7 +154,9 @@ def judges(
             )
             server.exec("ollama", "pull", *reg.pull_flags(), model, timeout=900)
             for clients in (1, parallel):  # load the model; then fill every slot's cache
-                warm_up = ask_concurrently(f"{server.url}/v1", model, clients, Budget(clients))
+                warm_up = ask_concurrently(
+                    f"{server.url}/v1", model, clients, Budget(verdicts=clients)
+                )
                 if warm_up.failures:
                     raise CheckError(f"{server.name}: {warm_up.failures[0]}")
             servers[parallel] = server
@@ -216,14 +218,15 @@ def main(argv: list[str] | None = None) -> int:
         help="numbers of evaluation workers, e.g. 1,2,4 (1 is always measured: the baseline)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds over every setting")
-    budget = parser.add_mutually_exclusive_group()
-    budget.add_argument("--verdicts", type=int, default=40, help="per setting and round")
-    budget.add_argument("--seconds", type=float, help="per setting and round, instead")
+    limit = parser.add_mutually_exclusive_group()
+    limit.add_argument("--seconds", type=float, default=10, help="per setting and round")
+    limit.add_argument("--verdicts", type=int, help="per setting and round, instead")
     parser.add_argument("--large", action="store_true", help="the 300 MB model, not the tiny")
     args = parser.parse_args(argv)
     if min(args.clients) < 1:
         parser.error("--clients: each number must be at least 1")
 
+    budget = Budget(verdicts=args.verdicts) if args.verdicts else Budget(seconds=args.seconds)
     settings = plan(args.clients)
     results = {setting: Result() for setting in settings}
     label = "large" if args.large else "tiny"
@@ -242,9 +245,7 @@ def main(argv: list[str] | None = None) -> int:
             for number in range(1, args.rounds + 1):
                 for setting in settings:
                     url = f"{servers[setting.parallel].url}/v1"
-                    done = ask_concurrently(
-                        url, model, setting.clients, Budget(args.verdicts, args.seconds)
-                    )
+                    done = ask_concurrently(url, model, setting.clients, budget)
                     results[setting].rounds.append(done)
                     print(
                         f"round {number}, {setting.clients} clients, NUM_PARALLEL="
