@@ -3,8 +3,8 @@ an Ollama judge that serves one request at a time (`OLLAMA_NUM_PARALLEL=1`, Olla
 default) and one with K parallel slots (`OLLAMA_NUM_PARALLEL=K`), same model, same run,
 as ratios against one worker on the default judge.
 
-    .venv/bin/python benchmarks/judge_throughput.py [--clients 1,2,4] [--rounds 3]
-        [--seconds 10 | --verdicts N] [--large]
+    .venv/bin/python benchmarks/judge_throughput.py [--clients 1,2,4] [--rounds 5]
+        [--seconds 6 | --verdicts N] [--large]
 
 A worker is a thread with its own `openai` client asking the evaluation's question
 (scripts/judge_check.py's request: the G-Eval instruction, the article, the verdict's
@@ -217,9 +217,9 @@ def main(argv: list[str] | None = None) -> int:
         default=[1, 2, 4],
         help="numbers of evaluation workers, e.g. 1,2,4 (1 is always measured: the baseline)",
     )
-    parser.add_argument("--rounds", type=int, default=3, help="rounds over every setting")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds over every setting")
     limit = parser.add_mutually_exclusive_group()
-    limit.add_argument("--seconds", type=float, default=10, help="per setting and round")
+    limit.add_argument("--seconds", type=float, default=6, help="per setting and round")
     limit.add_argument("--verdicts", type=int, help="per setting and round, instead")
     parser.add_argument("--large", action="store_true", help="the 300 MB model, not the tiny")
     args = parser.parse_args(argv)
