@@ -17,7 +17,8 @@ variables (components/judge.py), pulling the tiny test judge model (or the 300 M
 the model, then one question per slot at once, since Ollama caches the prompt per slot
 and the question is the same every time. The settings are then measured in turn,
 round after round, so that a change in the machine's load falls on all of them alike;
-verdicts/s is the median over the rounds, the latencies are those of every verdict.
+verdicts/s is the median over the rounds (their range beside it), the latencies are
+those of every verdict.
 
 What NUM_PARALLEL costs: Ollama sizes the KV cache for NUM_PARALLEL x the context
 length (`KvSize` in the server's log); the script prints the context per slot (as
@@ -194,14 +195,15 @@ def plan(clients: list[int]) -> list[Setting]:
 def table(results: dict[Setting, Result]) -> str:
     baseline = next(iter(results.values())).rate
     lines = [
-        "| clients | OLLAMA_NUM_PARALLEL | verdicts/s | vs 1 client, NUM_PARALLEL=1 "
+        "| clients | OLLAMA_NUM_PARALLEL | verdicts/s | rounds | vs 1 client, NUM_PARALLEL=1 "
         "| latency p50 | p95 | verdicts | not a verdict |",
-        "| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for setting, result in results.items():
-        latencies = result.latencies
+        latencies, rates = result.latencies, [r.rate for r in result.rounds]
         lines.append(
             f"| {setting.clients} | {setting.parallel} | {result.rate:.2f} "
+            f"| {min(rates):.2f}-{max(rates):.2f} "
             f"| {ratio(result.rate, baseline, '/s')} "
             f"| {statistics.median(latencies):.2f}s | {percentile(latencies, 95):.2f}s "
             f"| {len(latencies)} | {len(result.failures)} |"
@@ -253,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
                         f"{len(done.failures)} not a verdict",
                         flush=True,
                     )
-    print(f"after: {load()}")
+    print(f"after (this benchmark's own work included): {load()}")
     print(f"{label} model, medians over {args.rounds} rounds:")
     print(table(results))
     failures = [failure for result in results.values() for failure in result.failures]
