@@ -4,7 +4,7 @@ default) and one with K parallel slots (`OLLAMA_NUM_PARALLEL=K`), same model, sa
 as ratios against one worker on the default judge.
 
     .venv/bin/python benchmarks/judge_throughput.py [--clients 1,2,4] [--rounds 5]
-        [--seconds 6 | --verdicts N] [--large]
+        [--seconds 6 | --verdicts N] [--threads 1] [--large]
 
 A worker is a thread with its own `openai` client asking the evaluation's question
 (scripts/judge_check.py's request: the G-Eval instruction, the article, the verdict's
@@ -20,6 +20,12 @@ round after round, so that a change in the machine's load falls on all of them a
 verdicts/s is the median over the rounds (their range beside it), the latencies are
 those of every verdict.
 
+The judges compute with one thread (`--threads`, the model's `num_thread`; 0 for
+Ollama's default of one per core). With one per core on this 2-core machine, whatever
+else runs, the benchmark's own clients and the server's HTTP included, preempts one of
+the model's threads while the other spin-waits for it: verdicts of 20 ms then take
+seconds, at random, and that noise drowns what is measured.
+
 What NUM_PARALLEL costs: Ollama sizes the KV cache for NUM_PARALLEL x the context
 length (`KvSize` in the server's log); the script prints the context per slot (as
 `ollama ps` shows it), the KV cache and the total memory of each judge.
@@ -31,6 +37,7 @@ sets them up). Every Docker name starts with `ollama-judge-bench-<run>`.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import re
 import statistics
@@ -38,6 +45,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -63,6 +71,7 @@ CPU_NOTE = (
 KV_CACHE = re.compile(r'msg="kv cache" device=\S+ size="([^"]+)"')
 KV_TOKENS = re.compile(r"KvSize:(\d+)")
 TOTAL_MEMORY = re.compile(r'msg="total memory" size="([^"]+)"')
+THREADS = re.compile(r"NumThreads:(\d+)")
 
 
 @dataclass(frozen=True)
@@ -135,11 +144,26 @@ def ask_concurrently(url: str, model: str, clients: int, budget: Budget) -> Roun
     return Round(time.monotonic() - started, latencies, failures)
 
 
+def with_threads(server: OllamaServer, model: str, threads: int) -> str:
+    """`model` computing with `threads` threads, made in the judge from the pulled one
+    under a name of its own (Ollama's API for it takes no such option); `model` for 0."""
+    if not threads:
+        return model
+    name = f"judge-threads-{threads}"
+    body = {"model": name, "from": model, "parameters": {"num_thread": threads}, "stream": False}
+    request = urllib.request.Request(
+        f"{server.url}/api/create", json.dumps(body).encode(), {"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=60):
+        return name
+
+
 @contextmanager
 def judges(
-    registry: JudgeRegistry, model: str, parallels: list[int]
-) -> Iterator[dict[int, OllamaServer]]:
-    """A warmed-up judge per NUM_PARALLEL value, removed afterwards."""
+    registry: JudgeRegistry, model: str, parallels: list[int], threads: int
+) -> Iterator[tuple[str, dict[int, OllamaServer]]]:
+    """A warmed-up judge per NUM_PARALLEL value, and the model to ask them for; removed
+    afterwards."""
     reg = registry.registry
     with ExitStack() as stack:
         servers = {}
@@ -154,19 +178,20 @@ def judges(
                 )
             )
             server.exec("ollama", "pull", *reg.pull_flags(), model, timeout=900)
+            asked = with_threads(server, model, threads)
             for clients in (1, parallel):  # load the model; then fill every slot's cache
                 warm_up = ask_concurrently(
-                    f"{server.url}/v1", model, clients, Budget(verdicts=clients)
+                    f"{server.url}/v1", asked, clients, Budget(verdicts=clients)
                 )
                 if warm_up.failures:
                     raise CheckError(f"{server.name}: {warm_up.failures[0]}")
             servers[parallel] = server
-        yield servers
+        yield asked, servers
 
 
 def memory(server: OllamaServer) -> str:
-    """The loaded model's context per slot (`ollama ps`), and its KV cache and total
-    memory as the server's log states them."""
+    """The loaded model's context per slot (`ollama ps`), and its KV cache, total memory
+    and threads as the server's log states them."""
     (loaded,) = host.get_json(f"{server.url}/api/ps")["models"]
     log = server.logs()
 
@@ -176,7 +201,8 @@ def memory(server: OllamaServer) -> str:
 
     return (
         f"context {loaded['context_length']} tokens per slot (ollama ps); KV cache "
-        f"{last(KV_CACHE)} for {last(KV_TOKENS)} tokens, total {last(TOTAL_MEMORY)} (server log)"
+        f"{last(KV_CACHE)} for {last(KV_TOKENS)} tokens, total {last(TOTAL_MEMORY)}, "
+        f"{last(THREADS)} compute thread(s) (server log)"
     )
 
 
@@ -205,7 +231,7 @@ def table(results: dict[Setting, Result]) -> str:
             f"| {setting.clients} | {setting.parallel} | {result.rate:.2f} "
             f"| {min(rates):.2f}-{max(rates):.2f} "
             f"| {ratio(result.rate, baseline, '/s')} "
-            f"| {statistics.median(latencies):.2f}s | {percentile(latencies, 95):.2f}s "
+            f"| {statistics.median(latencies):.3f}s | {percentile(latencies, 95):.3f}s "
             f"| {len(latencies)} | {len(result.failures)} |"
         )
     return "\n".join(lines)
@@ -223,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     limit = parser.add_mutually_exclusive_group()
     limit.add_argument("--seconds", type=float, default=6, help="per setting and round")
     limit.add_argument("--verdicts", type=int, help="per setting and round, instead")
+    parser.add_argument(
+        "--threads", type=int, default=1, help="the judges' compute threads; 0: one per core"
+    )
     parser.add_argument("--large", action="store_true", help="the 300 MB model, not the tiny")
     args = parser.parse_args(argv)
     if min(args.clients) < 1:
@@ -232,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = plan(args.clients)
     results = {setting: Result() for setting in settings}
     label = "large" if args.large else "tiny"
-    print(CPU_NOTE)
+    print(f"{CPU_NOTE}; {args.threads or 'one per core'} compute thread(s) per judge")
     print(f"before: {load()}", flush=True)
     with (
         tempfile.TemporaryDirectory() as scratch,
@@ -241,13 +270,13 @@ def main(argv: list[str] | None = None) -> int:
     ):
         model = registry.push(label)
         parallels = sorted({setting.parallel for setting in settings})
-        with judges(registry, model, parallels) as servers:
+        with judges(registry, model, parallels, args.threads) as (asked, servers):
             for parallel, server in servers.items():
                 print(f"{label} model, NUM_PARALLEL={parallel}: {memory(server)}", flush=True)
             for number in range(1, args.rounds + 1):
                 for setting in settings:
                     url = f"{servers[setting.parallel].url}/v1"
-                    done = ask_concurrently(url, model, setting.clients, budget)
+                    done = ask_concurrently(url, asked, setting.clients, budget)
                     results[setting].rounds.append(done)
                     print(
                         f"round {number}, {setting.clients} clients, NUM_PARALLEL="
