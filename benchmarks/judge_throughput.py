@@ -62,7 +62,7 @@ from tests.e2e import docker_host as host
 from tests.e2e.engine import docker_engine
 from tests.e2e.ollama_server import OllamaServer, judge_trust, running_ollama
 
-# The judges here get no GPU (nor do test machines have one).
+# The judges here are given no GPU, whatever the machine has.
 CPU_NOTE = (
     "judges on CPU only: these numbers show how Ollama schedules concurrent requests (one "
     "at a time, or side by side in parallel slots), not the throughput of a GPU judge"
