@@ -33,26 +33,20 @@ import sys
 import tempfile
 import time
 import urllib.error
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.judge_registry import PREFIX, SHAPES, VERDICT_TIMEOUT_SECONDS, judge_registry
 from benchmarks.timing import empty_program_up, load, ratio, timed
 from scripts.judge_check import ask_judge
 from tests.e2e import docker_host as host
-from tests.e2e import judge_model
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
-from tests.e2e.registry import Registry, docker_network, running_registry
+from tests.e2e.registry import Registry
 
-RUN = uuid.uuid4().hex[:6]
-PREFIX = f"ollama-judge-bench-{RUN}"
 STEADY_VERDICTS = 5
-# The judge models' vocabulary is bytes, so the evaluation's prompt is about 1,500 tokens;
-# on a CPU without fast vector units the large model reads it in minutes.
-VERDICT_TIMEOUT_SECONDS = 900
 
 
 @dataclass(frozen=True)
@@ -166,18 +160,13 @@ def main() -> int:
     print(f"before: {load()}", flush=True)
     with tempfile.TemporaryDirectory() as scratch_dir, docker_engine(Path(scratch_dir)):
         scratch = Path(scratch_dir)
-        image = host.build_ollama_image(host.IMAGE)
         project = ProjectCopy(scratch)  # sets the backend for the stacks below
         results: dict[str, tuple[Run, Run]] = {}
-        with (
-            docker_network(f"{PREFIX}-registry-net") as network,
-            running_registry(scratch / "registry", network, on_gateway=True, prefix=PREFIX) as reg,
-        ):
-            for label, shape in (("tiny", judge_model.TINY), ("large", judge_model.LARGE)):
-                files = judge_model.write_judge_model(scratch / label, shape)
-                model = reg.push(files, f"judge-{label}:1", image)
-                manual = manual_run(image, reg, model)
-                stacked = stack_run(project, reg, model)
+        with judge_registry(scratch) as judges:
+            for label in SHAPES:
+                model = judges.push(label)
+                manual = manual_run(judges.image, judges.registry, model)
+                stacked = stack_run(project, judges.registry, model)
                 results[label] = (stacked, manual)
                 for who, run in (("stack", stacked), ("manual", manual)):
                     print(f"{label} model, {who}: {run}", flush=True)

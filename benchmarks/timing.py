@@ -36,8 +36,8 @@ def empty_program_up(directory: Path) -> float:
     return seconds
 
 
-def ratio(a: float, b: float) -> str:
-    return f"{a / b:.2f}x ({a:.2f}s / {b:.2f}s)"
+def ratio(a: float, b: float, unit: str = "s") -> str:
+    return f"{a / b:.2f}x ({a:.2f}{unit} / {b:.2f}{unit})"
 
 
 def load() -> str:

@@ -131,41 +131,58 @@ def _error_message(error: openai.APIStatusError) -> str:
     return error.message
 
 
+class JudgeClient:
+    """The evaluation's `openai` client for the judge at `base_url`, kept for every
+    question it asks (one per thread where several ask at once)."""
+
+    def __init__(self, base_url: str, timeout: float = TIMEOUT_SECONDS) -> None:
+        self.base_url, self.timeout = base_url, timeout
+        # Ollama wants no key; the client insists on one. No retries: a check reports what
+        # happened the first time.
+        self.client = openai.OpenAI(
+            base_url=base_url, api_key="ollama", timeout=timeout, max_retries=0
+        )
+
+    def ask(self, model: str, max_tokens: int = MAX_TOKENS) -> tuple[Verdict, float]:
+        """Sends the question; returns the verdict and the seconds the answer took."""
+        base_url = self.base_url
+        started = time.monotonic()
+        try:
+            reply = self.client.chat.completions.create(**verdict_request(model, max_tokens))
+        except openai.APITimeoutError as error:
+            raise CheckError(
+                f"the judge at {base_url} did not answer within {self.timeout:g}s"
+            ) from error
+        except openai.APIConnectionError as error:
+            raise CheckError(
+                f"no judge answers at {base_url} ({error.__cause__ or error}): is it deployed "
+                "and running?"
+            ) from error
+        except openai.NotFoundError as error:
+            raise CheckError(
+                f"the judge at {base_url} has no model {model!r} ({_error_message(error)}): "
+                "pull it, or pass --model with one it has"
+            ) from error
+        except openai.APIStatusError as error:
+            raise CheckError(
+                f"the judge at {base_url} answered {error.status_code}: {_error_message(error)}"
+            ) from error
+        seconds = time.monotonic() - started
+        if not reply.choices:
+            raise CheckError(f"the judge at {base_url} answered with no choices")
+        choice = reply.choices[0]
+        if choice.finish_reason == "length":
+            raise CheckError(
+                f"the verdict did not end within {max_tokens} tokens: {choice.message.content!r}"
+            )
+        return parse_verdict(choice.message.content), seconds
+
+
 def ask_judge(
     base_url: str, model: str, max_tokens: int = MAX_TOKENS, timeout: float = TIMEOUT_SECONDS
 ) -> tuple[Verdict, float]:
-    """Sends the question; returns the verdict and the seconds the answer took."""
-    # Ollama wants no key; the client insists on one. No retries: a check reports what
-    # happened the first time.
-    client = openai.OpenAI(base_url=base_url, api_key="ollama", timeout=timeout, max_retries=0)
-    started = time.monotonic()
-    try:
-        reply = client.chat.completions.create(**verdict_request(model, max_tokens))
-    except openai.APITimeoutError as error:
-        raise CheckError(f"the judge at {base_url} did not answer within {timeout:g}s") from error
-    except openai.APIConnectionError as error:
-        raise CheckError(
-            f"no judge answers at {base_url} ({error.__cause__ or error}): is it deployed "
-            "and running?"
-        ) from error
-    except openai.NotFoundError as error:
-        raise CheckError(
-            f"the judge at {base_url} has no model {model!r} ({_error_message(error)}): "
-            "pull it, or pass --model with one it has"
-        ) from error
-    except openai.APIStatusError as error:
-        raise CheckError(
-            f"the judge at {base_url} answered {error.status_code}: {_error_message(error)}"
-        ) from error
-    seconds = time.monotonic() - started
-    if not reply.choices:
-        raise CheckError(f"the judge at {base_url} answered with no choices")
-    choice = reply.choices[0]
-    if choice.finish_reason == "length":
-        raise CheckError(
-            f"the verdict did not end within {max_tokens} tokens: {choice.message.content!r}"
-        )
-    return parse_verdict(choice.message.content), seconds
+    """Asks once with a client of its own; returns the verdict and the seconds it took."""
+    return JudgeClient(base_url, timeout).ask(model, max_tokens)
 
 
 def stack_target(stack_name: str) -> tuple[str, list[str]]:

@@ -290,3 +290,19 @@ def test_a_stack_without_models_asks_for_one(fake_judge, capsys, monkeypatch):
     status, _, err = run(capsys, "local")
     assert status == 1
     assert "--model" in err
+
+
+def test_a_judge_client_asks_again_and_again_and_says_which_answer_is_no_verdict(fake_judge):
+    fake_judge.replies += [
+        Reply(body=completion('{"score": 5, "reason": "fits"}')),
+        Reply(body=completion("the prediction fits")),
+        Reply(body=completion('{"score": 4, "reason": "close"}')),
+    ]
+    judge = judge_check.JudgeClient(fake_judge.url)
+    verdict, seconds = judge.ask("judge")
+    assert verdict == judge_check.Verdict(score=5, reason="fits")
+    assert seconds >= 0
+    with pytest.raises(judge_check.CheckError, match="not with JSON"):
+        judge.ask("judge")
+    assert judge.ask("judge")[0].score == 4
+    assert len(fake_judge.requests) == 3
