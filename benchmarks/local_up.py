@@ -9,6 +9,11 @@ little; ratios taken in one run say more).
    has no models to pull here (a CPU-only host without a model registry).
 2. `pulumi up` with nothing to change against `pulumi preview`.
 
+Each round also measures the engine's floor (`up` of an empty program), prints where the
+fresh `up` went (the engine's events) and how long after the model script said `ready:`
+(the container log's timestamp) `up` returned. The goal: a fresh `up` within the manual's
+time plus the floor plus 1 s, and `up` back within 1 s of the judge being ready.
+
 Needs what the end-to-end tests need (`scripts/test` sets it up): the Pulumi engine, a
 Docker engine, the pinned Ollama image, and the names ollama / ollama-net free.
 """
@@ -17,14 +22,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
+import time
 import urllib.error
+from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import median_ratio, timed
+from benchmarks.timing import Timeline, empty_program_up, load, median_ratio, timed
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
 
@@ -46,35 +54,77 @@ def manual_run(image: str, port: int) -> None:
     host.wait_until(answers, 60, "the manually started server")
 
 
+def ready_logged_at() -> float:
+    """When the judge's model script said `ready:`, from Docker's log timestamps, in
+    seconds since the epoch."""
+    logged = host.docker("logs", "--timestamps", "ollama")
+    log = logged.stdout + logged.stderr
+    stamps = [line.split(" ", 1)[0] for line in log.splitlines() if " ready:" in line]
+    if not stamps:
+        raise AssertionError(f"the judge never said ready:\n{log}")
+    # RFC 3339 with nanoseconds; datetime takes microseconds.
+    stamp = stamps[-1].rstrip("Z")
+    seconds, _, fraction = stamp.partition(".")
+    return datetime.fromisoformat(f"{seconds}.{fraction[:6]:0<6}+00:00").timestamp()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
     rounds = parser.parse_args().rounds
     os.environ.update(engine_environment())
+    print(f"before: {load()}", flush=True)
+    times: dict[str, list[float]] = {
+        "up": [], "manual": [], "floor": [], "ready to return": [], "no-op up": [], "preview": []
+    }  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch, docker_engine(Path(scratch)):
         image = host.build_ollama_image(host.IMAGE)
         host.assert_judge_names_free()
         project = ProjectCopy(Path(scratch))
         port = host.free_port()
         stack = project.stack("local", host.cpu_only(port))
-        times: dict[str, list[float]] = {"up": [], "manual": [], "no-op up": [], "preview": []}
         try:
             for round_number in range(1, rounds + 1):
                 times["manual"].append(timed(lambda: manual_run(image, port)))
                 host.remove_judge_objects()
-                times["up"].append(timed(stack.up))
+                timeline = Timeline()
+                times["up"].append(timed(lambda: stack.up(on_event=timeline.on_event)))  # noqa: B023
+                times["ready to return"].append(time.time() - ready_logged_at())
                 times["no-op up"].append(timed(stack.up))
                 times["preview"].append(timed(stack.preview))
                 stack.destroy()
                 host.remove_judge_objects()
+                floor_dir = Path(scratch) / f"floor-{round_number}"
+                times["floor"].append(empty_program_up(floor_dir))
                 print(
                     f"round {round_number}: "
                     + ", ".join(f"{k} {v[-1]:.2f}s" for k, v in times.items())
+                    + f"\n where the fresh up went:\n{timeline.report(times['up'][-1])}",
+                    flush=True,
                 )
         finally:
             host.remove_judge_objects()
-    fresh = median_ratio(times["up"], times["manual"])
-    print(f"fresh pulumi up / docker network create + docker run: {fresh}")
+    print(f"after: {load()}")
+    median = {k: statistics.median(v) for k, v in times.items()}
+    goal = median["manual"] + median["floor"] + 1
+    print(f"engine floor (up of an empty program): {median['floor']:.2f}s")
+    print(
+        f"fresh pulumi up / docker network create + docker run: "
+        f"{median_ratio(times['up'], times['manual'])}"
+    )
+    less_floor = [up - floor for up, floor in zip(times["up"], times["floor"], strict=True)]
+    print(
+        "fresh pulumi up less the engine floor / manual: "
+        + median_ratio(less_floor, times["manual"])
+    )
+    print(
+        f"fresh pulumi up / (manual + floor + 1 s): {median['up'] / goal:.2f}x "
+        f"({median['up']:.2f}s / {goal:.2f}s; goal at most 1.00x)"
+    )
+    print(
+        f"judge ready (its `ready:` line) to up returned: {median['ready to return']:.2f}s "
+        f"median (goal at most 1 s)"
+    )
     print(f"no-op pulumi up / pulumi preview: {median_ratio(times['no-op up'], times['preview'])}")
     return 0
 
