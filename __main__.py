@@ -2,15 +2,15 @@
 
 The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
 `kubernetes` (stack `knitfab`). Both export the same outputs.
+
+Each target's modules are imported in its own branch: the other target's SDK and client
+would cost the program about half a second of imports on every run.
 """
 
 import pulumi
 
 from components.config import load_settings
-from components.docker_capacity import check_gpu_support
-from components.docker_judge import DockerJudge
-from components.kubernetes_capacity import check_gpu_capacity
-from components.kubernetes_judge import KubernetesJudge
+from components.judge_component import JudgeComponent
 from components.model_registry import check_models
 from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 
@@ -18,15 +18,22 @@ settings = load_settings()
 # Before anything changes: a model its registry does not have would take the judge down.
 for warning in check_models(settings.judge, pulumi.get_stack()):
     pulumi.log.warn(warning)
+judge: JudgeComponent
 match settings:
     case DockerJudgeArgs():
+        from components.docker_capacity import check_gpu_support
+        from components.docker_judge import DockerJudge
+
         # Before anything is created: Docker refuses GPUs it has no runtime for only when
         # it starts the container, after the network, volume and image exist.
         skipped = check_gpu_support(settings, pulumi.get_stack())
         if skipped:
             pulumi.log.warn(skipped)
-        judge: DockerJudge | KubernetesJudge = DockerJudge("ollama", settings)
+        judge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
+        from components.kubernetes_capacity import check_gpu_capacity
+        from components.kubernetes_judge import KubernetesJudge
+
         # Before anything changes: pods the nodes cannot hold would take the judge down.
         skipped = check_gpu_capacity(settings, settings.cluster)
         if skipped:

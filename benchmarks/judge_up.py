@@ -40,7 +40,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.judge_registry import PREFIX, SHAPES, VERDICT_TIMEOUT_SECONDS, judge_registry
-from benchmarks.timing import empty_program_up, load, ratio, timed
+from benchmarks.timing import cli_up, empty_program_up, load, ratio, timed
 from scripts.judge_check import ask_judge
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
@@ -147,7 +147,7 @@ def stack_run(project: ProjectCopy, registry: Registry, model: str) -> Run:
     names, port = Names.of("stack"), host.free_port()
     stack = project.stack("local", stack_config(registry, model, names, port))
     try:
-        ready = timed(stack.up)
+        ready = timed(lambda: cli_up(stack))
         first, steady = verdicts(f"http://127.0.0.1:{port}", model)
         stack.destroy()
     finally:

@@ -30,7 +30,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.knitfab_up import MANUAL_MANIFEST
-from benchmarks.timing import Timeline, empty_program_up, load, ratio, timed
+from benchmarks.timing import Timeline, cli_up, empty_program_up, load, ratio, timed
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.docker_host import http_probe_image
@@ -87,7 +87,7 @@ def stack_run(project: ProjectCopy, cluster: Cluster, registry: Registry, model:
         },
     )
     timeline = Timeline()
-    seconds = timed(lambda: stack.up(on_event=timeline.on_event))
+    seconds = timed(lambda: cli_up(stack, on_event=timeline.on_event))
     print(f"where the stack's up went:\n{timeline.report(seconds)}", flush=True)
     stack.destroy()
     wait_until_no_pods(cluster)

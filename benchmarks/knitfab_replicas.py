@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.knitfab_up import MANUAL_MANIFEST
-from benchmarks.timing import empty_program_up, load, ratio, timed
+from benchmarks.timing import cli_up, empty_program_up, load, ratio, timed
 from tests.e2e.engine import ProjectCopy, engine_environment
 from tests.e2e.kube_cluster import Cluster, running_cluster
 
@@ -95,7 +95,7 @@ def main() -> int:
                     },
                 )
                 timeline = Timeline()
-                ups[count].append(timed(lambda: stack.up(on_output=timeline)))  # noqa: B023
+                ups[count].append(timed(lambda: cli_up(stack, on_output=timeline)))  # noqa: B023
                 waits[count].append(timeline.rollout_wait())
                 stack.destroy()
             floors.append(empty_program_up(Path(scratch) / f"floor-{round_number}"))

@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 from pulumi import automation as auto
 
+from scripts.stack import open_stack
 from tests.e2e.engine import PROJECT_DIR, ProjectCopy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
@@ -123,3 +125,36 @@ def test_config_error_reaches_the_user_as_the_same_message_without_a_traceback(
         "list of device ids. Fix it with: pulumi config set --path 'ollama-judge:docker.gpus' all"
     ) in message
     assert "Traceback" not in message
+
+
+class RecordingCommand(auto.PulumiCommand):
+    """The CLI, with a record of every command the Automation API runs through it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.runs: list[list[str]] = []
+
+    def run(self, args: list[str], *rest: Any, **options: Any) -> auto.CommandResult:
+        self.runs.append(args)
+        return super().run(args, *rest, **options)
+
+
+def test_up_as_scripts_pulumi_runs_it_reads_no_result_back(
+    engine: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "Pulumi.yaml").write_text("name: ollama-judge\nruntime: python\n")
+    (project / "__main__.py").write_text('import pulumi\npulumi.export("answer", 42)\n')
+    monkeypatch.setenv("PULUMI_BACKEND_URL", f"file://{tmp_path}")
+    command = RecordingCommand()
+    stack = open_stack("reads", project, command)
+    before = len(command.runs)
+    with stack.results_unread():
+        unread = stack.up()
+    subcommands = [next(a for a in args if not a.startswith("-")) for args in command.runs]
+    assert subcommands[before:] == ["up"], command.runs[before:]
+    assert unread.outputs == {} and unread.summary.result == "not read"
+    # The update happened, and outside the block results are read as usual.
+    assert stack.outputs()["answer"].value == 42
+    assert stack.up().summary.resource_changes == {"same": 1}
