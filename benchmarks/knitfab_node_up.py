@@ -30,7 +30,16 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.knitfab_up import MANUAL_MANIFEST
-from benchmarks.timing import Timeline, cli_up, empty_program_up, load, ratio, timed
+from benchmarks.timing import (
+    Timeline,
+    cli_up,
+    empty_program_up,
+    epoch_seconds,
+    load,
+    ratio,
+    ready_line_at,
+    timed,
+)
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.docker_host import http_probe_image
@@ -87,11 +96,36 @@ def stack_run(project: ProjectCopy, cluster: Cluster, registry: Registry, model:
         },
     )
     timeline = Timeline()
+    started = time.time()
     seconds = timed(lambda: cli_up(stack, on_event=timeline.on_event))
     print(f"where the stack's up went:\n{timeline.report(seconds)}", flush=True)
+    print(f"the judge's pod, from the same start:\n{pod_timeline(cluster, started)}", flush=True)
     stack.destroy()
     wait_until_no_pods(cluster)
     return seconds
+
+
+def pod_timeline(cluster: Cluster, started: float) -> str:
+    """When the judge's container started, when its model script said `ready:` (the
+    kubelet's log timestamps) and when the pod turned Ready (whole seconds only), in
+    seconds from `started`; and how long after `ready:` the `up` returned."""
+    returned = time.time()
+    [pod] = cluster.get("pods", "-n", NAMESPACE)["items"]
+    name = pod["metadata"]["name"]
+    [container] = pod["status"]["containerStatuses"]
+    log = cluster.kubectl("logs", "--timestamps", "-n", NAMESPACE, name)
+    ready_condition = next(c for c in pod["status"]["conditions"] if c["type"] == "Ready")
+    marks = {
+        "container started": epoch_seconds(container["state"]["running"]["startedAt"]),
+        "model script said ready:": ready_line_at(log),
+        "pod Ready (to the second)": epoch_seconds(ready_condition["lastTransitionTime"]),
+        "up returned": returned,
+    }
+    lines = [f"  {at - started:6.2f}s  {what}" for what, at in marks.items()]
+    ready_to_return = returned - marks["model script said ready:"]
+    return "\n".join(
+        [*lines, f"  ready: to up returned: {ready_to_return:.2f}s (goal at most 1 s)"]
+    )
 
 
 def wait_until_no_pods(cluster: Cluster) -> None:

@@ -27,12 +27,19 @@ import sys
 import tempfile
 import time
 import urllib.error
-from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.timing import Timeline, cli_up, empty_program_up, load, median_ratio, timed
+from benchmarks.timing import (
+    Timeline,
+    cli_up,
+    empty_program_up,
+    load,
+    median_ratio,
+    ready_line_at,
+    timed,
+)
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
 
@@ -52,20 +59,6 @@ def manual_run(image: str, port: int) -> None:
             return False
 
     host.wait_until(answers, 60, "the manually started server")
-
-
-def ready_logged_at() -> float:
-    """When the judge's model script said `ready:`, from Docker's log timestamps, in
-    seconds since the epoch."""
-    logged = host.docker("logs", "--timestamps", "ollama")
-    log = logged.stdout + logged.stderr
-    stamps = [line.split(" ", 1)[0] for line in log.splitlines() if " ready:" in line]
-    if not stamps:
-        raise AssertionError(f"the judge never said ready:\n{log}")
-    # RFC 3339 with nanoseconds; datetime takes microseconds.
-    stamp = stamps[-1].rstrip("Z")
-    seconds, _, fraction = stamp.partition(".")
-    return datetime.fromisoformat(f"{seconds}.{fraction[:6]:0<6}+00:00").timestamp()
 
 
 def main() -> int:
@@ -89,7 +82,9 @@ def main() -> int:
                 host.remove_judge_objects()
                 timeline = Timeline()
                 times["up"].append(timed(lambda: cli_up(stack, on_event=timeline.on_event)))  # noqa: B023
-                times["ready to return"].append(time.time() - ready_logged_at())
+                logged = host.docker("logs", "--timestamps", "ollama")
+                ready_at = ready_line_at(logged.stdout + logged.stderr)
+                times["ready to return"].append(time.time() - ready_at)
                 times["no-op up"].append(timed(lambda: cli_up(stack)))
                 times["preview"].append(timed(stack.preview))
                 stack.destroy()

@@ -7,6 +7,7 @@ import os
 import statistics
 import time
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,21 @@ def empty_program_up(directory: Path) -> float:
 
 def ratio(a: float, b: float, unit: str = "s") -> str:
     return f"{a / b:.2f}x ({a:.2f}{unit} / {b:.2f}{unit})"
+
+
+def epoch_seconds(stamp: str) -> float:
+    """An RFC 3339 time as Docker and the kubelet write them (UTC, up to nanoseconds)."""
+    seconds, _, fraction = stamp.rstrip("Z").partition(".")
+    return datetime.fromisoformat(f"{seconds}.{fraction[:6]:0<6}+00:00").timestamp()
+
+
+def ready_line_at(timestamped_log: str) -> float:
+    """When the model script said `ready:`, from a log with a timestamp before each line
+    (`docker logs --timestamps`, `kubectl logs --timestamps`)."""
+    stamps = [line.split(" ", 1)[0] for line in timestamped_log.splitlines() if " ready:" in line]
+    if not stamps:
+        raise AssertionError(f"the judge never said ready:\n{timestamped_log}")
+    return epoch_seconds(stamps[-1])
 
 
 def load() -> str:

@@ -7,11 +7,14 @@ CNI bridge networking, kube-proxy, cluster DNS (CoreDNS) and NetworkPolicy enfor
     testcluster/node.py up STATE IMAGE...    # IMAGEs from Docker are imported into the node
     testcluster/node.py down STATE           # before testcluster/down.sh STATE
 
+    TESTCLUSTER_NODE_GPUS   how many GPUs the node advertises (default 1; 1 to 8)
+
 The node, `real-gpu-node` (label `ollama-judge.test/real-node=true`), runs pods for real:
 hooks, probes, Services, DNS, policies. It offers what the judge's committed config
 requests and this machine lacks:
-- `nvidia.com/gpu: 1`, patched into the node's status, the documented way to advertise an
-  extended resource; there is no device plugin, so the container runs on CPU.
+- `nvidia.com/gpu` (TESTCLUSTER_NODE_GPUS of them), patched into the node's status, the
+  documented way to advertise an extended resource; there is no device plugin, so the
+  containers run on CPU. With 2 GPUs, two judges of the committed config fit the node.
 - `NODE_CPUS` CPUs, through a MutatingAdmissionPolicy on the node's status: the kubelet
   reports the machine's cores at every status update and the policy rewrites them. A
   pod's CPU limit above the machine's cores is simply never reached.
@@ -68,14 +71,17 @@ from node_host import (
 )
 
 # Set by the kubelet (protectKernelDefaults off); put back on `down`.
+# How many judges fit also depends on NODE_CPUS: the committed config requests 4 CPUs each.
+MAX_GPUS = 8
 KERNEL_SETTINGS = ("vm/overcommit_memory", "kernel/panic", "kernel/panic_on_oops")
 # Host-wide: the one node of this machine.
 HOST_LOCK = Path("/run/ollama-judge-node.lock")
 
 
 class Node:
-    def __init__(self, state: Path):
+    def __init__(self, state: Path, gpus: int = 1):
         self.paths = Paths(state.resolve())
+        self.gpus = gpus
         self.env = cluster_env(self.paths.state)
         self.bin = Path(self.env["TESTCLUSTER_BIN"])
         self.processes = Processes(self.paths)
@@ -195,7 +201,7 @@ class Node:
         self.start_network_policies()
         names = self.processes.names()
         self.advertise_gpu()
-        wait_for(f"node {NODE} to offer {NODE_CPUS} CPUs and a GPU", self.node_offers,
+        wait_for(f"node {NODE} to offer {NODE_CPUS} CPUs and {self.gpus} GPUs", self.node_offers,
                  self.processes, names)  # fmt: skip
         wait_for("the not-ready taint to leave", self.untainted, self.processes, names)
         wait_for("kube-router's NetworkPolicy chains", self.policies_enforced, self.processes,
@@ -264,7 +270,7 @@ class Node:
     def advertise_gpu(self) -> None:
         key = GPU_RESOURCE.replace("/", "~1")
         patch = [
-            {"op": "add", "path": f"/status/{field}/{key}", "value": "1"}
+            {"op": "add", "path": f"/status/{field}/{key}", "value": str(self.gpus)}
             for field in ("capacity", "allocatable")
         ]
         self.kubectl("patch", "node", NODE, "--subresource=status", "--type=json",
@@ -272,7 +278,8 @@ class Node:
 
     def node_offers(self) -> bool:
         allocatable = self.node_json().get("status", {}).get("allocatable", {})
-        return allocatable.get("cpu") == str(NODE_CPUS) and allocatable.get(GPU_RESOURCE) == "1"
+        offered = allocatable.get("cpu"), allocatable.get(GPU_RESOURCE)
+        return offered == (str(NODE_CPUS), str(self.gpus))
 
     def untainted(self) -> bool:
         return not self.node_json().get("spec", {}).get("taints")
@@ -380,8 +387,12 @@ def main(argv: Sequence[str]) -> int:
     if len(argv) < 2 or argv[0] not in ("up", "down"):
         print("usage: node.py up STATE [IMAGE...] | node.py down STATE", file=sys.stderr)
         return 2
+    gpus = os.environ.get("TESTCLUSTER_NODE_GPUS", "1")
+    if gpus not in {str(n) for n in range(1, MAX_GPUS + 1)}:
+        print(f"TESTCLUSTER_NODE_GPUS must be 1 to {MAX_GPUS}, not '{gpus}'", file=sys.stderr)
+        return 2
     try:
-        node = Node(Path(argv[1]))
+        node = Node(Path(argv[1]), int(gpus))
         if argv[0] == "up":
             try:
                 node.up(argv[2:])

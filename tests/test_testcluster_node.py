@@ -9,6 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testcluster"))
 import node_config as node
+import pytest
 
 PATHS = node.Paths(Path("/state"))
 
@@ -58,3 +59,14 @@ def test_containerd_keeps_everything_under_the_state_dir():
         assert f'{key} = "/state/node/containerd/' in config
     assert 'address = "/state/node/containerd/containerd.sock"' in config
     assert 'sandbox_image = "testcluster.invalid/pause:abc"' in config
+
+
+def test_node_refuses_a_gpu_count_it_cannot_offer(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    import node as node_script
+
+    for wrong in ("0", "two", "9"):
+        monkeypatch.setenv("TESTCLUSTER_NODE_GPUS", wrong)
+        assert node_script.main(["up", "/nonexistent-state"]) == 2
+        assert f"TESTCLUSTER_NODE_GPUS must be 1 to 8, not '{wrong}'" in capsys.readouterr().err

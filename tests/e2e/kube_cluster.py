@@ -66,13 +66,21 @@ def _run(script: str, *args: str, env: dict[str, str] | None = None) -> str:
 
 @contextmanager
 def running_cluster(
-    state_dir: Path, fake_nodes: int = 1, real_node_images: Sequence[str] | None = None
+    state_dir: Path,
+    fake_nodes: int = 1,
+    real_node_images: Sequence[str] | None = None,
+    real_node_gpus: int = 1,
 ) -> Iterator[Cluster]:
     """A control plane with `fake_nodes` simulated GPU nodes, and with `real_node_images`
-    a real node too (testcluster/node.py) that runs those images; started here and
-    stopped afterwards."""
+    a real node too (testcluster/node.py) that runs those images and offers
+    `real_node_gpus` GPUs; started here and stopped afterwards."""
     bin_dir = Path(_run("build.sh"))
-    env = {**os.environ, "TESTCLUSTER_BIN": str(bin_dir), "TESTCLUSTER_FAKE_NODES": str(fake_nodes)}
+    env = {
+        **os.environ,
+        "TESTCLUSTER_BIN": str(bin_dir),
+        "TESTCLUSTER_FAKE_NODES": str(fake_nodes),
+        "TESTCLUSTER_NODE_GPUS": str(real_node_gpus),
+    }
     try:
         kubeconfig = Path(_run("up.sh", str(state_dir), env=env))
         if real_node_images is not None:
