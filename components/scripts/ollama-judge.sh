@@ -213,6 +213,8 @@ lock_pulls() {
     done
     echo "$holder_name" >"$pull_lock/holder"
     # The heartbeat ends with this script ($$ is the script's PID in the subshell too).
+    # It holds none of the caller's output (fd 3 included): a hook ends when its output
+    # closes, and its last `sleep` outlives the kill.
     (
         beat=0
         while kill -0 $$ 2>/dev/null; do
@@ -220,7 +222,7 @@ lock_pulls() {
             echo "$beat" >"$pull_lock/beat"
             sleep "$beat_every"
         done
-    ) >/dev/null 2>&1 &
+    ) >/dev/null 2>&1 3>&- &
     heartbeat=$!
 }
 
