@@ -102,10 +102,14 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
 
 
 def test_readiness_requires_every_model(default: Program):
+    """The check gates every other probe (startup); once passed, readiness is the cheap
+    TCP probe, every second."""
     check = ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "check", "llama3.2"]
     container = container_of(default)
-    assert container["readinessProbe"]["exec"]["command"] == check
     assert container["startupProbe"]["exec"]["command"] == check
+    assert container["readinessProbe"]["tcpSocket"] == {"port": "http"}
+    assert container["readinessProbe"]["periodSeconds"] == 1
+    assert "exec" not in container["readinessProbe"]
     assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
 
 
@@ -330,7 +334,6 @@ def test_model_list_changes_only_the_hook_and_probes(default: Program):
         default,
         two,
         f"{CONTAINER}.lifecycle.postStart.exec.command",
-        f"{CONTAINER}.readinessProbe.exec.command",
         f"{CONTAINER}.startupProbe.exec.command",
     )
 

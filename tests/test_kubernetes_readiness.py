@@ -125,6 +125,28 @@ def test_progress_is_relayed_until_the_deployment_is_available():
     ]
 
 
+def test_between_full_looks_only_the_deployment_is_read(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(kubernetes_readiness, "POLL_SECONDS", 1.0)
+    monkeypatch.setattr(kubernetes_readiness, "AVAILABLE_POLL_SECONDS", 0)
+    # The pod is ready; the controller has not yet said the Deployment is available.
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT, ready=True),),
+        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+    )
+    reported = wait(cluster, clock=Clock(step=0.25))
+    assert reported[-1] == "Deployment ollama is available"
+    full_look = [
+        "read_namespaced_deployment",
+        "list_namespaced_replica_set",
+        "list_namespaced_pod",
+        "list_namespaced_event",
+    ]
+    read = ["read_namespaced_deployment"]
+    assert [call for call, _ in cluster.calls] == full_look + read + read
+
+
 def test_the_calls_select_the_deployments_current_pods_and_their_events():
     cluster = FakeCluster(
         ROLLING,

@@ -12,13 +12,14 @@ from components import readiness
 
 
 class Clock:
-    """Each reading is one second after the previous one."""
+    """Each reading is `step` seconds (one by default) after the previous one."""
 
-    def __init__(self) -> None:
+    def __init__(self, step: float = 1.0) -> None:
         self.now = 0.0
+        self.step = step
 
     def __call__(self) -> float:
-        self.now += 1
+        self.now += self.step
         return self.now
 
 

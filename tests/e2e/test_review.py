@@ -190,7 +190,6 @@ def test_knitfab_model_list_change_names_the_deployments_changed_properties(knit
     containers = "spec.template.spec.containers[0]"
     assert set(deployment.properties) == {
         f"{containers}.lifecycle.postStart.exec.command[6]",
-        f"{containers}.readinessProbe.exec.command[6]",
         f"{containers}.startupProbe.exec.command[6]",
     }
     text = comment([review])
