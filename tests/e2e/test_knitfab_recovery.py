@@ -3,6 +3,8 @@
 - killed mid-rollout: the next `up` clears the lock and the unfinished steps by itself.
   The kubernetes provider creates by server-side apply, so the objects the killed run had
   sent are taken over rather than refused as already existing;
+- Ctrl-C while `up` waits for the rollout: the update is cancelled and recorded, and the
+  next `up` finishes it;
 - Ctrl-C before the engine starts: the run ends saying so, without a traceback, and
   nothing has changed.
 """
@@ -66,6 +68,39 @@ def test_an_up_killed_mid_rollout_is_repaired_by_the_next_up(
     code, output = runner.run("destroy", "--stack", "knitfab", "--yes")
     assert code == 0, output
     assert cluster.kubectl("get", "deployment", "ollama", "-n", "knitfab", check=False) == ""
+
+
+def test_ctrl_c_while_up_waits_for_the_rollout_cancels_and_the_next_up_finishes(
+    engine: dict[str, str], cluster: Cluster, tmp_path: Path, knitfab_cleared: None
+):
+    project = ProjectCopy(tmp_path)
+    stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
+    runner = Runner(project, tmp_path)
+    # Without a scheduler the judge's pod stays Pending, and `up` waits for its rollout.
+    with cluster.paused("kube-scheduler"):
+        operation = runner.start("up", "--stack", "knitfab", "--yes")
+        operation.wait_for_output("ollama-deployment created", 180)
+        host.wait_until(lambda: judge_pods(cluster), 60, "the judge's pod")
+        operation.ctrl_c()
+        assert operation.wait(timeout=120) == 130, operation.output()
+    output = operation.output()
+    assert "Cancelling: the engine finishes the step in flight" in output
+    assert "The next `scripts/pulumi up --stack knitfab` (or scripts/deploy) picks up" in output
+    assert "Traceback" not in output
+    state = stack.export_stack().deployment
+    assert not state.get("pending_operations"), "a graceful cancel records every step"
+    recorded = [r["urn"].rsplit("::", 1)[-1] for r in state["resources"]]
+    assert "ollama-deployment" in recorded
+    assert "ollama-service" not in recorded, "the Service comes only once the judge is ready"
+
+    code, output = runner.run("up", "--stack", "knitfab", "--yes")
+    assert code == 0, output
+    assert "Deployment ollama is available" in output
+    deployment = cluster.get("deployment", "ollama", "-n", "knitfab")
+    assert deployment["status"].get("availableReplicas") == 1
+    service = cluster.get("service", "ollama", "-n", "knitfab")
+    assert service["spec"]["ports"][0]["port"] == 11434
+    assert stack.outputs()["openaiBaseUrl"].value.startswith("http://ollama.knitfab.svc")
 
 
 @pytest.mark.parametrize(
