@@ -7,6 +7,10 @@ program. If both got the terminal's Ctrl-C, Python would stop serving the progra
 the engine still needs it. So the CLI runs in a process group of its own, where the
 terminal's signals do not reach it, and this process passes on each Ctrl-C (or SIGTERM,
 or the terminal closing) exactly once, then goes on serving until the CLI has exited.
+
+Before the engine starts (the stack is opened, its state read and repaired) there is
+nothing to cancel gracefully: a Ctrl-C lets the CLI command in flight finish, which takes
+a moment and changes nothing the judge depends on, and starts no other.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from pulumi.automation.errors import create_command_error
 from components.readiness import CANCELLED
 
 OnOutput = Callable[[str], Any] | None
+# The CLI's commands that run the engine, which a Ctrl-C asks to cancel; every other one
+# (`stack export`, `config`, ...) reads or writes the state and is over in a moment.
+ENGINE_COMMANDS = frozenset({"up", "preview", "refresh", "destroy", "import"})
 
 
 class ForwardingPulumiCommand(PulumiCommand):
@@ -35,7 +42,10 @@ class ForwardingPulumiCommand(PulumiCommand):
     def __init__(self) -> None:
         super().__init__()
         self.process: subprocess.Popen[str] | None = None
-        self.interrupts = 0
+        self.engine_at_work = False
+        self.interrupts = 0  # passed on to the engine
+        # Interrupted before the engine ran: no command starts any more.
+        self.stopped = False
 
     def run(
         self,
@@ -45,9 +55,12 @@ class ForwardingPulumiCommand(PulumiCommand):
         on_output: OnOutput = None,
         on_error: OnOutput = None,
     ) -> CommandResult:
+        if self.stopped:
+            raise KeyboardInterrupt
         # As the Automation API runs every command: never prompt, and say who is calling.
         argv = [self.command, *([] if "--non-interactive" in args else ["--non-interactive"])]
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
+        self.engine_at_work = bool(args) and args[0] in ENGINE_COMMANDS
         with subprocess.Popen(
             [*argv, *args],
             cwd=cwd,
@@ -70,6 +83,7 @@ class ForwardingPulumiCommand(PulumiCommand):
                 reader.join()
             code = process.wait()
             self.process = None
+            self.engine_at_work = False
         result = CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=code)
         if code != 0:
             raise create_command_error(result)
@@ -92,13 +106,15 @@ class ForwardingPulumiCommand(PulumiCommand):
 
 def _reader(stream: IO[str], callback: OnOutput, lines: list[str]) -> threading.Thread:
     def read() -> None:
-        for line in iter(stream.readline, ""):
-            text = line.rstrip("\n")
-            lines.append(text)
-            if callback is not None:
-                # The terminal may be gone (SIGHUP): keep draining so the CLI can finish.
-                with contextlib.suppress(OSError):
-                    callback(text)
+        # The stream is closed under it when a Ctrl-C abandons the command (see forwarded).
+        with contextlib.suppress(ValueError, OSError):
+            for line in iter(stream.readline, ""):
+                text = line.rstrip("\n")
+                lines.append(text)
+                if callback is not None:
+                    # The terminal may be gone (SIGHUP): keep draining so the CLI can finish.
+                    with contextlib.suppress(OSError):
+                        callback(text)
 
     thread = threading.Thread(target=read, daemon=True)
     thread.start()
@@ -117,8 +133,15 @@ def forwarded(command: ForwardingPulumiCommand) -> Iterator[None]:
 
     def handle(signum: int, _frame: Any) -> None:
         if command.process is None:
-            # No engine at work (set-up, a prompt): nothing to cancel gracefully.
+            # No command at work (set-up, a prompt): stop here.
             raise KeyboardInterrupt
+        if not command.engine_at_work:
+            # A command that reads or writes the state: nothing to cancel gracefully. It
+            # finishes and `run` starts no other; a second Ctrl-C does not wait for it.
+            if command.stopped:
+                raise KeyboardInterrupt
+            command.stopped = True
+            return
         if command.interrupts == 0:
             say(
                 "Cancelling: the engine finishes the step in flight and records it. "

@@ -16,11 +16,33 @@ in the CLI (scripts/interrupts.py).
 
 from __future__ import annotations
 
-import argparse
+# Ctrl-C is handled before anything else is imported (see stopped_while_starting).
+# ruff: noqa: E402
 import contextlib
 import os
-import runpy
+import signal
 import sys
+
+# How the user calls the CLI here; messages name this command.
+CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
+# Exit status of a run that the user interrupted, as a shell reports SIGINT.
+INTERRUPTED = 130
+
+
+def stopped_while_starting(_signum: int, _frame: object) -> None:
+    """Ctrl-C before `main` hands it to scripts/interrupts.py: no CLI has been asked
+    anything yet. Without this, Python would show the traceback of whatever it was
+    importing (the imports below take about a second)."""
+    with contextlib.suppress(OSError):  # the terminal is gone
+        print(f"{CLI} was interrupted while starting: nothing changed", file=sys.stderr)
+    raise SystemExit(INTERRUPTED)
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGINT, stopped_while_starting)
+
+import argparse
+import runpy
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,14 +55,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from scripts import stack_repair  # noqa: E402 (needs the project on sys.path)
-from scripts.interrupts import ForwardingPulumiCommand, forwarded, say  # noqa: E402
+from scripts import stack_repair  # needs the project on sys.path
+from scripts.interrupts import ForwardingPulumiCommand, forwarded, say
 
 OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
-# How the user calls the CLI here; messages name this command.
-CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
-# Exit status of a run that the user interrupted, as a shell reports SIGINT.
-INTERRUPTED = 130
 
 
 def inline_program(project_dir: Path) -> Callable[[], None]:
@@ -173,13 +191,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     command = ForwardingPulumiCommand()
-    name = args.stack or selected_stack(PROJECT_DIR, command)
-    if name is None:
-        say(f"error: no stack selected: pass --stack local (or knitfab), or run {CLI} stack select")
-        return 2
-    stack = open_stack(name, command=command)
+    name: str | None = args.stack
     with forwarded(command):
         try:
+            name = name or selected_stack(PROJECT_DIR, command)
+            if name is None:
+                say(
+                    "error: no stack selected: pass --stack local (or knitfab), or run "
+                    f"{CLI} stack select"
+                )
+                return 2
+            stack = open_stack(name, command=command)
             if operation != "preview":
                 stack_repair.with_stale_locks_cleared(
                     stack, lambda: stack_repair.repair(stack, say), say, CLI
@@ -197,16 +219,21 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         except auto.CommandError:
             # The engine's own words were shown as they came, on stdout and stderr.
+            stack_option = f" --stack {name}" if name else ""
             if command.interrupts:
                 say(
-                    f"{CLI} {operation} was interrupted. The next `{CLI} up --stack {name}` "
+                    f"{CLI} {operation} was interrupted. The next `{CLI} up{stack_option}` "
                     "(or scripts/deploy) picks up from where it stopped."
                 )
                 return INTERRUPTED
-            say(f"{CLI} {operation} --stack {name} failed: the reason is above")
+            say(f"{CLI} {operation}{stack_option} failed: the reason is above")
             return 1
     return INTERRUPTED if command.interrupts else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Python may take a moment to exit (the program's threads end): a Ctrl-C meanwhile
+    # ends it at once, as the terminal's default, without a traceback.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(code)
