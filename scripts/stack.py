@@ -30,7 +30,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from scripts import stack_repair  # noqa: E402 (needs the project on sys.path)
+from scripts import program_errors, stack_repair  # noqa: E402 (needs the project on sys.path)
 from scripts.interrupts import ForwardingPulumiCommand, forwarded, say  # noqa: E402
 
 OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
@@ -58,6 +58,7 @@ def open_stack(
 ) -> auto.Stack:
     """The stack, created on first use, with the project directory as the workspace:
     Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI."""
+    program_errors.report_once()
     workspace = auto.LocalWorkspaceOptions(work_dir=str(project_dir), pulumi_command=command)
     return auto.create_or_select_stack(
         stack_name,
