@@ -31,6 +31,7 @@ if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
 from scripts import program_errors, stack_repair  # noqa: E402 (needs the project on sys.path)
+from scripts.engine_output import ErrorsOnce  # noqa: E402
 from scripts.interrupts import ForwardingPulumiCommand, forwarded, say  # noqa: E402
 
 OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
@@ -94,6 +95,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shown() -> dict[str, Any]:
+    """Where one operation's output goes: to the user, each error in full once."""
+    return {"on_output": ErrorsOnce(print), "on_error": say, "color": "auto"}
+
+
 def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bool:
     """As the CLI asks before changing anything; without a terminal, --yes is required."""
     if args.yes or operation not in ("up", "destroy"):
@@ -104,7 +110,7 @@ def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bo
             f"mode: {CLI} {operation} --yes --stack {stack.name}"
         )
         return False
-    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    echo = shown()
     if operation == "up":
         stack.preview(diff=args.diff, target=args.target, refresh=args.refresh, **echo)
     else:
@@ -115,7 +121,7 @@ def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bo
 
 
 def run(operation: str, stack: auto.Stack, args: argparse.Namespace) -> None:
-    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    echo = shown()
     if operation in ("up", "preview"):
         change = stack.up if operation == "up" else stack.preview
         change(
