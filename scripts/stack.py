@@ -7,8 +7,9 @@ rest as usual — same engine, backend, provider plugins and stack files. `scrip
 sends these four commands here and every other one to the CLI itself.
 
 On top of the CLI's behaviour, before each operation the stack is repaired from what an
-interrupted or failed one left behind (scripts/stack_repair.py), and Ctrl-C behaves as
-in the CLI (scripts/interrupts.py).
+interrupted or failed one left behind (scripts/stack_repair.py), Ctrl-C behaves as in
+the CLI (scripts/interrupts.py), and an error is shown once, as the CLI shows it in a
+terminal (scripts/program_errors.py, scripts/engine_output.py).
 
     scripts/pulumi up --stack local [--yes] [--diff] [--refresh] [--target URN]...
     scripts/pulumi preview --stack knitfab --diff
@@ -55,7 +56,8 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from scripts import stack_repair  # needs the project on sys.path
+from scripts import program_errors, stack_repair  # needs the project on sys.path
+from scripts.engine_output import ErrorsOnce
 from scripts.interrupts import ForwardingPulumiCommand, forwarded, say
 
 OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
@@ -108,6 +110,7 @@ def open_stack(
 ) -> ProjectStack:
     """The stack, created on first use, with the project directory as the workspace:
     Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI."""
+    program_errors.report_once()
     workspace = auto.LocalWorkspace(
         work_dir=str(project_dir), program=inline_program(project_dir), pulumi_command=command
     )
@@ -140,6 +143,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def shown() -> dict[str, Any]:
+    """Where one operation's output goes: to the user, each error in full once."""
+    return {"on_output": ErrorsOnce(print), "on_error": say, "color": "auto"}
+
+
 def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bool:
     """As the CLI asks before changing anything; without a terminal, --yes is required."""
     if args.yes or operation not in ("up", "destroy"):
@@ -150,7 +158,7 @@ def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bo
             f"mode: {CLI} {operation} --yes --stack {stack.name}"
         )
         return False
-    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    echo = shown()
     if operation == "up":
         stack.preview(diff=args.diff, target=args.target, refresh=args.refresh, **echo)
     else:
@@ -162,7 +170,7 @@ def confirmed(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bo
 
 def run(operation: str, stack: ProjectStack, args: argparse.Namespace) -> None:
     """The operation, showing what the CLI prints; its result object is not read back."""
-    echo: dict[str, Any] = {"on_output": print, "on_error": say, "color": "auto"}
+    echo = shown()
     with stack.results_unread():
         if operation in ("up", "preview"):
             change = stack.up if operation == "up" else stack.preview
