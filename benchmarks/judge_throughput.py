@@ -78,6 +78,7 @@ THREADS = re.compile(r"NumThreads:(\d+)")
 class Setting:
     clients: int  # evaluation workers asking at once
     parallel: int  # the judge's OLLAMA_NUM_PARALLEL
+    replicas: int = 1  # judges behind one address (a Service)
 
 
 @dataclass(frozen=True)
@@ -221,14 +222,14 @@ def plan(clients: list[int]) -> list[Setting]:
 def table(results: dict[Setting, Result]) -> str:
     baseline = next(iter(results.values())).rate
     lines = [
-        "| clients | OLLAMA_NUM_PARALLEL | verdicts/s | rounds | vs 1 client, NUM_PARALLEL=1 "
-        "| latency p50 | p95 | verdicts | not a verdict |",
-        "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
+        "| judges | clients | OLLAMA_NUM_PARALLEL | verdicts/s | rounds "
+        "| vs 1 client, 1 judge, NUM_PARALLEL=1 | latency p50 | p95 | verdicts | not a verdict |",
+        "| ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for setting, result in results.items():
         latencies, rates = result.latencies, [r.rate for r in result.rounds]
         lines.append(
-            f"| {setting.clients} | {setting.parallel} | {result.rate:.2f} "
+            f"| {setting.replicas} | {setting.clients} | {setting.parallel} | {result.rate:.2f} "
             f"| {min(rates):.2f}-{max(rates):.2f} "
             f"| {ratio(result.rate, baseline, '/s')} "
             f"| {statistics.median(latencies):.3f}s | {percentile(latencies, 95):.3f}s "
