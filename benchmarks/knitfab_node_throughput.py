@@ -24,6 +24,8 @@ import argparse
 import os
 import sys
 import tempfile
+import time
+import urllib.error
 import uuid
 from collections import Counter
 from pathlib import Path
@@ -72,8 +74,22 @@ def answers_per_pod(cluster: Cluster) -> Counter[str]:
 
 
 def service_url(cluster: Cluster) -> str:
+    """The Service's address from this host, once kube-proxy routes it here: `up` ends
+    when the endpoint is ready in the API, and the node's rules follow a moment later."""
     service = cluster.get("service", "ollama", "-n", NAMESPACE)
-    return f"http://{service['spec']['clusterIP']}:11434/v1"
+    url = f"http://{service['spec']['clusterIP']}:11434"
+    started = time.monotonic()
+
+    def answers() -> bool:
+        try:
+            host.get_json(f"{url}/api/version", timeout=1)
+            return True
+        except (urllib.error.URLError, ConnectionError):
+            return False
+
+    host.wait_until(answers, 30, f"the judge's Service at {url}")
+    print(f"the Service answered here {time.monotonic() - started:.2f}s after up", flush=True)
+    return f"{url}/v1"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,8 +138,9 @@ def main(argv: list[str] | None = None) -> int:
                 cli_up(stack)
                 url = service_url(cluster)
                 for clients in (1, max(parallel, replicas * 2)):  # load, fill the slots
-                    if ask_concurrently(url, model, clients, Budget(verdicts=clients)).failures:
-                        raise CheckError(f"the judge at {url} gave no verdict while warming up")
+                    warm_up = ask_concurrently(url, model, clients, Budget(verdicts=clients))
+                    if warm_up.failures:
+                        raise CheckError(f"warming up: {warm_up.failures[0]}")
                 before = answers_per_pod(cluster)
                 wanted = [k for k in counts if parallel in (1, k)]
                 for number in range(1, args.rounds + 1):
