@@ -3,10 +3,11 @@
 Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5Gi /
 one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
 points: the pull waits for the server and retries, a readiness probe keeps the Service
-from routing to a judge without its models, and one pull budget sizes the probes and
-the rollout deadline. More replicas are more judge pods behind the same Service, each
-with GPUs of its own. `pulumi up` follows the rollout itself, relays its progress, and
-fails with the reason as soon as it cannot succeed, a failed model pull included
+from routing to a judge without its models (the container and its probes:
+components/kubernetes_container.py), and one pull budget sizes the probes and the rollout
+deadline. More replicas are more judge pods behind the same Service, each with GPUs of
+its own. `pulumi up` follows the rollout itself, relays its progress, and fails with the
+reason as soon as it cannot succeed, a failed model pull included
 (components/kubernetes_readiness.py). Optional: the namespace, a PersistentVolumeClaim
 for the models, a NetworkPolicy admitting only the evaluation's pods.
 
@@ -27,36 +28,23 @@ from pulumi_kubernetes.apps.v1 import (
     RollingUpdateDeploymentArgs,
 )
 from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs,
     ConfigMapVolumeSourceArgs,
-    ContainerArgs,
-    ContainerPortArgs,
     EmptyDirVolumeSourceArgs,
-    EnvVarArgs,
-    ExecActionArgs,
-    HTTPGetActionArgs,
-    LifecycleArgs,
-    LifecycleHandlerArgs,
     PersistentVolumeClaimSpecArgs,
     PersistentVolumeClaimVolumeSourceArgs,
     PodSpecArgs,
     PodTemplateSpecArgs,
-    ProbeArgs,
-    ResourceRequirementsArgs,
-    SeccompProfileArgs,
-    SecurityContextArgs,
     ServicePortArgs,
     ServiceSpecArgs,
-    TCPSocketActionArgs,
     TolerationArgs,
     VolumeArgs,
-    VolumeMountArgs,
     VolumeResourceRequirementsArgs,
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components import judge, kubernetes_endpoints, kubernetes_readiness, readiness
 from components.judge_component import JudgeComponent
+from components.kubernetes_container import CA_VOLUME, MODELS_VOLUME, judge_container
 from components.kubernetes_network_policy import judge_network_policy
 from components.settings import KubernetesJudgeArgs
 
@@ -66,24 +54,9 @@ TYPE = "ollama-judge:index:KubernetesJudge"
 AWAIT_ANNOTATION = "pulumi.com/waitFor"
 AWAIT_CONTROLLER = "jsonpath={.status.observedGeneration}"
 LABELS = {"app": judge.JUDGE_HOST}
-# The model script's check (every model pulled and loaded, the server answering) is the
-# startup probe: it runs only until its first success, and every other probe waits for
-# it. While the hook pulls, a check ends at its first test (no ready file: one shell, no
-# `ollama` call), so probing every second costs little.
-STARTUP_PROBE_PERIOD_SECONDS = 1
-CHECK_TIMEOUT_SECONDS = 10
-# Once started, readiness is "the server accepts connections": a TCP probe made by the
-# kubelet itself (no process in the container, no line in the server's log) costs next
-# to nothing, so it runs every second and the pod turns ready about a second after the
-# startup probe. The model check (a shell and two `ollama` calls, about 75 ms of CPU) as
-# the readiness probe had to run every 10 s; the pod then turned ready 2-3 s after its
-# models were, against 0.7-1.7 s with this probe (one run each, on the test node).
-READINESS_PERIOD_SECONDS = 1
 # From the Service's creation (its judge ready) to its ready endpoint: the controller's
 # write, normally well under a second.
 SERVING_SECONDS = 120
-MODELS_VOLUME = "models"
-CA_VOLUME = "registry-cas"
 # With more than one replica, the share of judges a change may take down at once (see the
 # strategy below); Kubernetes rounds it down, and takes at least one.
 MAX_UNAVAILABLE_PERCENT = 25
@@ -203,7 +176,7 @@ class KubernetesJudge(JudgeComponent):
                     metadata=ObjectMetaArgs(labels=LABELS),
                     spec=PodSpecArgs(
                         automount_service_account_token=False,
-                        containers=[self._container(args, list(ca_files))],
+                        containers=[judge_container(args, list(ca_files))],
                         volumes=volumes,
                         node_selector=dict(args.node_selector) or None,
                         tolerations=[
@@ -305,73 +278,3 @@ class KubernetesJudge(JudgeComponent):
             return (name, namespace)
 
         return readiness.beside_the_program(wait, service)
-
-    @staticmethod
-    def _container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:
-        settings = args.judge
-        resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
-        env = judge.server_env(settings)
-        # A hook's output goes nowhere; PID 1's stdout is the container log.
-        env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
-        if args.gpu_count:
-            resources[args.gpu_resource] = str(args.gpu_count)
-        else:
-            env.update(judge.NO_GPU_ENV)
-        check = ExecActionArgs(command=judge.model_script_command("check", settings.models))
-        ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
-        return ContainerArgs(
-            name=judge.JUDGE_HOST,
-            image=settings.image,
-            image_pull_policy=args.image_pull_policy,
-            ports=[
-                ContainerPortArgs(name="http", container_port=judge.OLLAMA_PORT, protocol="TCP")
-            ],
-            env=[EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
-            resources=ResourceRequirementsArgs(requests=resources, limits=resources),
-            lifecycle=LifecycleArgs(
-                post_start=LifecycleHandlerArgs(
-                    exec_=ExecActionArgs(
-                        command=judge.model_script_command("pull", settings.models)
-                    )
-                )
-            ),
-            # Covers the whole first start: no restart while models are still arriving.
-            startup_probe=ProbeArgs(
-                exec_=check,
-                period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
-                timeout_seconds=CHECK_TIMEOUT_SECONDS,
-                failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
-            ),
-            readiness_probe=ProbeArgs(
-                tcp_socket=TCPSocketActionArgs(port="http"),
-                period_seconds=READINESS_PERIOD_SECONDS,
-                timeout_seconds=1,
-                failure_threshold=3,
-            ),
-            # "Is the server alive", over HTTP: a missing model would not come back any
-            # faster after a restart.
-            liveness_probe=ProbeArgs(
-                http_get=HTTPGetActionArgs(path="/", port="http"),
-                period_seconds=30,
-                timeout_seconds=10,
-                failure_threshold=4,
-            ),
-            volume_mounts=[
-                VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
-                # One file each, beside the image's own CAs rather than over them.
-                *(
-                    VolumeMountArgs(
-                        name=CA_VOLUME,
-                        mount_path=path,
-                        sub_path=PurePosixPath(path).name,
-                        read_only=True,
-                    )
-                    for path in ca_paths
-                ),
-            ],
-            security_context=SecurityContextArgs(
-                allow_privilege_escalation=False,
-                capabilities=CapabilitiesArgs(drop=["ALL"]),
-                seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
-            ),
-        )

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import urllib3
 
-from components import kubernetes_readiness, readiness
+from components import kubernetes_readiness, kubernetes_rollout_watch, readiness
 from components.judge import MODEL_SCRIPT
 from components.kubernetes_readiness import follow, wait_until_available
 from components.kubernetes_rollout import available, go_unquote, hook_failure, is_current
@@ -334,9 +334,9 @@ def test_a_hook_failure_event_alone_waits_a_little_for_the_hooks_output():
         wait(cluster, clock=clock)
     assert "its postStart hook gave up" in str(failed.value)
     assert (
-        3 + kubernetes_readiness.HOOK_OUTPUT_SECONDS
+        3 + kubernetes_rollout_watch.HOOK_OUTPUT_SECONDS
         <= clock.now
-        <= 6 + (kubernetes_readiness.HOOK_OUTPUT_SECONDS)
+        <= 6 + (kubernetes_rollout_watch.HOOK_OUTPUT_SECONDS)
     )
 
 
@@ -436,7 +436,7 @@ def test_an_unschedulable_pod_ends_the_wait_after_a_grace_with_the_schedulers_wo
         f"the judge's pod ollama-new-a (namespace knitfab) cannot be scheduled: {UNSCHEDULABLE}"
     )
     assert "ollama-judge:kubernetes.gpu" in str(failed.value)
-    grace = kubernetes_readiness.UNSCHEDULABLE_SECONDS
+    grace = kubernetes_rollout_watch.UNSCHEDULABLE_SECONDS
     assert grace <= clock.now <= grace + 4
 
 

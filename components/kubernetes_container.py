@@ -1,0 +1,119 @@
+"""The judge's container on Kubernetes (kubernetes_judge.py puts it in the Deployment's pod
+template): the server, a postStart hook that pulls and loads the models, and the probes
+that keep the Service from routing to a judge without its models.
+
+Requests = limits for cpu, memory and the GPUs (or the server told to use none); the pull's
+progress goes to the container log; the models' volume and any private registries' CAs are
+mounted (the pod's volumes themselves are kubernetes_judge.py's); no privilege escalation,
+no capabilities, the runtime's default seccomp profile.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import PurePosixPath
+
+from pulumi_kubernetes.core.v1 import (
+    CapabilitiesArgs,
+    ContainerArgs,
+    ContainerPortArgs,
+    EnvVarArgs,
+    ExecActionArgs,
+    HTTPGetActionArgs,
+    LifecycleArgs,
+    LifecycleHandlerArgs,
+    ProbeArgs,
+    ResourceRequirementsArgs,
+    SeccompProfileArgs,
+    SecurityContextArgs,
+    TCPSocketActionArgs,
+    VolumeMountArgs,
+)
+
+from components import judge
+from components.settings import KubernetesJudgeArgs
+
+# The model script's check (every model pulled and loaded, the server answering) is the
+# startup probe: it runs only until its first success, and every other probe waits for
+# it. While the hook pulls, a check ends at its first test (no ready file: one shell, no
+# `ollama` call), so probing every second costs little.
+STARTUP_PROBE_PERIOD_SECONDS = 1
+CHECK_TIMEOUT_SECONDS = 10
+# Once started, readiness is "the server accepts connections": a TCP probe made by the
+# kubelet itself (no process in the container, no line in the server's log) costs next
+# to nothing, so it runs every second and the pod turns ready about a second after the
+# startup probe. The model check (a shell and two `ollama` calls, about 75 ms of CPU) as
+# the readiness probe had to run every 10 s; the pod then turned ready 2-3 s after its
+# models were, against 0.7-1.7 s with this probe (one run each, on the test node).
+READINESS_PERIOD_SECONDS = 1
+# The pod's volumes that the container mounts, by name (kubernetes_judge.py makes them).
+MODELS_VOLUME = "models"
+CA_VOLUME = "registry-cas"
+
+
+def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:
+    """The one container of the judge's pod; `ca_paths` are where the registries' CAs are
+    mounted, one file each."""
+    settings = args.judge
+    resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
+    env = judge.server_env(settings)
+    # A hook's output goes nowhere; PID 1's stdout is the container log.
+    env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
+    if args.gpu_count:
+        resources[args.gpu_resource] = str(args.gpu_count)
+    else:
+        env.update(judge.NO_GPU_ENV)
+    check = ExecActionArgs(command=judge.model_script_command("check", settings.models))
+    ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+    return ContainerArgs(
+        name=judge.JUDGE_HOST,
+        image=settings.image,
+        image_pull_policy=args.image_pull_policy,
+        ports=[ContainerPortArgs(name="http", container_port=judge.OLLAMA_PORT, protocol="TCP")],
+        env=[EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
+        resources=ResourceRequirementsArgs(requests=resources, limits=resources),
+        lifecycle=LifecycleArgs(
+            post_start=LifecycleHandlerArgs(
+                exec_=ExecActionArgs(command=judge.model_script_command("pull", settings.models))
+            )
+        ),
+        # Covers the whole first start: no restart while models are still arriving.
+        startup_probe=ProbeArgs(
+            exec_=check,
+            period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
+            timeout_seconds=CHECK_TIMEOUT_SECONDS,
+            failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
+        ),
+        readiness_probe=ProbeArgs(
+            tcp_socket=TCPSocketActionArgs(port="http"),
+            period_seconds=READINESS_PERIOD_SECONDS,
+            timeout_seconds=1,
+            failure_threshold=3,
+        ),
+        # "Is the server alive", over HTTP: a missing model would not come back any
+        # faster after a restart.
+        liveness_probe=ProbeArgs(
+            http_get=HTTPGetActionArgs(path="/", port="http"),
+            period_seconds=30,
+            timeout_seconds=10,
+            failure_threshold=4,
+        ),
+        volume_mounts=[
+            VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
+            # One file each, beside the image's own CAs rather than over them.
+            *(
+                VolumeMountArgs(
+                    name=CA_VOLUME,
+                    mount_path=path,
+                    sub_path=PurePosixPath(path).name,
+                    read_only=True,
+                )
+                for path in ca_paths
+            ),
+        ],
+        security_context=SecurityContextArgs(
+            allow_privilege_escalation=False,
+            capabilities=CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+        ),
+    )
