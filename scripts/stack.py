@@ -56,7 +56,7 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 if str(PROJECT_DIR) not in sys.path:
     sys.path.insert(0, str(PROJECT_DIR))
 
-from scripts import program_errors, stack_repair  # needs the project on sys.path
+from scripts import program_errors, program_imports, stack_repair  # needs the project on sys.path
 from scripts.engine_output import ErrorsOnce
 from scripts.interrupts import ForwardingPulumiCommand, forwarded, say
 
@@ -209,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{CLI} stack select"
                 )
                 return 2
+            program_imports.import_ahead(PROJECT_DIR, name)
             stack = open_stack(name, command=command)
             if operation != "preview":
                 stack_repair.with_stale_locks_cleared(
