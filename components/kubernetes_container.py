@@ -26,7 +26,6 @@ from pulumi_kubernetes.core.v1 import (
     ResourceRequirementsArgs,
     SeccompProfileArgs,
     SecurityContextArgs,
-    TCPSocketActionArgs,
     VolumeMountArgs,
 )
 
@@ -34,18 +33,16 @@ from components import judge
 from components.settings import KubernetesJudgeArgs
 
 # The model script's check (every model pulled and loaded, the server answering) is the
-# startup probe: it runs only until its first success, and every other probe waits for
-# it. While the hook pulls, a check ends at its first test (no ready file: one shell, no
-# `ollama` call), so probing every second costs little.
+# startup probe: it runs only until its first success, and the pod cannot turn ready
+# before it. While the hook pulls, a check ends at its first test (no ready file: one
+# shell, no `ollama` call), so probing every second costs little.
 STARTUP_PROBE_PERIOD_SECONDS = 1
 CHECK_TIMEOUT_SECONDS = 10
-# Once started, readiness is "the server accepts connections": a TCP probe made by the
-# kubelet itself (no process in the container, no line in the server's log) costs next
-# to nothing, so it runs every second and the pod turns ready about a second after the
-# startup probe. The model check (a shell and two `ollama` calls, about 75 ms of CPU) as
-# the readiness probe had to run every 10 s; the pod then turned ready 2-3 s after its
-# models were, against 0.7-1.7 s with this probe (one run each, on the test node).
-READINESS_PERIOD_SECONDS = 1
+# No readiness probe: the pod is ready the moment the startup probe passes. The check
+# as a readiness probe cost about 75 ms of CPU each time, so it ran every 10 s, and the
+# pod turned ready 2-3 s after its models (one run on the test node). A TCP probe is
+# answered by the kernel's listen queue even when the server hangs, so it tells nothing
+# the container's state does not; a server that hangs is the liveness probe's to find.
 # The pod's volumes that the container mounts, by name (kubernetes_judge.py makes them).
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
@@ -83,12 +80,6 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> Container
             period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
             timeout_seconds=CHECK_TIMEOUT_SECONDS,
             failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
-        ),
-        readiness_probe=ProbeArgs(
-            tcp_socket=TCPSocketActionArgs(port="http"),
-            period_seconds=READINESS_PERIOD_SECONDS,
-            timeout_seconds=1,
-            failure_threshold=3,
         ),
         # "Is the server alive", over HTTP: a missing model would not come back any
         # faster after a restart.

@@ -102,14 +102,13 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
 
 
 def test_readiness_requires_every_model(default: Program):
-    """The check gates every other probe (startup); once passed, readiness is the cheap
-    TCP probe, every second."""
+    """The check is the startup probe, which the pod turns ready with; no readiness probe
+    runs after it (see kubernetes_container.py)."""
     check = ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "check", "llama3.2"]
     container = container_of(default)
     assert container["startupProbe"]["exec"]["command"] == check
-    assert container["readinessProbe"]["tcpSocket"] == {"port": "http"}
-    assert container["readinessProbe"]["periodSeconds"] == 1
-    assert "exec" not in container["readinessProbe"]
+    assert container["startupProbe"]["periodSeconds"] == 1
+    assert "readinessProbe" not in container
     assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
 
 
