@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from scripts import program_imports
 from scripts.stack import ProjectStack, open_stack
 
 
@@ -26,7 +27,9 @@ def median_ratio(numerators: list[float], denominators: list[float]) -> str:
 
 
 def cli_up(stack: ProjectStack, **options: Any) -> None:
-    """`up` as `scripts/pulumi up` runs it: the result is not read back afterwards."""
+    """`up` as `scripts/pulumi up` runs it: the program's imports start beside the engine,
+    and the result is not read back afterwards."""
+    program_imports.import_ahead(Path(stack.workspace.work_dir), stack.name)
     with stack.results_unread():
         stack.up(**options)
 
