@@ -32,7 +32,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.error
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -93,17 +92,6 @@ def verdicts(url: str, model: str) -> tuple[float, float]:
     return first, statistics.median(steady)
 
 
-def wait_until_answering(url: str) -> None:
-    def answers() -> bool:
-        try:
-            host.get_json(f"{url}/api/version", timeout=1)
-            return True
-        except (urllib.error.URLError, ConnectionError):
-            return False
-
-    host.wait_until(answers, 120, f"the server at {url}")
-
-
 def manual_run(image: str, registry: Registry, model: str) -> Run:
     """The manual's commands, with the CA mounted as the stack mounts it."""
     names, port = Names.of("manual"), host.free_port()
@@ -118,7 +106,7 @@ def manual_run(image: str, registry: Registry, model: str) -> Run:
             "-p", f"127.0.0.1:{port}:11434", image,
         )  # fmt: skip
         # `docker exec ... ollama pull` fails while the server starts; a user tries again.
-        wait_until_answering(url)
+        host.wait_until_answering(url, 120, f"the server at {url}")
         host.docker("exec", names.container, "ollama", "pull", *registry.pull_flags(), model)
         ready = time.perf_counter() - started
         first, steady = verdicts(url, model)

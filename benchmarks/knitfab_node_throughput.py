@@ -25,8 +25,6 @@ import os
 import sys
 import tempfile
 import time
-import urllib.error
-import uuid
 from collections import Counter
 from pathlib import Path
 
@@ -40,17 +38,15 @@ from benchmarks.judge_throughput import (
     ask_concurrently,
     table,
 )
-from benchmarks.knitfab_node_up import NAMESPACE, wait_until_no_pods
+from benchmarks.knitfab_node_up import NAMESPACE, node_and_registry, wait_until_no_pods
 from benchmarks.timing import cli_up, load
 from scripts.judge_check import CheckError
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
-from tests.e2e.docker_host import http_probe_image
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
-from tests.e2e.kube_cluster import Cluster, running_cluster
-from tests.e2e.registry import Registry, docker_network, running_registry
+from tests.e2e.kube_cluster import Cluster
+from tests.e2e.registry import Registry
 
-PREFIX = f"ollama-judge-bench-{uuid.uuid4().hex[:6]}"
 # What Ollama's server logs for each answer of the OpenAI-compatible API.
 ANSWER_LOG = '"/v1/chat/completions"'
 
@@ -80,14 +76,7 @@ def service_url(cluster: Cluster) -> str:
     url = f"http://{service['spec']['clusterIP']}:11434"
     started = time.monotonic()
 
-    def answers() -> bool:
-        try:
-            host.get_json(f"{url}/api/version", timeout=1)
-            return True
-        except (urllib.error.URLError, ConnectionError):
-            return False
-
-    host.wait_until(answers, 30, f"the judge's Service at {url}")
+    host.wait_until_answering(url, 30, f"the judge's Service at {url}")
     print(f"the Service answered here {time.monotonic() - started:.2f}s after up", flush=True)
     return f"{url}/v1"
 
@@ -112,17 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         scratch = Path(scratch_dir)
         image = host.build_ollama_image(host.IMAGE)
         project = ProjectCopy(scratch)
-        with (
-            docker_network(f"{PREFIX}-registry-net") as network,
-            running_registry(scratch / "registry", network, on_gateway=True, prefix=PREFIX) as reg,
-            running_cluster(
-                scratch / "cluster",
-                fake_nodes=0,
-                real_node_images=[image, http_probe_image()],
-                real_node_gpus=2,
-            ) as cluster,
-        ):
-            cluster.kubectl("create", "namespace", NAMESPACE)
+        with node_and_registry(scratch, image, gpus=2) as (reg, cluster):
             model = one_thread_model(scratch, reg, image)
             for replicas, parallel in judges:
                 stack = project.stack(

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -128,6 +130,27 @@ def pod_timeline(cluster: Cluster, started: float) -> str:
     )
 
 
+@contextmanager
+def node_and_registry(
+    scratch: Path, image: str, gpus: int = 1
+) -> Iterator[tuple[Registry, Cluster]]:
+    """For the duration: the test registry over TLS, reachable from the node, and the test
+    cluster with its real node (offering `gpus` GPUs, running `image`), with the judge's
+    namespace."""
+    with (
+        docker_network(f"{PREFIX}-registry-net") as network,
+        running_registry(scratch / "registry", network, on_gateway=True, prefix=PREFIX) as reg,
+        running_cluster(
+            scratch / "cluster",
+            fake_nodes=0,
+            real_node_images=[image, http_probe_image()],
+            real_node_gpus=gpus,
+        ) as cluster,
+    ):
+        cluster.kubectl("create", "namespace", NAMESPACE)
+        yield reg, cluster
+
+
 def wait_until_no_pods(cluster: Cluster) -> None:
     """The GPU is free again: the previous judge's pod is gone."""
     deadline = time.monotonic() + 120
@@ -150,14 +173,7 @@ def main() -> int:
         scratch = Path(scratch_dir)
         image = host.build_ollama_image(host.IMAGE)
         project = ProjectCopy(scratch)
-        with (
-            docker_network(f"{PREFIX}-registry-net") as network,
-            running_registry(scratch / "registry", network, on_gateway=True, prefix=PREFIX) as reg,
-            running_cluster(
-                scratch / "cluster", fake_nodes=0, real_node_images=[image, http_probe_image()]
-            ) as cluster,
-        ):
-            cluster.kubectl("create", "namespace", NAMESPACE)
+        with node_and_registry(scratch, image) as (reg, cluster):
             for label, shape in shapes.items():
                 model = reg.push(judge_model.write_judge_model(scratch / label, shape),
                                  f"judge-{label}:1", image)  # fmt: skip

@@ -26,7 +26,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.error
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -51,14 +50,7 @@ def manual_run(image: str, port: int) -> None:
         "-p", f"127.0.0.1:{port}:11434", "--name", "ollama", image,
     )  # fmt: skip
 
-    def answers() -> bool:
-        try:
-            host.get_json(f"http://127.0.0.1:{port}/api/version", timeout=1)
-            return True
-        except (urllib.error.URLError, ConnectionError):
-            return False
-
-    host.wait_until(answers, 60, "the manually started server")
+    host.wait_until_answering(f"http://127.0.0.1:{port}", 60, "the manually started server")
 
 
 def main() -> int:

@@ -125,3 +125,16 @@ def _merge(base: dict[str, Any], overrides: dict[str, Any]) -> None:
             _merge(base[key], value)
         else:
             base[key] = value
+
+
+def user_clone(root: Path) -> Path:
+    """The project as a user's clone in `root`/clone, sharing this checkout's .venv (the
+    pins are the same)."""
+    clone = root / "clone"
+    shutil.copytree(
+        PROJECT_DIR,
+        clone,
+        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*_cache", "rendered"),
+    )
+    (clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    return clone

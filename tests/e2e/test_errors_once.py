@@ -8,13 +8,12 @@ cluster and no Docker engine; the kubeconfig points at a port where nothing list
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.engine import PROJECT_DIR
+from tests.e2e.engine import user_clone
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
@@ -39,13 +38,7 @@ current-context: nowhere
 @pytest.fixture
 def clone(engine: dict[str, str], tmp_path: Path) -> Path:
     """The project as a user's clone, sharing this checkout's .venv (the pins are the same)."""
-    clone = tmp_path / "clone"
-    shutil.copytree(
-        PROJECT_DIR,
-        clone,
-        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*_cache", "rendered"),
-    )
-    (clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    clone = user_clone(tmp_path)
     return clone
 
 

@@ -17,7 +17,6 @@ import os
 import pty
 import re
 import select
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import pytest
 import yaml
 
 from tests.e2e import docker_host as host
-from tests.e2e.engine import PROJECT_DIR
+from tests.e2e.engine import PROJECT_DIR, user_clone
 from tests.e2e.judge_model import write_judge_model
 from tests.e2e.ollama_server import running_ollama
 
@@ -98,13 +97,7 @@ def run_in_terminal(command: str, cwd: Path, env: dict[str, str], answer: str = 
 @pytest.fixture
 def clone(engine: dict[str, str], judge_image: str, names_free: None, tmp_path: Path):
     """The project as a user's clone, sharing this checkout's .venv (the pins are the same)."""
-    clone = tmp_path / "clone"
-    shutil.copytree(
-        PROJECT_DIR,
-        clone,
-        ignore=shutil.ignore_patterns(".git", ".venv", "__pycache__", "*_cache", "rendered"),
-    )
-    (clone / ".venv").symlink_to(PROJECT_DIR / ".venv")
+    clone = user_clone(tmp_path)
     stack_file = clone / "Pulumi.local.yaml"
     settings = yaml.safe_load(stack_file.read_text())
     seed_model_volume(tmp_path / "model")
