@@ -9,7 +9,9 @@ sends these four commands here and every other one to the CLI itself.
 On top of the CLI's behaviour, before each operation the stack is repaired from what an
 interrupted or failed one left behind (scripts/stack_repair.py), Ctrl-C behaves as in
 the CLI (scripts/interrupts.py), and an error is shown once, as the CLI shows it in a
-terminal (scripts/program_errors.py, scripts/engine_output.py).
+terminal (scripts/program_errors.py, scripts/engine_output.py). The program's imports for
+its target start beside the CLI's own start (scripts/program_imports.py), and the
+Automation API's reads of the result after an operation are skipped (ProjectStack).
 
     scripts/pulumi up --stack local [--yes] [--diff] [--refresh] [--target URN]...
     scripts/pulumi preview --stack knitfab --diff
