@@ -71,14 +71,19 @@ has_model() {
     timeout "$call_limit" ollama show "$1" >/dev/null 2>&1
 }
 
+# A server usually answers within a second of its start, so it is asked every 0.2 s at
+# first (the judge is ready that much sooner), then every second: each question starts
+# the `ollama` client, and a GPU's start can take much longer.
 wait_for_server() {
     deadline=$(($(now) + server_wait))
+    asked=0
     until server_answers; do
         if [ "$(now)" -ge "$deadline" ]; then
             give_up "ollama serve did not answer within ${server_wait}s"
             return 1
         fi
-        sleep 1
+        asked=$((asked + 1))
+        if [ "$asked" -le 10 ]; then sleep 0.2; else sleep 1; fi
     done
 }
 
