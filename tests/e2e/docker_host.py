@@ -4,6 +4,7 @@ HTTP on the published port."""
 from __future__ import annotations
 
 import json
+import random
 import shutil
 import socket
 import subprocess
@@ -64,10 +65,26 @@ def remove_judge_objects() -> None:
     docker("volume", "rm", "-f", JUDGE_NAMES["volume"], check=False)
 
 
+_PORTS_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+    """A free port below the kernel's ephemeral range. One from that range (what a bind to
+    port 0 gives) may be taken, before the test binds it, as the source port of any new
+    connection on this host, and the engine and Docker make many: the bind then fails."""
+    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    for _ in range(200):
+        port = random.randint(max(1024, ephemeral_low - 12000), ephemeral_low - 1)
+        if port in _PORTS_GIVEN:  # given to a test that may not have bound it yet
+            continue
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _PORTS_GIVEN.add(port)
+        return port
+    raise AssertionError(f"no free port below {ephemeral_low} after 200 tries")
 
 
 def listening_addresses(port: int) -> set[str]:
