@@ -53,16 +53,20 @@ class Deployed:
         return live
 
 
-@pytest.fixture(scope="module")
-def deployed(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iterator[Deployed]:
-    project = ProjectCopy(tmp_path_factory.mktemp("knitfab"))
+def deployed_with(project: ProjectCopy, cluster: Cluster, **config: Any) -> Iterator[Deployed]:
+    """For a module fixture: the knitfab stack up with `config`, destroyed afterwards."""
     deployed = Deployed(project, cluster, None, {})  # type: ignore[arg-type]
-    deployed.stack = deployed.reconfigure()
+    deployed.stack = deployed.reconfigure(**config)
     result = deployed.stack.up()
     deployed.outputs = {k: v.value for k, v in result.outputs.items()}
     deployed.up_output = result.stdout
     yield deployed
     deployed.reconfigure().destroy()
+
+
+@pytest.fixture(scope="module")
+def deployed(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Iterator[Deployed]:
+    yield from deployed_with(ProjectCopy(tmp_path_factory.mktemp("knitfab")), cluster)
 
 
 def test_deployment_is_available_with_its_pod_on_the_gpu_node(deployed: Deployed):
@@ -366,13 +370,7 @@ def replicated(
     engine: dict[str, str], three_gpu_nodes: Cluster, tmp_path_factory
 ) -> Iterator[Deployed]:
     project = ProjectCopy(tmp_path_factory.mktemp("replicas"))
-    deployed = Deployed(project, three_gpu_nodes, None, {})  # type: ignore[arg-type]
-    deployed.stack = deployed.reconfigure(**judges(3))
-    result = deployed.stack.up()
-    deployed.outputs = {k: v.value for k, v in result.outputs.items()}
-    deployed.up_output = result.stdout
-    yield deployed
-    deployed.reconfigure().destroy()
+    yield from deployed_with(project, three_gpu_nodes, **judges(3))
 
 
 def test_three_replicas_run_on_three_gpu_nodes_behind_the_service(replicated: Deployed):
