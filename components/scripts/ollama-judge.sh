@@ -200,7 +200,9 @@ lock_pulls() {
             seen_at=$(now)
         fi
         silent=$(($(now) - seen_at))
-        if earlier_start "$holder" || [ "$silent" -ge "$lock_stale" ]; then
+        # Whole seconds: a count of N may be just over N-1 real ones, so more than the
+        # stale time it must be.
+        if earlier_start "$holder" || [ "$silent" -gt "$lock_stale" ]; then
             say "taking over the pull lock of ${holder:-a judge that never wrote its name} (silent for ${silent}s)"
             # A lock that is there again needs a silence of its own.
             seen=
