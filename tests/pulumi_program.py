@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import json
+import runpy
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pulumi
+import pytest
+import yaml
 from pulumi.runtime.mocks import MockMonitor
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 @dataclass
@@ -156,3 +163,35 @@ def deploy_judge(
         return {name: getattr(judge, attribute) for name, attribute in JUDGE_OUTPUTS.items()}
 
     return (program or Program()).run(build)
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack file's config as the engine hands it to the program: strings, with
+    objects and lists as JSON."""
+    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
+    return {
+        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
+    }
+
+
+def run_main(
+    config: dict[str, str], monkeypatch: pytest.MonkeyPatch, program: Program | None = None
+) -> Program:
+    """Runs __main__.py with a stack config; the program's exports become `outputs`."""
+    program = program or Program()
+    # No cluster and no Docker engine for these tests: the capacity checks find none
+    # and step aside, unless a test hands them an engine's info.
+    monkeypatch.setenv("KUBECONFIG", str(PROJECT_DIR / "no-such-kubeconfig"))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{PROJECT_DIR / 'no-such-docker.sock'}")
+    exported: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi, "export", exported.__setitem__)
+    pulumi.runtime.set_all_config(config)
+
+    def build() -> dict[str, Any]:
+        runpy.run_path(str(PROJECT_DIR / "__main__.py"))
+        return exported
+
+    try:
+        return program.run(build)
+    finally:
+        pulumi.runtime.set_all_config({})

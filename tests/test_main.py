@@ -3,53 +3,19 @@
 from __future__ import annotations
 
 import json
-import runpy
-from pathlib import Path
-from typing import Any
 
 import pulumi
 import pytest
 import yaml
 
 from components.settings import PROJECT, ClusterAccess, ConfigError
-from tests.pulumi_program import Program
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-
-
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack file's config as the engine hands it to the program: strings, with
-    objects and lists as JSON."""
-    config = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())["config"]
-    return {
-        key: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()
-    }
+from tests.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
 
 
 @pytest.fixture
 def main(monkeypatch: pytest.MonkeyPatch):
-    """Runs __main__.py with a stack config; the program's exports become `outputs`."""
-
-    def run(config: dict[str, str], program: Program | None = None) -> Program:
-        program = program or Program()
-        # No cluster and no Docker engine for these tests: the capacity checks find none
-        # and step aside, unless a test hands them an engine's info.
-        monkeypatch.setenv("KUBECONFIG", str(PROJECT_DIR / "no-such-kubeconfig"))
-        monkeypatch.setenv("DOCKER_HOST", f"unix://{PROJECT_DIR / 'no-such-docker.sock'}")
-        exported: dict[str, Any] = {}
-        monkeypatch.setattr(pulumi, "export", exported.__setitem__)
-        pulumi.runtime.set_all_config(config)
-
-        def build() -> dict[str, Any]:
-            runpy.run_path(str(PROJECT_DIR / "__main__.py"))
-            return exported
-
-        try:
-            return program.run(build)
-        finally:
-            pulumi.runtime.set_all_config({})
-
-    return run
+    """Runs __main__.py with a stack config (see run_main)."""
+    return lambda config, program=None: run_main(config, monkeypatch, program)
 
 
 def test_project_file_names_the_project_the_config_uses():
