@@ -10,7 +10,7 @@ would cost the program about half a second of imports on every run.
 import pulumi
 
 from components.config import load_settings
-from components.judge_component import JudgeComponent
+from components.judge import JudgeComponent
 from components.model_registry import check_models
 from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 
@@ -21,8 +21,8 @@ for warning in check_models(settings.judge, pulumi.get_stack()):
 judge: JudgeComponent
 match settings:
     case DockerJudgeArgs():
-        from components.docker_capacity import check_gpu_support
-        from components.docker_judge import DockerJudge
+        from components.docker.judge import DockerJudge
+        from components.docker.preflight import check_gpu_support
 
         # Before anything is created: Docker refuses GPUs it has no runtime for only when
         # it starts the container, after the network, volume and image exist.
@@ -31,8 +31,8 @@ match settings:
             pulumi.log.warn(skipped)
         judge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
-        from components.kubernetes_capacity import check_gpu_capacity
-        from components.kubernetes_judge import KubernetesJudge
+        from components.kubernetes.judge import KubernetesJudge
+        from components.kubernetes.preflight import check_gpu_capacity
 
         # Before anything changes: pods the nodes cannot hold would take the judge down.
         skipped = check_gpu_capacity(settings, settings.cluster)

@@ -7,7 +7,7 @@ as ratios against one worker on the default judge.
         [--seconds 6 | --verdicts N] [--threads 1] [--large]
 
 A worker is a thread with its own `openai` client asking the evaluation's question
-(scripts/judge_check.py's request: the G-Eval instruction, the article, the verdict's
+(scripts/judge-check's request: the G-Eval instruction, the article, the verdict's
 JSON schema), one question after another. Every answer must be a verdict
 (judge_check.parse_verdict); the others are counted, and make the run fail.
 
@@ -57,7 +57,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.judge_registry import PREFIX, VERDICT_TIMEOUT_SECONDS, JudgeRegistry, judge_registry
 from benchmarks.timing import load, ratio
 from components.judge import DEFAULT_ENV
-from scripts.judge_check import CheckError, JudgeClient
+from judge_check.client import CheckError, JudgeClient
 from tests.e2e import docker_host as host
 from tests.e2e.engine import docker_engine
 from tests.e2e.ollama_server import OllamaServer, judge_trust, running_ollama

@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.judge_registry import PREFIX, SHAPES, VERDICT_TIMEOUT_SECONDS, judge_registry
 from benchmarks.timing import cli_up, empty_program_up, load, ratio, timed
-from scripts.judge_check import ask_judge
+from judge_check.client import ask_judge
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
 from tests.e2e.registry import Registry

@@ -40,7 +40,7 @@ from benchmarks.judge_throughput import (
 )
 from benchmarks.knitfab_node_up import NAMESPACE, node_and_registry, wait_until_no_pods
 from benchmarks.timing import cli_up, load
-from scripts.judge_check import CheckError
+from judge_check.client import CheckError
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment

@@ -11,8 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from scripts import program_imports
-from scripts.stack import ProjectStack, open_stack
+from stack_runner import imports_ahead
+from stack_runner.stacks import ProjectStack, open_stack
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -29,7 +29,7 @@ def median_ratio(numerators: list[float], denominators: list[float]) -> str:
 def cli_up(stack: ProjectStack, **options: Any) -> None:
     """`up` as `scripts/pulumi up` runs it: the program's imports start beside the engine,
     and the result is not read back afterwards."""
-    program_imports.import_ahead(Path(stack.workspace.work_dir), stack.name)
+    imports_ahead.import_ahead(Path(stack.workspace.work_dir), stack.name)
     with stack.results_unread():
         stack.up(**options)
 

@@ -4,12 +4,15 @@ The evaluation image has `http://ollama:11434/v1/` baked in, so the port, the ho
 name and the URL shapes here are a contract, not a preference. The model script is the
 one piece of code that runs inside the Ollama container: Docker runs it as the
 entrypoint and healthcheck, Kubernetes as the postStart hook and the probes.
+`JudgeComponent`, the base of both targets' components, gives them the same outputs.
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+
+import pulumi
 
 from components.settings import JudgeSettings
 
@@ -55,7 +58,7 @@ def _without_comments(script: str) -> str:
 
 
 MODEL_SCRIPT = _without_comments(
-    resources.files(__package__).joinpath("scripts/ollama-judge.sh").read_text()
+    resources.files(__package__).joinpath("ollama-judge.sh").read_text()
 )
 
 
@@ -106,3 +109,30 @@ def model_script_env(settings: JudgeSettings) -> dict[str, str]:
 def ready_within_seconds(pull_seconds: int) -> int:
     """Longest a healthy start may take: the server's start, then every pull."""
     return SERVER_WAIT_SECONDS + pull_seconds
+
+
+class JudgeComponent(pulumi.ComponentResource):
+    evaluation_url: pulumi.Output[str]
+    openai_base_url: pulumi.Output[str]
+    host_url: pulumi.Output[str | None]
+    models: pulumi.Output[list[str]]
+    image: pulumi.Output[str]
+
+    def _publish(
+        self, evaluation_url: pulumi.Output[str], host_url: str | None, settings: JudgeSettings
+    ) -> None:
+        """Sets every output and registers them; the last call of a subclass's __init__."""
+        self.evaluation_url = evaluation_url
+        self.openai_base_url = evaluation_url.apply(openai_base_url)
+        self.host_url = pulumi.Output.from_input(host_url)
+        self.models = pulumi.Output.from_input(list(settings.models))
+        self.image = pulumi.Output.from_input(settings.image)
+        self.register_outputs(
+            {
+                "evaluation_url": self.evaluation_url,
+                "openai_base_url": self.openai_base_url,
+                "host_url": self.host_url,
+                "models": self.models,
+                "image": self.image,
+            }
+        )

@@ -1,5 +1,5 @@
-"""What the waits for a ready judge share, whatever runs it (docker_readiness.py,
-kubernetes_readiness.py): the error that ends `up`, the interruption that ends a wait,
+"""What the waits for a ready judge share, whatever runs it (docker/wait.py,
+kubernetes/wait.py): the error that ends `up`, the interruption that ends a wait,
 how the model script's messages are read, and how a wait runs beside the program.
 """
 
@@ -20,7 +20,7 @@ CANCELLED = threading.Event()
 
 SCRIPT_PREFIX = "ollama-judge: "
 # How the model script's last words before it fails begin (`give_up` in
-# components/scripts/ollama-judge.sh).
+# components/ollama-judge.sh).
 GIVING_UP = ("could not", "ollama serve")
 
 Report = Callable[[str], None]

@@ -8,12 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import (
-    docker_readiness,
-    kubernetes_endpoints,
-    kubernetes_readiness,
-    model_registry,
-)
+from components import model_registry
+from components.docker import wait as docker_readiness
+from components.kubernetes import endpoints as kubernetes_endpoints
+from components.kubernetes import wait as kubernetes_readiness
 from tests.fake_docker import FakeContainer
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from components.docker_capacity import check_gpu_support, gpu_shortfall
-from components.docker_engine import engine_address
+from components.docker.engine import engine_address
+from components.docker.preflight import check_gpu_support, gpu_shortfall
 from components.settings import ConfigError, DockerJudgeArgs
 
 SOCKET = "unix:///var/run/docker.sock"
@@ -85,13 +85,13 @@ def test_no_gpus_asks_nothing_of_the_engine(monkeypatch: pytest.MonkeyPatch):
     def no_engine(host: str | None) -> dict[str, Any]:
         raise AssertionError("the engine was asked")
 
-    monkeypatch.setattr("components.docker_capacity.engine_info", no_engine)
+    monkeypatch.setattr("components.docker.preflight.engine_info", no_engine)
     cpu_only = replace(DockerJudgeArgs(), gpus=None)
     assert check_gpu_support(cpu_only, "local") is None
 
 
 def test_shortfall_is_a_config_error_naming_the_stack(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr("components.docker_capacity.engine_info", lambda host: PLAIN_ENGINE)
+    monkeypatch.setattr("components.docker.preflight.engine_info", lambda host: PLAIN_ENGINE)
     with pytest.raises(ConfigError, match=r"docker\.gpus' none --stack dev$"):
         check_gpu_support(DockerJudgeArgs(), "dev")
 

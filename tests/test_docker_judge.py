@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from components.docker_judge import DockerJudge, go_duration
+from components.docker.judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
 from components.settings import DockerJudgeArgs, JudgeSettings, Registry
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge

@@ -6,8 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from components import docker_readiness, judge, readiness
-from components.docker_readiness import failure_message, wait_until_ready
+from components import judge, readiness
+from components.docker import wait as docker_readiness
+from components.docker.wait import failure_message, wait_until_ready
 from components.readiness import JudgeNotReady
 from tests import waits
 from tests.fake_docker import FakeContainer

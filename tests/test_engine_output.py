@@ -1,4 +1,4 @@
-"""What scripts/stack.py shows of the CLI's output (scripts/engine_output.py), on lines
+"""What the stack runner shows of the CLI's output (stack_runner/output.py), on lines
 the engine printed for a failed `up` (tests/e2e/test_errors_once.py runs the real one)."""
 
 from __future__ import annotations
@@ -6,8 +6,8 @@ from __future__ import annotations
 from pulumi.automation import _stack
 from pulumi.automation._server import LanguageServer
 
-from scripts.engine_output import ErrorsOnce
-from scripts.program_errors import BailingLanguageServer, report_once
+from stack_runner.output import ErrorsOnce
+from stack_runner.program_errors import BailingLanguageServer, report_once
 
 ERROR = "ollama-judge:kubernetes.replica is not a setting; known here: cpu, replicas."
 UP = [

@@ -1,4 +1,4 @@
-"""scripts/judge_check.py against a tiny local HTTP server that plays Ollama's
+"""judge_check/ against a tiny local HTTP server that plays Ollama's
 OpenAI-compatible API: what the request looks like, and what the user sees when the
 judge answers, cannot be reached, lacks the model, or answers something else."""
 
@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-import scripts.stack
-from scripts import judge_check
+import stack_runner.stacks
+from judge_check import client as judge_check
+from judge_check.__main__ import main as judge_check_main
 
 
 @dataclass
@@ -89,7 +90,7 @@ def fake_judge() -> Iterator[FakeJudge]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    status = judge_check.main(list(argv))
+    status = judge_check_main(list(argv))
     out, err = capsys.readouterr()
     return status, out, err
 
@@ -193,14 +194,14 @@ def test_a_verdict_cut_off_at_the_token_bound_fails(fake_judge, capsys):
 
 def test_url_without_model_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
-        judge_check.main(["--url", "http://127.0.0.1:1/v1"])
+        judge_check_main(["--url", "http://127.0.0.1:1/v1"])
     assert stopped.value.code == 2
     assert "--url needs --model" in capsys.readouterr().err
 
 
 def test_neither_stack_nor_url_is_a_usage_error(capsys):
     with pytest.raises(SystemExit) as stopped:
-        judge_check.main([])
+        judge_check_main([])
     assert stopped.value.code == 2
 
 
@@ -232,7 +233,7 @@ def use_stack(monkeypatch: pytest.MonkeyPatch, outputs: dict[str, Any]) -> list[
         opened.append(name)
         return FakeStack(outputs)
 
-    monkeypatch.setattr(scripts.stack, "open_stack", open_stack)
+    monkeypatch.setattr(stack_runner.stacks, "open_stack", open_stack)
     return opened
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.kubernetes_capacity import check_gpu_capacity, gpu_shortfall, read_nodes
+from components.kubernetes.preflight import check_gpu_capacity, gpu_shortfall, read_nodes
 from components.settings import ClusterAccess, ConfigError, KubernetesJudgeArgs
 
 
@@ -135,7 +135,7 @@ def test_an_unreadable_cluster_skips_the_check_with_the_reason(tmp_path: Path):
 
 def test_shortfall_is_a_config_error(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(
-        "components.kubernetes_capacity.read_nodes", lambda access: [node("gpu-1", 1)]
+        "components.kubernetes.preflight.read_nodes", lambda access: [node("gpu-1", 1)]
     )
     with pytest.raises(ConfigError, match=r"insufficient nvidia\.com/gpu"):
         check_gpu_capacity(replace(KubernetesJudgeArgs(), gpu_count=2), ClusterAccess())

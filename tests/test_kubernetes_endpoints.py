@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from components import kubernetes_endpoints
-from components.kubernetes_endpoints import ready_endpoints, wait_until_serving
+from components.kubernetes import endpoints as kubernetes_endpoints
+from components.kubernetes.endpoints import ready_endpoints, wait_until_serving
 from components.readiness import CANCELLED, JudgeNotReady
 from tests import waits
 from tests.waits import Clock

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from components import kubernetes_endpoints, kubernetes_readiness
 from components.judge import MODEL_SCRIPT
-from components.kubernetes_judge import KubernetesJudge, rollout_waves
+from components.kubernetes import endpoints as kubernetes_endpoints
+from components.kubernetes import wait as kubernetes_readiness
+from components.kubernetes.judge import KubernetesJudge, rollout_waves
 from components.readiness import JudgeNotReady, Report
 from components.settings import (
     ClusterAccess,

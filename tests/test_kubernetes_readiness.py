@@ -10,10 +10,12 @@ from typing import Any
 import pytest
 import urllib3
 
-from components import kubernetes_readiness, kubernetes_rollout_watch, readiness
+from components import readiness
 from components.judge import MODEL_SCRIPT
-from components.kubernetes_readiness import follow, wait_until_available
-from components.kubernetes_rollout import available, go_unquote, hook_failure, is_current
+from components.kubernetes import rollout_watch as kubernetes_rollout_watch
+from components.kubernetes import wait as kubernetes_readiness
+from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
+from components.kubernetes.wait import follow, wait_until_available
 from components.readiness import JudgeNotReady
 from components.settings import ClusterAccess
 from tests import waits

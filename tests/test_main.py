@@ -27,7 +27,7 @@ def test_project_file_names_the_project_the_config_uses():
 
 def engine_with_runtimes(monkeypatch: pytest.MonkeyPatch, *runtimes: str) -> None:
     info = {"Runtimes": {name: {"path": name} for name in runtimes}, "DefaultRuntime": "runc"}
-    monkeypatch.setattr("components.docker_capacity.engine_info", lambda host: info)
+    monkeypatch.setattr("components.docker.preflight.engine_info", lambda host: info)
 
 
 def test_local_stack_deploys_the_docker_judge(main, monkeypatch: pytest.MonkeyPatch):
@@ -99,7 +99,7 @@ def test_the_docker_providers_host_setting_is_the_engine_asked(
 ):
     asked: list[str | None] = []
     monkeypatch.setattr(
-        "components.docker_capacity.engine_info",
+        "components.docker.preflight.engine_info",
         lambda host: asked.append(host) or {"Runtimes": {"nvidia": {}}},
     )
     main({**stack_config("local"), "docker:host": "ssh://judge@gpu-box"})
@@ -117,7 +117,7 @@ def test_the_kubernetes_providers_settings_are_the_cluster_up_follows(
 ):
     followed: list[ClusterAccess] = []
     monkeypatch.setattr(
-        "components.kubernetes_readiness.follow", lambda access, *rest: followed.append(access)
+        "components.kubernetes.wait.follow", lambda access, *rest: followed.append(access)
     )
     kubeconfig = str(PROJECT_DIR / "no-such-kubeconfig")
     main(

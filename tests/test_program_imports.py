@@ -1,4 +1,4 @@
-"""scripts/program_imports.py: the program's imports for its target, made ahead."""
+"""stack_runner/imports_ahead.py: the program's imports for its target, made ahead."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from scripts import program_imports
-from scripts.program_imports import import_ahead, target_of
+from stack_runner import imports_ahead as program_imports
+from stack_runner.imports_ahead import import_ahead, target_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -7,8 +7,8 @@ from typing import Any
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
-from scripts.review import changes_from_events, diff_desired
-from scripts.review_markdown import (
+from review_comment.desired import diff_desired
+from review_comment.markdown import (
     CLAIM,
     CONTAINER,
     DEPLOYMENT,
@@ -22,6 +22,7 @@ from scripts.review_markdown import (
     comment,
     findings,
 )
+from review_comment.preview import changes_from_events
 
 PREFIX = "urn:pulumi:local::ollama-judge::ollama-judge:index:DockerJudge$"
 
@@ -167,7 +168,8 @@ def test_desired_state_diff_names_paths_with_dotted_keys_as_the_engine_does():
 
 
 def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkeypatch):
-    from scripts import review, stack
+    import review_comment.__main__ as review
+    from stack_runner import stacks as stack
 
     def unreachable(stack_: Any) -> StackReview:
         raise auto.CommandError(

@@ -10,8 +10,8 @@ import pytest
 from pulumi.automation import CommandResult
 from pulumi.automation.errors import create_command_error
 
-from scripts import stack_repair
-from scripts.stack_repair import LockHolder, StackBlocked, describe, lock_holders
+from stack_runner import repair as stack_repair
+from stack_runner.repair import LockHolder, StackBlocked, describe, lock_holders
 
 HOST = socket.gethostname()
 

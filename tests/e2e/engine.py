@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from scripts.stack import ProjectStack, open_stack
+from stack_runner.stacks import ProjectStack, open_stack
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__main__.py")
@@ -94,7 +94,7 @@ class ProjectCopy:
         self.dir.mkdir()
         for name in PROJECT_FILES:
             shutil.copy(PROJECT_DIR / name, self.dir / name)
-        for package in ("components", "scripts"):
+        for package in ("components", "stack_runner"):
             shutil.copytree(
                 PROJECT_DIR / package,
                 self.dir / package,

@@ -1,6 +1,6 @@
 """A stand-in for the evaluation's container: a container on the judge's network that
 asks `http://ollama:11434/v1/` for a verdict with the `openai` client, building the
-request as scripts/judge_check.py does.
+request as scripts/judge-check does.
 
 No Python image can be pulled here, so the container runs this host's Python and the
 project's virtualenv, bind-mounted read-only into a base-less image (the busybox probe
@@ -29,7 +29,7 @@ EVALUATION_BASE_URL = "http://ollama:11434/v1/"
 _ASK = """\
 import json, sys
 import openai
-from scripts.judge_check import TIMEOUT_SECONDS, verdict_request
+from judge_check.client import TIMEOUT_SECONDS, verdict_request
 client = openai.OpenAI(
     base_url=sys.argv[1], api_key="ollama", timeout=TIMEOUT_SECONDS, max_retries=0
 )

@@ -1,4 +1,4 @@
-"""The stack runner (scripts/stack.py) as a user runs it: a process of its own in a
+"""The stack runner (stack_runner/) as a user runs it: a process of its own in a
 process group of its own, as a terminal's foreground job, so a test can press Ctrl-C."""
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class Runner:
         log = self.log_dir / f"run-{self.runs}.log"
         handle = log.open("w")
         process = subprocess.Popen(
-            [sys.executable, str(self.project.dir / "scripts" / "stack.py"), *args],
+            [sys.executable, "-m", "stack_runner", *args],
             cwd=self.project.dir,
             env=self._env(),
             stdin=subprocess.DEVNULL,

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from scripts.stack import open_stack
+from stack_runner.stacks import open_stack
 from tests.e2e.engine import PROJECT_DIR, ProjectCopy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]

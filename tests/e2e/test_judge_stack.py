@@ -41,7 +41,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from scripts import judge_check
+from judge_check import client as judge_check
 from tests.e2e import docker_host as host
 from tests.e2e import evaluation, judge_model
 from tests.e2e.engine import ProjectCopy
@@ -317,7 +317,7 @@ def test_judge_check_of_the_stack_prints_the_verdict(judge: Judge):
     """`scripts/judge-check local`, run in the test's copy of the project: the stack's
     hostUrl and first model, from its outputs."""
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.judge_check", "local"],
+        [sys.executable, "-m", "judge_check", "local"],
         cwd=judge.project.dir,
         env={**os.environ, "PULUMI_BACKEND_URL": judge.project.backend_url},
         capture_output=True,

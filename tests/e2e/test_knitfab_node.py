@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
-from scripts import judge_check
+from judge_check import client as judge_check
 from tests.e2e import evaluation, judge_model
 from tests.e2e.docker_host import http_probe_image
 from tests.e2e.engine import MissingPartError, ProjectCopy

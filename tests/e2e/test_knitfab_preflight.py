@@ -17,7 +17,7 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.kubernetes_capacity import check_gpu_capacity, read_nodes
+from components.kubernetes.preflight import check_gpu_capacity, read_nodes
 from components.settings import ClusterAccess, ConfigError, KubernetesJudgeArgs
 from tests.e2e.engine import ProjectCopy
 from tests.e2e.kube_cluster import GPU_NODE, Cluster

@@ -1,5 +1,5 @@
 """A new user's failures on stack `local`, driven through the stack runner as a user runs
-it (scripts/stack.py, the target of `scripts/pulumi up`), each ending with a healthy
+it (stack_runner/, the target of `scripts/pulumi up`), each ending with a healthy
 stack and nothing left behind:
 
 - a model that cannot be pulled ends `up` soon after the last attempt, with the pull's

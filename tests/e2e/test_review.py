@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 
-from scripts.review import desired_changes, preview_review
-from scripts.review_markdown import MARKER, Change, StackReview, comment, findings
+from review_comment.desired import desired_changes
+from review_comment.markdown import MARKER, Change, StackReview, comment, findings
+from review_comment.preview import preview_review
 from tests.e2e import docker_host as host
 from tests.e2e.engine import PROJECT_DIR, ProjectCopy
 from tests.e2e.kube_cluster import Cluster

@@ -1,110 +1,32 @@
-"""`scripts/review`: the pull-request comment that says what a change does to each stack.
+"""What a pull request changes in the desired state of a stack, without credentials.
 
-    scripts/review [--stack local] [--stack knitfab] [--output FILE]
-    scripts/review --desired-state BASE_REF [--stack ...] [--output FILE]
-    scripts/review --fallback BASE_REF [--stack ...] [--output FILE]
-
-Without --desired-state: a real preview of each stack (its backend, config, cluster or
-Docker engine, passphrase, as `scripts/pulumi preview`), read from the engine's events.
-
-With --desired-state: no credentials at all. The program of BASE_REF (from git) and the
-program of the working tree each run against a throwaway file backend with an empty
-passphrase (scripts/review_desired.py), and their resources are compared: what the pull
-request changes in the desired state, not what would change in the live one.
-
-With --fallback: a real preview, and for a stack whose preview fails (this machine cannot
-reach its cluster or Docker engine) the desired state, with the failure named.
-
-The Markdown (scripts/review_markdown.py) goes to --output or stdout.
+The program of the base commit (from git) and the program of the working tree each run
+against a throwaway file backend with an empty passphrase (review_comment/render.py, in a
+process of its own), and their resources are compared.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pulumi import automation as auto
+
+from review_comment.markdown import SECRET, Change, StackReview, path_key
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
-if str(PROJECT_DIR) not in sys.path:
-    sys.path.insert(0, str(PROJECT_DIR))
-
-from scripts.review_markdown import (  # noqa: E402
-    REPLACING,
-    SECRET,
-    Change,
-    StackReview,
-    comment,
-    path_key,
-)
-
-STACKS = ("local", "knitfab")
 # What the program of a commit is made of (copied or taken from git).
 PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__main__.py")
 PROGRAM_DIRS = ("components",)
 # Stack config that says where the live cluster or engine is, not what to deploy.
 ACCESS_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster", "docker:host")
-
-
-# --- a real preview ---------------------------------------------------------------------
-
-
-def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
-    """One Change per resource from a preview's engine events; the two halves of a
-    replacement (create-replacement, delete-replaced) count as one replace."""
-    found: dict[str, Change] = {}
-    for event in events:
-        pre = event.resource_pre_event
-        if pre is None:
-            continue
-        meta = pre.metadata
-        op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
-        # A retained resource's delete: dropped from the state, left where it is.
-        discarded = op in ("discard", "discard-replaced")
-        op = {"discard": "delete", "discard-replaced": "replace"}.get(op, op)
-        if op in REPLACING:
-            op = "replace"
-        if op not in ("create", "update", "replace", "delete"):
-            continue
-        if meta.type.startswith("pulumi:"):  # the stack and providers
-            continue
-        # The detailed diff where the provider gives one; else the changed top-level
-        # properties; else the keys that force the replacement (a replacement caused by
-        # an input not known before `up` lists only those).
-        properties = tuple(
-            sorted(meta.detailed_diff or ()) or sorted(meta.diffs or ()) or sorted(meta.keys or ())
-        )
-        old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
-        new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
-        retained = discarded or bool(
-            (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
-        )
-        earlier = found.get(meta.urn)
-        if earlier is not None:  # the other half of a replacement
-            properties = tuple(sorted({*earlier.properties, *properties}))
-            old, new = earlier.old or old, earlier.new or new
-            retained = earlier.retained or retained
-        found[meta.urn] = Change(meta.urn, meta.type, op, properties, old, new, retained)
-    return list(found.values())
-
-
-def preview_review(stack: auto.Stack) -> StackReview:
-    """A real preview of the stack, as the engine's events tell it."""
-    events: list[auto.EngineEvent] = []
-    stack.preview(on_event=events.append)
-    return StackReview(stack.name, changes_from_events(events))
-
-
-# --- desired state, without credentials -------------------------------------------------
 
 
 def program_of(ref: str, into: Path) -> Path:
@@ -149,7 +71,7 @@ def without_secrets(stack_file: Path) -> None:
 
 
 def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str, Any]:
-    """The resources the program at `program_dir` declares, from scripts/review_desired.py
+    """The resources the program at `program_dir` declares, from review_comment/render.py
     in its own process (the two commits' `components` must not meet in one)."""
     state = scratch / "state"
     state.mkdir(parents=True)
@@ -170,7 +92,7 @@ def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str,
     result = subprocess.run(
         [
             sys.executable,
-            str(PROJECT_DIR / "scripts" / "review_desired.py"),
+            str(PROJECT_DIR / "review_comment" / "render.py"),
             str(program_dir),
             stack,
             str(scratch / "rendered"),
@@ -279,61 +201,3 @@ def desired_state_review(stack: str, base_ref: str, head: Path = PROJECT_DIR) ->
     return StackReview(
         stack, changes, mode="desired", notes=(f"Base: `{base_ref}`; head: this checkout.",)
     )
-
-
-# --- the command ------------------------------------------------------------------------
-
-
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="scripts/review", description="Writes the pull request's preview comment."
-    )
-    parser.add_argument("-s", "--stack", action="append", choices=STACKS)
-    parser.add_argument(
-        "--desired-state",
-        metavar="BASE_REF",
-        help="compare the program of BASE_REF with this checkout, without credentials",
-    )
-    parser.add_argument(
-        "--fallback",
-        metavar="BASE_REF",
-        help="a real preview, and where one fails (no access to its cluster or engine), "
-        "the desired state against BASE_REF for that stack, saying why",
-    )
-    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    return parser.parse_args(argv)
-
-
-def real_or_fallback(stack: str, fallback: str | None) -> StackReview:
-    from scripts.stack import open_stack
-
-    try:
-        return preview_review(open_stack(stack))
-    except auto.CommandError as failed:
-        if fallback is None:
-            raise
-        lines = str(failed).strip().splitlines() or ["no output"]
-        why = next((line.strip() for line in lines if "error:" in line), lines[-1].strip())
-        desired = desired_state_review(stack, fallback)
-        note = f"The real preview failed ({why[:300]}); shown instead:"
-        return StackReview(stack, desired.changes, "desired", (note, *desired.notes))
-
-
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    reviews = []
-    for stack in args.stack or STACKS:
-        if args.desired_state:
-            reviews.append(desired_state_review(stack, args.desired_state))
-        else:
-            reviews.append(real_or_fallback(stack, args.fallback))
-    text = comment(reviews)
-    if args.output:
-        args.output.write_text(text + "\n")
-    else:
-        print(text)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

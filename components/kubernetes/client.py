@@ -1,6 +1,6 @@
 """The one way this program talks to the Kubernetes API itself (not through the provider):
-the GPU pre-flight (kubernetes_capacity.py) and the wait for a ready judge
-(kubernetes_readiness.py).
+the GPU pre-flight (preflight.py) and the waits for a ready judge (wait.py,
+endpoints.py).
 
 The client uses the kubeconfig the kubernetes provider uses: `kubernetes:kubeconfig` (a
 path or the kubeconfig itself) and `kubernetes:context`, else KUBECONFIG (one or more

@@ -4,11 +4,11 @@ Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5
 one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
 points: the pull waits for the server and retries, a readiness probe keeps the Service
 from routing to a judge without its models (the container and its probes:
-components/kubernetes_container.py), and one pull budget sizes the probes and the rollout
+components/kubernetes/container.py), and one pull budget sizes the probes and the rollout
 deadline. More replicas are more judge pods behind the same Service, each with GPUs of
 its own. `pulumi up` follows the rollout itself, relays its progress, and fails with the
 reason as soon as it cannot succeed, a failed model pull included
-(components/kubernetes_readiness.py). Optional: the namespace, a PersistentVolumeClaim
+(components/kubernetes/wait.py). Optional: the namespace, a PersistentVolumeClaim
 for the models, a NetworkPolicy admitting only the evaluation's pods.
 
 Deliberately not created: GPU sharing (time-slicing, MIG) and the GPU device plugin,
@@ -42,10 +42,11 @@ from pulumi_kubernetes.core.v1 import (
 )
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
-from components import judge, kubernetes_endpoints, kubernetes_readiness, readiness
-from components.judge_component import JudgeComponent
-from components.kubernetes_container import CA_VOLUME, MODELS_VOLUME, judge_container
-from components.kubernetes_network_policy import judge_network_policy
+from components import judge, readiness
+from components.judge import JudgeComponent
+from components.kubernetes import endpoints, wait
+from components.kubernetes.container import CA_VOLUME, MODELS_VOLUME, judge_container
+from components.kubernetes.network_policy import judge_network_policy
 from components.settings import KubernetesJudgeArgs
 
 TYPE = "ollama-judge:index:KubernetesJudge"
@@ -250,8 +251,8 @@ class KubernetesJudge(JudgeComponent):
         if pulumi.runtime.is_dry_run() or args.cluster.render_directory:
             return deployment
 
-        def wait(report: readiness.Report) -> k8s.apps.v1.Deployment:
-            kubernetes_readiness.follow(
+        def until_ready(report: readiness.Report) -> k8s.apps.v1.Deployment:
+            wait.follow(
                 args.cluster,
                 namespace,
                 name,
@@ -264,7 +265,7 @@ class KubernetesJudge(JudgeComponent):
             )
             return deployment
 
-        return readiness.beside_the_program(wait, deployment)
+        return readiness.beside_the_program(until_ready, deployment)
 
     @staticmethod
     def _wait_until_serving(
@@ -273,8 +274,8 @@ class KubernetesJudge(JudgeComponent):
         if pulumi.runtime.is_dry_run() or args.cluster.render_directory:
             return (name, namespace)
 
-        def wait(report: readiness.Report) -> tuple[str, str]:
-            kubernetes_endpoints.follow(args.cluster, namespace, name, SERVING_SECONDS)
+        def until_ready(report: readiness.Report) -> tuple[str, str]:
+            endpoints.follow(args.cluster, namespace, name, SERVING_SECONDS)
             return (name, namespace)
 
-        return readiness.beside_the_program(wait, service)
+        return readiness.beside_the_program(until_ready, service)

@@ -1,5 +1,5 @@
 """The resources one commit's program declares for a stack, as JSON on stdout: what
-`scripts/review --desired-state` compares. Run by scripts/review.py in a process of its
+`scripts/review --desired-state` compares. Run by review_comment/desired.py in a process of its
 own, with a throwaway backend, an empty passphrase, and no cluster or Docker engine.
 
     review_desired.py PROGRAM_DIR STACK RENDER_DIR

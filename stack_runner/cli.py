@@ -7,11 +7,11 @@ rest as usual — same engine, backend, provider plugins and stack files. `scrip
 sends these four commands here and every other one to the CLI itself.
 
 On top of the CLI's behaviour, before each operation the stack is repaired from what an
-interrupted or failed one left behind (scripts/stack_repair.py), Ctrl-C behaves as in
-the CLI (scripts/interrupts.py), and an error is shown once, as the CLI shows it in a
-terminal (scripts/program_errors.py, scripts/engine_output.py). The program's imports for
-its target start beside the CLI's own start (scripts/program_imports.py), and the
-Automation API's reads of the result after an operation are skipped (ProjectStack).
+interrupted or failed one left behind (repair.py), Ctrl-C behaves as in the CLI
+(interrupts.py), and an error is shown once, as the CLI shows it in a terminal
+(program_errors.py, output.py). The program's imports for its target start beside the
+CLI's own start (imports_ahead.py), and the Automation API's reads of the result after an
+operation are skipped (stacks.ProjectStack).
 
     scripts/pulumi up --stack local [--yes] [--diff] [--refresh] [--target URN]...
     scripts/pulumi preview --stack knitfab --diff
@@ -19,111 +19,23 @@ Automation API's reads of the result after an operation are skipped (ProjectStac
 
 from __future__ import annotations
 
-# Ctrl-C is handled before anything else is imported (see stopped_while_starting).
-# ruff: noqa: E402
-import contextlib
+import argparse
 import os
-import signal
 import sys
+from typing import Any
+
+from pulumi import automation as auto
+
+from stack_runner import imports_ahead, repair
+from stack_runner.interrupts import ForwardingPulumiCommand, forwarded, say
+from stack_runner.output import ErrorsOnce
+from stack_runner.stacks import PROJECT_DIR, ProjectStack, open_stack, selected_stack
 
 # How the user calls the CLI here; messages name this command.
 CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
 # Exit status of a run that the user interrupted, as a shell reports SIGINT.
 INTERRUPTED = 130
-
-
-def stopped_while_starting(_signum: int, _frame: object) -> None:
-    """Ctrl-C before `main` hands it to scripts/interrupts.py: no CLI has been asked
-    anything yet. Without this, Python would show the traceback of whatever it was
-    importing (the imports below take about a second)."""
-    with contextlib.suppress(OSError):  # the terminal is gone
-        print(f"{CLI} was interrupted while starting: nothing changed", file=sys.stderr)
-    raise SystemExit(INTERRUPTED)
-
-
-if __name__ == "__main__":
-    signal.signal(signal.SIGINT, stopped_while_starting)
-
-import argparse
-import runpy
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
-
-from pulumi import automation as auto
-from pulumi.automation._stack import StackInitMode
-
-PROJECT_DIR = Path(__file__).resolve().parent.parent
-if str(PROJECT_DIR) not in sys.path:
-    sys.path.insert(0, str(PROJECT_DIR))
-
-from scripts import program_errors, program_imports, stack_repair  # needs the project on sys.path
-from scripts.engine_output import ErrorsOnce
-from scripts.interrupts import ForwardingPulumiCommand, forwarded, say
-
 OPERATIONS = ("up", "update", "preview", "refresh", "destroy")
-
-
-def inline_program(project_dir: Path) -> Callable[[], None]:
-    """The project's own `__main__.py`, run as the language host would run it."""
-
-    def program() -> None:
-        if str(project_dir) not in sys.path:
-            sys.path.insert(0, str(project_dir))
-        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
-
-    return program
-
-
-class ProjectStack(auto.Stack):
-    """A stack of this project, whose operations can skip reading their result back.
-
-    After the engine is done, the Automation API's `up`, `refresh` and `destroy` read the
-    stack's outputs (two CLI runs, for `up`) and its newest history entry (one more) to
-    build the result they return: about 1.5 s on a quiet 2-core machine, on every run,
-    which the CLI's own `pulumi up` does not spend. Within `results_unread()` they skip
-    those reads; the result then has no outputs and a summary that says so."""
-
-    _read_results = True
-
-    @contextlib.contextmanager
-    def results_unread(self) -> Iterator[None]:
-        self._read_results = False
-        try:
-            yield
-        finally:
-            self._read_results = True
-
-    def outputs(self) -> auto.OutputMap:
-        return super().outputs() if self._read_results else {}
-
-    def info(self, show_secrets: bool = True) -> auto.UpdateSummary | None:
-        if self._read_results:
-            return super().info(show_secrets)
-        now = datetime.now(UTC)
-        return auto.UpdateSummary("not read", now, "", {}, {}, "not read", end_time=now)
-
-
-def open_stack(
-    stack_name: str,
-    project_dir: Path = PROJECT_DIR,
-    command: auto.PulumiCommand | None = None,
-) -> ProjectStack:
-    """The stack, created on first use, with the project directory as the workspace:
-    Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI."""
-    program_errors.report_once()
-    workspace = auto.LocalWorkspace(
-        work_dir=str(project_dir), program=inline_program(project_dir), pulumi_command=command
-    )
-    return ProjectStack(stack_name, workspace, StackInitMode.CREATE_OR_SELECT)
-
-
-def selected_stack(project_dir: Path, command: auto.PulumiCommand) -> str | None:
-    """The stack `pulumi stack select` chose, as the CLI would use it without --stack."""
-    workspace = auto.LocalWorkspace(work_dir=str(project_dir), pulumi_command=command)
-    current = workspace.stack()
-    return current.name if current else None
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -211,21 +123,17 @@ def main(argv: list[str] | None = None) -> int:
                     f"{CLI} stack select"
                 )
                 return 2
-            program_imports.import_ahead(PROJECT_DIR, name)
+            imports_ahead.import_ahead(PROJECT_DIR, name)
             stack = open_stack(name, command=command)
             if operation != "preview":
-                stack_repair.with_stale_locks_cleared(
-                    stack, lambda: stack_repair.repair(stack, say), say, CLI
-                )
+                repair.with_stale_locks_cleared(stack, lambda: repair.repair(stack, say), say, CLI)
             if not confirmed(operation, stack, args):
                 return 1
-            stack_repair.with_stale_locks_cleared(
-                stack, lambda: run(operation, stack, args), say, CLI
-            )
+            repair.with_stale_locks_cleared(stack, lambda: run(operation, stack, args), say, CLI)
         except KeyboardInterrupt:
             say(f"{CLI} {operation} was interrupted before the engine started: nothing changed")
             return INTERRUPTED
-        except stack_repair.StackBlocked as blocked:
+        except repair.StackBlocked as blocked:
             say(f"error: {blocked}")
             return 1
         except auto.CommandError:
@@ -240,11 +148,3 @@ def main(argv: list[str] | None = None) -> int:
             say(f"{CLI} {operation}{stack_option} failed: the reason is above")
             return 1
     return INTERRUPTED if command.interrupts else 0
-
-
-if __name__ == "__main__":
-    code = main()
-    # Python may take a moment to exit (the program's threads end): a Ctrl-C meanwhile
-    # ends it at once, as the terminal's default, without a traceback.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    sys.exit(code)

@@ -18,7 +18,7 @@ from pathlib import Path
 import yaml
 
 TARGET_MODULES = {
-    "kubernetes": ("components.kubernetes_capacity", "components.kubernetes_judge"),
+    "kubernetes": ("components.kubernetes.preflight", "components.kubernetes.judge"),
 }
 
 

@@ -1,10 +1,10 @@
-"""The judge's container on Kubernetes (kubernetes_judge.py puts it in the Deployment's pod
+"""The judge's container on Kubernetes (judge.py puts it in the Deployment's pod
 template): the server, a postStart hook that pulls and loads the models, and the probes
 that keep the Service from routing to a judge without its models.
 
 Requests = limits for cpu, memory and the GPUs (or the server told to use none); the pull's
 progress goes to the container log; the models' volume and any private registries' CAs are
-mounted (the pod's volumes themselves are kubernetes_judge.py's); no privilege escalation,
+mounted (the pod's volumes themselves are judge.py's); no privilege escalation,
 no capabilities, the runtime's default seccomp profile.
 """
 
@@ -43,7 +43,7 @@ CHECK_TIMEOUT_SECONDS = 10
 # pod turned ready 2-3 s after its models (one run on the test node). A TCP probe is
 # answered by the kernel's listen queue even when the server hangs, so it tells nothing
 # the container's state does not; a server that hangs is the liveness probe's to find.
-# The pod's volumes that the container mounts, by name (kubernetes_judge.py makes them).
+# The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 

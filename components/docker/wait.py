@@ -20,7 +20,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from components import docker_engine, judge
+from components import judge
+from components.docker import engine as docker_engine
 from components.readiness import (
     CANCELLED,
     JudgeNotReady,

@@ -1,4 +1,4 @@
-"""The CLI's output as scripts/stack.py shows it: each error in full once.
+"""The CLI's output as the stack runner shows it: each error in full once.
 
 Run by the Automation API, the CLI never has a terminal, so it draws its progress the
 non-interactive way: a line each time a resource's row changes, ending in the row's latest

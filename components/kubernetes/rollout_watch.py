@@ -1,4 +1,4 @@
-"""One look at the judge's rollout, poll by poll, for `up`'s wait (kubernetes_readiness.py):
+"""One look at the judge's rollout, poll by poll, for `up`'s wait (wait.py):
 is the Deployment Available yet, what has changed to tell, and can it still succeed.
 
 A look reads the Kubernetes API alone (the Deployment, the pods of its current ReplicaSet,
@@ -23,8 +23,8 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from components import kubernetes_rollout as rollout
-from components.kubernetes_client import read_json
+from components.kubernetes import rollout
+from components.kubernetes.client import read_json
 from components.readiness import JudgeNotReady, Report
 from components.settings import PROJECT
 

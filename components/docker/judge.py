@@ -5,7 +5,7 @@ so that an evaluation container on the same network reaches `http://ollama:11434
 The container's entrypoint runs `ollama serve` and pulls the missing models; its
 healthcheck passes only when every model is present. `pulumi up` waits for that, relays
 the pulls' progress, and fails with the pull's own error as soon as the container gives
-up (components/docker_readiness.py).
+up (components/docker/wait.py).
 
 Deliberately not created: the evaluation container, and anything on the host outside
 Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
@@ -16,8 +16,9 @@ from __future__ import annotations
 import pulumi
 import pulumi_docker as docker
 
-from components import docker_readiness, judge, readiness
-from components.judge_component import JudgeComponent
+from components import judge, readiness
+from components.docker import wait
+from components.judge import JudgeComponent
 from components.settings import PROJECT, DockerJudgeArgs
 
 TYPE = "ollama-judge:index:DockerJudge"
@@ -93,7 +94,7 @@ class DockerJudge(JudgeComponent):
             or None,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
-                # `up` does not wait for Docker's first check (docker_readiness runs the
+                # `up` does not wait for Docker's first check (docker/wait.py runs the
                 # same command itself); the interval is how soon Docker, and whatever
                 # waits on its health, notices a judge that lost a model. One check costs
                 # about 75 ms of CPU (a shell, `ollama list`, one `ollama show` per
@@ -129,16 +130,16 @@ class DockerJudge(JudgeComponent):
         if pulumi.runtime.is_dry_run():
             return name
 
-        def wait(report: readiness.Report) -> str:
-            docker_readiness.wait_until_ready(
-                docker_readiness.container_of(args.engine_host, container_id),
+        def until_ready(report: readiness.Report) -> str:
+            wait.wait_until_ready(
+                wait.container_of(args.engine_host, container_id),
                 args.judge.models,
                 judge.ready_within_seconds(args.judge.pull_timeout_seconds),
                 report,
             )
             return name
 
-        return readiness.beside_the_program(wait, container)
+        return readiness.beside_the_program(until_ready, container)
 
     @staticmethod
     def _environment(args: DockerJudgeArgs) -> dict[str, str]:

@@ -2,12 +2,12 @@
 GPUs: every replica needs `gpu.count` GPUs on one node.
 
 Kubernetes accepts a Deployment that no node can run: its pod waits unscheduled, and
-`up` learns so only from the rollout (components/kubernetes_readiness.py), when the
+`up` learns so only from the rollout (components/kubernetes/wait.py), when the
 Recreate strategy has already taken the running judge down. Asking first turns that into
 a config error that names the setting and what the nodes offer, and the judge keeps running.
 
 The nodes are read through the Kubernetes Python client with the kubeconfig the
-kubernetes provider uses (components/kubernetes_client.py). Where the nodes cannot be read
+kubernetes provider uses (components/kubernetes/client.py). Where the nodes cannot be read
 (no kubeconfig, an unreachable cluster, a user who may not list nodes) the check says so in
 a warning and leaves the verdict to the rollout. What is weighed is what the nodes can
 give (allocatable), not what other pods hold now: that changes by the minute (Knitfab's
@@ -23,7 +23,7 @@ from typing import Any
 import pulumi
 from kubernetes import client
 
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect, read_json
+from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect, read_json
 from components.settings import (
     PROJECT,
     ClusterAccess,

@@ -3,7 +3,7 @@ requests to `http://ollama:11434/v1/` then reach a judge.
 
 The provider's own Service wait ends only after a fixed 10 s of quiet following the last
 change to the Service's endpoints. The Service is created once its judge is ready (see
-kubernetes_judge.py), so its endpoint is ready the moment the EndpointSlice controller
+judge.py), so its endpoint is ready the moment the EndpointSlice controller
 writes it, and this wait ends then, through the API, with the kubeconfig the provider
 uses.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from kubernetes import client
 
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, connect
+from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect
 from components.readiness import CANCELLED, JudgeNotReady
 from components.settings import ClusterAccess
 

@@ -6,7 +6,7 @@ Pulumi's own wait for a Deployment only knows "available" and a timeout: a model
 can never succeed would hold `up` until the rollout's deadline, and its reason would stay
 in the cluster. This wait looks at the rollout through the Kubernetes API alone, relays its
 progress to `up`'s output, and ends as soon as the rollout cannot succeed (each look, and
-what it holds against the rollout, is kubernetes_rollout_watch.py's), the time runs out,
+what it holds against the rollout, is rollout_watch.py's), the time runs out,
 the API stops answering, or the update is cancelled.
 """
 
@@ -19,8 +19,8 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from components.kubernetes_client import API_ERRORS, ClusterUnreadable, Connection, connect
-from components.kubernetes_rollout_watch import RolloutWatch
+from components.kubernetes.client import API_ERRORS, ClusterUnreadable, Connection, connect
+from components.kubernetes.rollout_watch import RolloutWatch
 from components.readiness import CANCELLED, JudgeNotReady, Report
 from components.settings import PROJECT, ClusterAccess
 

@@ -23,9 +23,9 @@ from typing import Any, TypeVar
 
 from pulumi import automation as auto
 
-from components import docker_engine
 from components.config import parse_settings
-from components.docker_judge import STACK_LABEL
+from components.docker import engine as docker_engine
+from components.docker.judge import STACK_LABEL
 from components.settings import PROJECT, ConfigError, DockerJudgeArgs
 
 T = TypeVar("T")

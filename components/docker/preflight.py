@@ -22,7 +22,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from components.docker_engine import DockerEngineUnreachable, engine_address, engine_info
+from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
 from components.settings import (
     PROJECT,
     ConfigError,

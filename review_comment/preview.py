@@ -1,0 +1,58 @@
+"""The changes of a real preview, from the engine's events (the Automation API's
+`on_event`: each step's operation, detailed diff and old and new inputs), not the CLI's
+text."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pulumi import automation as auto
+
+from review_comment.markdown import REPLACING, Change, StackReview
+
+
+def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
+    """One Change per resource from a preview's engine events; the two halves of a
+    replacement (create-replacement, delete-replaced) count as one replace."""
+    found: dict[str, Change] = {}
+    for event in events:
+        pre = event.resource_pre_event
+        if pre is None:
+            continue
+        meta = pre.metadata
+        op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
+        # A retained resource's delete: dropped from the state, left where it is.
+        discarded = op in ("discard", "discard-replaced")
+        op = {"discard": "delete", "discard-replaced": "replace"}.get(op, op)
+        if op in REPLACING:
+            op = "replace"
+        if op not in ("create", "update", "replace", "delete"):
+            continue
+        if meta.type.startswith("pulumi:"):  # the stack and providers
+            continue
+        # The detailed diff where the provider gives one; else the changed top-level
+        # properties; else the keys that force the replacement (a replacement caused by
+        # an input not known before `up` lists only those).
+        properties = tuple(
+            sorted(meta.detailed_diff or ()) or sorted(meta.diffs or ()) or sorted(meta.keys or ())
+        )
+        old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
+        new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
+        retained = discarded or bool(
+            (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
+        )
+        earlier = found.get(meta.urn)
+        if earlier is not None:  # the other half of a replacement
+            properties = tuple(sorted({*earlier.properties, *properties}))
+            old, new = earlier.old or old, earlier.new or new
+            retained = earlier.retained or retained
+        found[meta.urn] = Change(meta.urn, meta.type, op, properties, old, new, retained)
+    return list(found.values())
+
+
+def preview_review(stack: auto.Stack) -> StackReview:
+    """A real preview of the stack, as the engine's events tell it."""
+    events: list[auto.EngineEvent] = []
+    stack.preview(on_event=events.append)
+    return StackReview(stack.name, changes_from_events(events))
