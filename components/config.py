@@ -3,8 +3,8 @@
 `parse_settings` turns the project's config (plain dicts, as Pulumi stores them) into
 the frozen dataclasses of `components.settings` and rejects anything it does not
 understand, so a typo or a bad value stops the program before any resource is touched.
-`load_settings` and `load_cluster_access` are the only readers of
-`pulumi.Config`.
+`load_settings` is the only reader of `pulumi.Config`; `settings_from_config` reads
+the same settings from a stack's config as the Automation API returns it.
 """
 
 from __future__ import annotations
@@ -267,29 +267,31 @@ def _decode(text: str) -> Any:
         return text
 
 
+def settings_from_config(values: Mapping[str, str], stack: str | None) -> StackSettings:
+    """Typed settings from a stack's whole config as Pulumi stores it: full keys
+    ("ollama-judge:models", "docker:host"), every value a string. Besides the project's
+    own, the providers' settings that say where the engine or the cluster is."""
+    prefix = f"{PROJECT}:"
+    raw = {key[len(prefix) :]: _decode(v) for key, v in values.items() if key.startswith(prefix)}
+    settings = parse_settings(raw, stack)
+    if isinstance(settings, DockerJudgeArgs):
+        return replace(settings, engine_host=values.get("docker:host"))
+    access = ClusterAccess(
+        kubeconfig=values.get("kubernetes:kubeconfig"),
+        context=values.get("kubernetes:context"),
+        render_directory=values.get("kubernetes:renderYamlToDirectory"),
+    )
+    return replace(settings, cluster=access)
+
+
 def load_settings() -> StackSettings:
-    """The stack's settings, read from Pulumi's config for this project."""
+    """The stack's settings, read from Pulumi's config (the only reader of it)."""
     from pulumi.runtime import config as runtime_config
 
-    prefix = f"{PROJECT}:"
-    keys = {
-        k
-        for k in (*runtime_config.CONFIG.get(), *runtime_config.get_config_env())
-        if k.startswith(prefix)
-    }
-    config = pulumi.Config(PROJECT)
-    raw = {k[len(prefix) :]: _decode(config.require(k[len(prefix) :])) for k in keys}
-    settings = parse_settings(raw, pulumi.get_stack())
-    if isinstance(settings, DockerJudgeArgs):
-        return replace(settings, engine_host=pulumi.Config("docker").get("host"))
-    return replace(settings, cluster=load_cluster_access())
-
-
-def load_cluster_access() -> ClusterAccess:
-    """The kubernetes provider's settings that say which cluster it talks to, if any."""
-    config = pulumi.Config("kubernetes")
-    return ClusterAccess(
-        kubeconfig=config.get("kubeconfig"),
-        context=config.get("context"),
-        render_directory=config.get("renderYamlToDirectory"),
-    )
+    values = {}
+    for key in {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}:
+        namespace, _, name = key.partition(":")
+        value = pulumi.Config(namespace).get(name)
+        if value is not None:
+            values[key] = value
+    return settings_from_config(values, pulumi.get_stack())

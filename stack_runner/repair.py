@@ -13,17 +13,16 @@ this project did not create.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pulumi import automation as auto
 
-from components.config import parse_settings
+from components.config import settings_from_config
 from components.docker import engine as docker_engine
 from components.docker.judge import STACK_LABEL
 from components.settings import PROJECT, ConfigError, DockerJudgeArgs
@@ -121,23 +120,12 @@ def clear_pending_operations(
 def docker_settings(stack: auto.Stack) -> DockerJudgeArgs | None:
     """The stack's Docker settings, or None for another target or a config that does not
     parse (the program then reports the config error itself)."""
-    prefix = f"{PROJECT}:"
-    config = stack.get_all_config()
-    raw: dict[str, Any] = {}
-    for key, value in config.items():
-        if key.startswith(prefix):
-            try:
-                raw[key[len(prefix) :]] = json.loads(value.value)
-            except ValueError:
-                raw[key[len(prefix) :]] = value.value
+    config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
-        settings = parse_settings(raw)
+        settings = settings_from_config(config, stack.name)
     except ConfigError:
         return None  # the program reports it, with the fix
-    if not isinstance(settings, DockerJudgeArgs):
-        return None
-    host = config.get("docker:host")
-    return replace(settings, engine_host=host.value if host else None)
+    return settings if isinstance(settings, DockerJudgeArgs) else None
 
 
 def remove_orphan_containers(

@@ -7,8 +7,9 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import _decode, parse_settings
+from components.config import _decode, parse_settings, settings_from_config
 from components.settings import (
+    ClusterAccess,
     ConfigError,
     DockerJudgeArgs,
     JudgeSettings,
@@ -407,3 +408,35 @@ def test_cloud_settings_stay_with_allow_cloud():
     message = error_of({**docker(), "environment": {"OLLAMA_NO_CLOUD": "0"}})
     assert "set ollama-judge:allowCloud instead" in message
     assert "OLLAMA_JUDGE_*" in error_of({**docker(), "environment": {"OLLAMA_JUDGE_LOG": "x"}})
+
+
+def test_settings_from_a_stacks_config_as_pulumi_stores_it_take_the_providers_access_too():
+    local = settings_from_config(
+        {
+            "ollama-judge:target": "docker",
+            "ollama-judge:models": '["qwen2.5:7b"]',
+            "docker:host": "ssh://judge@gpu-box",
+            "kubernetes:context": "ignored here",
+        },
+        "local",
+    )
+    assert isinstance(local, DockerJudgeArgs)
+    assert (local.judge.models, local.engine_host) == (("qwen2.5:7b",), "ssh://judge@gpu-box")
+    knitfab = settings_from_config(
+        {
+            "ollama-judge:target": "kubernetes",
+            "kubernetes:kubeconfig": "/etc/kube/config",
+            "kubernetes:context": "gpu",
+            "kubernetes:renderYamlToDirectory": "rendered",
+        },
+        "knitfab",
+    )
+    assert isinstance(knitfab, KubernetesJudgeArgs)
+    assert knitfab.cluster == ClusterAccess("/etc/kube/config", "gpu", "rendered")
+
+
+def test_settings_from_a_stacks_config_name_the_stack_in_their_fixes():
+    with pytest.raises(ConfigError, match="--stack knitfab$"):
+        settings_from_config(
+            {"ollama-judge:target": "kubernetes", "ollama-judge:x": "1"}, "knitfab"
+        )
