@@ -436,7 +436,7 @@ def test_settings_from_a_stacks_config_as_pulumi_stores_it_take_the_providers_ac
 
 
 def test_settings_from_a_stacks_config_name_the_stack_in_their_fixes():
-    with pytest.raises(ConfigError, match="--stack knitfab$"):
+    with pytest.raises(ConfigError, match=r"--stack knitfab$"):
         settings_from_config(
             {"ollama-judge:target": "kubernetes", "ollama-judge:x": "1"}, "knitfab"
         )
