@@ -1,4 +1,4 @@
-"""Every command the README shows, and the fix a config error names, run as typed in a
+"""Every command the README and docs/ show, and the fix a config error names, run as typed in a
 copy of the project, as a new user would type them: in a terminal (a pseudo-terminal
 here, answering the confirmation as a user would), from the project's directory.
 
@@ -43,10 +43,25 @@ SKIPPED = (
 )
 
 
+# The README first, then the pages it links to, in the order a reader follows them.
+PAGES = (
+    "README.md",
+    "docs/configuration.md",
+    "docs/how-it-works.md",
+    "docs/troubleshooting.md",
+    "docs/review-comment.md",
+    "docs/benchmarks.md",
+    "docs/testing.md",
+    "docs/toolchain.md",
+    "docs/layout.md",
+)
+
+
 def readme_commands() -> list[str]:
-    """The commands of the README's bash blocks that run something of this project, then
-    the complete `scripts/pulumi` commands of its text (not templates such as `up|destroy`)."""
-    text = (PROJECT_DIR / "README.md").read_text()
+    """The commands of the README's and docs/'s bash blocks that run something of this
+    project, then the complete `scripts/pulumi` commands of their text (not templates
+    such as `up|destroy`)."""
+    text = "\n".join((PROJECT_DIR / page).read_text() for page in PAGES)
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", text, re.DOTALL):
         for line in block.splitlines():
@@ -142,7 +157,7 @@ def test_the_readme_shows_the_commands_people_need():
     assert any(c.startswith("scripts/pulumi config set") for c in commands)
 
 
-def test_every_command_the_readme_shows_works_as_typed(clone: Path, tmp_path: Path):
+def test_every_command_the_readme_and_docs_show_works_as_typed(clone: Path, tmp_path: Path):
     env = user_env(tmp_path)
     for command in readme_commands():
         output = run_in_terminal(command, clone, env)
@@ -174,3 +189,9 @@ def test_the_fix_a_config_error_names_works_as_typed(clone: Path, tmp_path: Path
     )
     run_in_terminal(fix.group(1), clone, env)
     run_in_terminal("scripts/pulumi preview --stack local", clone, env)
+
+
+def test_every_page_in_docs_is_one_whose_commands_are_run():
+    assert sorted(str(p.relative_to(PROJECT_DIR)) for p in (PROJECT_DIR / "docs").glob("*.md")) == (
+        sorted(PAGES[1:])
+    )
