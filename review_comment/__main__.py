@@ -76,11 +76,12 @@ def main(argv: list[str] | None = None) -> int:
             reviews.append(desired_state_review(stack, args.desired_state))
         else:
             reviews.append(real_or_fallback(stack, args.fallback))
-    text = comment(reviews)
+    text = comment(reviews)  # as written: its length is what GitHub and the workflow check
     if args.output:
-        args.output.write_text(text + "\n")
+        # UTF-8, as review-comment.yml reads it, whatever this machine's locale.
+        args.output.write_text(text, encoding="utf-8")
     else:
-        print(text)
+        sys.stdout.write(text)
     return 0
 
 

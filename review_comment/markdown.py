@@ -14,7 +14,8 @@ from typing import Any
 
 # The hidden marker by which the workflow finds its own comment to update.
 MARKER = "<!-- ollama-judge-review -->"
-# GitHub refuses a comment body longer than this.
+# GitHub refuses a comment body longer than this, and review-comment.yml an artifact whose
+# JavaScript `body.length` is: UTF-16 code units (`units`), never fewer than characters.
 LIMIT = 65_536
 SECRET = "[secret]"
 # The engine's marker of a secret value in serialized properties.
@@ -269,35 +270,53 @@ def summary(review: StackReview) -> list[str]:
     return lines
 
 
-def details(review: StackReview) -> str:
-    if not review.changes:
-        return ""
-    body = "\n".join(diff_lines(review.changes))
-    return (
-        f"<details><summary>Full diff of <code>{review.stack}</code></summary>\n\n"
-        f"```diff\n{body.replace('```', '` ` `')}\n```\n</details>"
-    )
+def details(review: StackReview) -> tuple[list[str], list[str], list[str]]:
+    """A stack's full diff, collapsed: the lines that open it, the diff, those that close it."""
+    opening = ["", f"<details><summary>Full diff of <code>{review.stack}</code></summary>"]
+    # No diff line may close the fence early.
+    diff = [line.replace("```", "` ` `") for line in diff_lines(review.changes)]
+    return [*opening, "", "```diff"], diff, ["```", "</details>"]
+
+
+def units(text: str) -> int:
+    """The length of `text` as JavaScript counts it: in UTF-16 code units, two for a character
+    beyond the Basic Multilingual Plane (an emoji), which Python's `len` counts as one."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def written(lines: Iterable[str]) -> str:
+    """The lines as the file holds them, each ending in a newline."""
+    return "".join(f"{line}\n" for line in lines)
 
 
 def comment(reviews: Sequence[StackReview], limit: int = LIMIT) -> str:
-    """The whole comment: every stack's summary, then every full diff that fits."""
-    head = [MARKER, "## Pulumi preview of this pull request", "", ""]
-    parts = ["\n".join(summary(review)) for review in reviews]
-    text = "\n".join(head) + "\n\n".join(parts)
-    cut = (
-        "\n\n> :warning: The full diff is cut here: it would exceed GitHub's "
-        f"{limit:,}-character limit. Run `scripts/review` for all of it."
-    )
+    """The comment as written, at most `limit` UTF-16 code units with its final newline:
+    every stack's summary, then every stack's full diff. Where all of it does not fit, it
+    ends at the last whole line that does, the diff block it is in closed, and a note."""
+    top = [MARKER, "## Pulumi preview of this pull request"]
     for review in reviews:
-        block = details(review)
-        if not block:
-            continue
-        if len(text) + 2 + len(block) + len(cut) <= limit:
-            text += "\n\n" + block
-            continue
-        room = limit - len(text) - len(cut) - 40
-        if room > 200:
-            text += "\n\n" + block[:room].rsplit("\n", 1)[0] + "\n```\n</details>"
-        text += cut
-        break
-    return text[:limit]
+        top += ["", *summary(review)]
+    sections = [([], top, []), *(details(review) for review in reviews if review.changes)]
+    whole = written(line for section in sections for part in section for line in part)
+    if units(whole) <= limit:
+        return whole
+    note = [
+        "",
+        "> :warning: The comment is cut here: all of it would exceed GitHub's "
+        f"{limit:,}-character limit. Run `scripts/review` for all of it.",
+    ]
+    room = limit - units(written(note))
+    kept: list[str] = []
+    for opening, body, closing in sections:
+        room -= units(written(opening + closing))
+        fitting = []
+        for line in body:
+            room -= units(written([line]))
+            if room < 0:
+                break
+            fitting.append(line)
+        if fitting:
+            kept += [*opening, *fitting, *closing]
+        if len(fitting) < len(body):
+            break
+    return written(kept + note)
