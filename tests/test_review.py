@@ -249,7 +249,7 @@ def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkey
     monkeypatch.setattr(stack, "open_stack", lambda name: name)
     monkeypatch.setattr(review, "preview_review", unreachable)
     monkeypatch.setattr(review, "desired_state_review", lambda name, base: desired)
-    shown = review.real_or_fallback("knitfab", "main")
+    shown = review.stack_review("knitfab", None, "main")
     assert shown.mode == "desired"
     assert "cluster is unreachable" in shown.notes[0]
     text = comment([shown])
