@@ -217,7 +217,7 @@ def test_summaries_longer_than_the_limit_end_at_a_whole_line_and_the_note():
     *kept, blank, note = text.splitlines()
     assert kept == full.splitlines()[: len(kept)]
     assert kept[-1].startswith("- ~ **update** Service `サービス-🦙-")
-    assert (blank, "<details>" in text) == ("", False)
+    assert blank == "" and "<details>" not in text
     assert note.startswith("> :warning: The comment is cut here")
 
 
