@@ -1,20 +1,6 @@
-"""`scripts/review`: the pull-request comment that says what a change does to each stack.
-
-    scripts/review [--stack local] [--stack knitfab] [--output FILE]
-    scripts/review --desired-state BASE_REF [--stack ...] [--output FILE]
-    scripts/review --fallback BASE_REF [--stack ...] [--output FILE]
-
-Without --desired-state: a real preview of each stack (its backend, config, cluster or
-Docker engine, passphrase, as `scripts/pulumi preview`), read from the engine's events.
-
-With --desired-state: no credentials at all. The program of BASE_REF (from git) and the
-program of the working tree each run against a throwaway file backend with an empty
-passphrase (review_comment/desired.py), and their resources are compared: what the pull
-request changes in the desired state, not what would change in the live one.
-
-With --fallback: a real preview, and for a stack whose preview fails (this machine cannot
-reach its cluster or Docker engine) the desired state, with the failure named.
-
+"""`scripts/review` (see its --help): the pull-request comment that says what a change does
+to each stack, from a real preview of each (review_comment/preview.py), or from the program
+of a base commit against this checkout's, without credentials (review_comment/desired.py).
 The Markdown (review_comment/markdown.py) goes to --output or stdout.
 """
 
@@ -53,7 +39,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def real_or_fallback(stack: str, fallback: str | None) -> StackReview:
+def stack_review(stack: str, desired_state: str | None, fallback: str | None) -> StackReview:
+    """One stack's review: its desired state, or a real preview with or without a fallback."""
+    if desired_state:
+        return desired_state_review(stack, desired_state)
     from stack_runner.stacks import open_stack  # needs the Pulumi engine
 
     try:
@@ -70,17 +59,15 @@ def real_or_fallback(stack: str, fallback: str | None) -> StackReview:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    reviews = []
-    for stack in args.stack or STACKS:
-        if args.desired_state:
-            reviews.append(desired_state_review(stack, args.desired_state))
-        else:
-            reviews.append(real_or_fallback(stack, args.fallback))
-    text = comment(reviews)
+    reviews = [
+        stack_review(stack, args.desired_state, args.fallback) for stack in args.stack or STACKS
+    ]
+    text = comment(reviews)  # as written: its length is what GitHub and the workflow check
     if args.output:
-        args.output.write_text(text + "\n")
+        # UTF-8, as review-comment.yml reads it, whatever this machine's locale.
+        args.output.write_text(text, encoding="utf-8")
     else:
-        print(text)
+        sys.stdout.write(text)
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from review_comment.markdown import SECRET, Change, StackReview, path_key
+from review_comment.markdown import CLAIM, CONTAINER, SECRET, VOLUME, Change, StackReview
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 # What the program of a commit is made of (copied or taken from git).
@@ -27,18 +28,15 @@ PROGRAM_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__m
 PROGRAM_DIRS = ("components",)
 # Stack config that says where the live cluster or engine is, not what to deploy.
 ACCESS_KEYS = ("kubernetes:kubeconfig", "kubernetes:context", "kubernetes:cluster", "docker:host")
-
-
-def program_of(ref: str, into: Path) -> Path:
-    """The program files of a git commit, unpacked into `into`."""
-    into.mkdir(parents=True)
-    archive = subprocess.run(
-        ["git", "-C", str(PROJECT_DIR), "archive", ref, *PROGRAM_FILES, *PROGRAM_DIRS],
-        capture_output=True,
-        check=True,
-    )
-    subprocess.run(["tar", "-x", "-C", str(into)], input=archive.stdout, check=True)
-    return into
+# What the providers replace a resource for: a change of an input under one of these paths
+# (the docker provider cannot change a container's, volume's or network's settings in
+# place; a claim's storage class and access modes are immutable). Other changes update.
+REPLACED_ON = {
+    CONTAINER: ("",),
+    VOLUME: ("",),
+    "docker:index/network:Network": ("",),
+    CLAIM: ("spec.storageClassName", "spec.accessModes", "metadata.name", "metadata.namespace"),
+}
 
 
 def program_copy(source: Path, into: Path) -> Path:
@@ -70,9 +68,10 @@ def without_secrets(stack_file: Path) -> None:
     stack_file.write_text(yaml.safe_dump(settings))
 
 
-def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str, Any]:
-    """The resources the program at `program_dir` declares, from review_comment/render.py
-    in its own process (the two commits' `components` must not meet in one)."""
+def desired_resources(program: Path, stack: str, scratch: Path) -> dict[str, Any]:
+    """The resources the program at `program` declares for `stack`: a copy of it in
+    `scratch`, rendered by review_comment/render.py in a process of its own (the two
+    commits' `components` must not meet in one)."""
     state = scratch / "state"
     state.mkdir(parents=True)
     env = {
@@ -89,115 +88,78 @@ def desired_resources(program_dir: Path, stack: str, scratch: Path) -> dict[str,
         "NO_PROXY": "",
     }
     env.pop("PULUMI_CONFIG_PASSPHRASE_FILE", None)
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(PROJECT_DIR / "review_comment" / "render.py"),
-            str(program_dir),
-            stack,
-            str(scratch / "rendered"),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+    copy = program_copy(program, scratch / "program")
+    render = Path(__file__).with_name("render.py")
+    command = [sys.executable, str(render), str(copy), stack, str(scratch / "rendered")]
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         raise RuntimeError(
-            f"the program at {program_dir} did not render stack {stack}:\n{result.stderr}"
+            f"the program at {program} did not render stack {stack}:\n{result.stderr}"
         )
     return dict(json.loads(result.stdout))
 
 
-def _flat(value: Any, path: str = "") -> dict[str, Any]:
+def _child_path(path: str, key: str) -> str:
+    """The property path of `key` under `path`, as the engine writes it: `a.b`, and
+    `a["nvidia.com/gpu"]` for a key with dots."""
+    if re.search(r'[.\[\]"]', key):
+        return f"{path}[{json.dumps(key)}]"
+    return f"{path}.{key}" if path else key
+
+
+def leaves(value: Any, path: str = "") -> dict[str, Any]:
+    """Every leaf of an input by its property path; an empty dict or list is a leaf."""
     if isinstance(value, Mapping) and value:
-        out: dict[str, Any] = {}
-        for key, child in value.items():
-            step = path_key(str(key))
-            out.update(
-                _flat(child, f"{path}.{step}" if path and not step.startswith("[") else path + step)
-            )
-        return out
-    if isinstance(value, list) and value:
-        out = {}
-        for index, child in enumerate(value):
-            out.update(_flat(child, f"{path}[{index}]"))
-        return out
-    return {path: value}
+        children = {_child_path(path, str(key)): child for key, child in value.items()}
+    elif isinstance(value, list) and value:
+        children = {f"{path}[{index}]": child for index, child in enumerate(value)}
+    else:
+        return {path: value}
+    return {leaf: v for step, child in children.items() for leaf, v in leaves(child, step).items()}
 
 
 def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
-    a, b = _flat(old), _flat(new)
-    return tuple(sorted(p for p in a.keys() | b.keys() if a.get(p) != b.get(p)))
-
-
-# Resources whose providers replace them on any change of these inputs (the docker
-# provider cannot change a container's, volume's or network's settings in place; a
-# claim's storage class and access modes are immutable). Other changes are updates.
-REPLACED_ON = {
-    "docker:index/container:Container": ("",),
-    "docker:index/volume:Volume": ("",),
-    "docker:index/network:Network": ("",),
-    "kubernetes:core/v1:PersistentVolumeClaim": (
-        "spec.storageClassName",
-        "spec.accessModes",
-        "metadata.name",
-        "metadata.namespace",
-    ),
-}
-
-
-def desired_op(type_: str, paths: tuple[str, ...]) -> str:
-    prefixes = REPLACED_ON.get(type_, ())
-    return "replace" if any(p.startswith(prefixes) for p in paths) and prefixes else "update"
+    was, will = leaves(old), leaves(new)
+    return tuple(sorted(p for p in was.keys() | will.keys() if was.get(p) != will.get(p)))
 
 
 def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Change]:
     """Changes from the base commit's resources to the head commit's, by URN."""
     changes = []
     for urn in sorted(base.keys() | head.keys()):
-        old, new = base.get(urn), head.get(urn)
-        if old is None and new is not None:
-            changes.append(Change(urn, new["type"], "create", (), {}, new["inputs"]))
-        elif new is None and old is not None:
-            changes.append(
-                Change(urn, old["type"], "delete", (), old["inputs"], {}, old["retainOnDelete"])
-            )
-        elif old is not None and new is not None:
-            paths = changed_paths(old["inputs"], new["inputs"])
-            if paths:
-                changes.append(
-                    Change(
-                        urn,
-                        new["type"],
-                        desired_op(new["type"], paths),
-                        paths,
-                        old["inputs"],
-                        new["inputs"],
-                        old["retainOnDelete"],
-                    )
-                )
+        old, new = base.get(urn, {}), head.get(urn, {})
+        before, after = old.get("inputs", {}), new.get("inputs", {})
+        paths = changed_paths(before, after) if old and new else ()
+        if not old:
+            op = "create"
+        elif not new:
+            op = "delete"
+        elif paths:
+            replaced_on = REPLACED_ON.get(new["type"], ())
+            op = "replace" if any(p.startswith(replaced_on) for p in paths) else "update"
+        else:
+            continue
+        retained = bool(old.get("retainOnDelete"))
+        changes.append(Change(urn, (new or old)["type"], op, paths, before, after, retained))
     return changes
 
 
 def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
     """What changes in the desired state of `stack` from the program at `base` to the
     one at `head` (directories with the program files)."""
-    with tempfile.TemporaryDirectory(prefix="review-") as scratch_dir:
-        scratch = Path(scratch_dir)
-        before = desired_resources(
-            program_copy(base, scratch / "base" / "program"), stack, scratch / "base"
-        )
-        after = desired_resources(
-            program_copy(head, scratch / "head" / "program"), stack, scratch / "head"
-        )
+    with tempfile.TemporaryDirectory(prefix="review-") as scratch:
+        before = desired_resources(base, stack, Path(scratch) / "base")
+        after = desired_resources(head, stack, Path(scratch) / "head")
     return diff_desired(before, after)
 
 
 def desired_state_review(stack: str, base_ref: str, head: Path = PROJECT_DIR) -> StackReview:
-    with tempfile.TemporaryDirectory(prefix="review-base-") as base_dir:
-        base = program_of(base_ref, Path(base_dir) / "program")
-        changes = desired_changes(base, head, stack)
-    return StackReview(
-        stack, changes, mode="desired", notes=(f"Base: `{base_ref}`; head: this checkout.",)
-    )
+    """The desired-state changes of `stack` from the program of git commit `base_ref` to
+    the one at `head`."""
+    with tempfile.TemporaryDirectory(prefix="review-base-") as base:
+        git = ["git", "-C", str(PROJECT_DIR), "archive", base_ref, *PROGRAM_FILES, *PROGRAM_DIRS]
+        archive = subprocess.run(git, capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", base], input=archive.stdout, check=True)
+        changes = desired_changes(Path(base), head, stack)
+    note = f"Base: `{base_ref}`; head: this checkout."
+    return StackReview(stack, changes, mode="desired", notes=(note,))

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 # The hidden marker by which the workflow finds its own comment to update.
 MARKER = "<!-- ollama-judge-review -->"
-# GitHub refuses a comment body longer than this.
+# GitHub refuses a comment body longer than this, and review-comment.yml an artifact whose
+# JavaScript `body.length` is: UTF-16 code units (`units`), never fewer than characters.
 LIMIT = 65_536
 SECRET = "[secret]"
 # The engine's marker of a secret value in serialized properties.
@@ -29,9 +32,9 @@ CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
-# Operations as counted on top; the engine's other steps are the halves of a replace.
-COUNTED = ("create", "update", "replace", "delete")
-REPLACING = ("replace", "create-replacement", "delete-replaced")
+# The operations the comment shows, in the order it counts them, with their diff symbols.
+SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+PAST = {op: f"{op}d" for op in SYMBOL}  # created, updated, replaced, deleted
 
 
 @dataclass(frozen=True)
@@ -82,11 +85,6 @@ def hide_secrets(value: Any) -> Any:
 PATH_PART = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|\.?([^.\[]+)')
 
 
-def path_key(key: str) -> str:
-    """One key of a property path: `name`, or `["nvidia.com/gpu"]` when it has dots."""
-    return f"[{json.dumps(key)}]" if re.search(r'[.\[\]"]', key) else key
-
-
 def lookup(value: Any, path: str) -> Any:
     """The value at a property path (a.b[0]["x.y"]), or None."""
     for quoted, index, name in PATH_PART.findall(path):
@@ -97,13 +95,6 @@ def lookup(value: Any, path: str) -> Any:
             key = json.loads(f'"{quoted}"') if quoted else name
             value = value.get(key) if isinstance(value, Mapping) else None
     return value
-
-
-def counts(changes: Iterable[Change]) -> dict[str, int]:
-    result = dict.fromkeys(COUNTED, 0)
-    for change in changes:
-        result[change.op] += 1
-    return result
 
 
 def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
@@ -119,8 +110,7 @@ def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
 def _gpu_requests(inputs: Mapping[str, Any]) -> dict[str, Any]:
     """The GPU resources a Deployment's containers request, by resource name."""
     found: dict[str, Any] = {}
-    containers = lookup(inputs, "spec.template.spec.containers") or []
-    for container in containers:
+    for container in lookup(inputs, "spec.template.spec.containers") or []:
         resources = (container or {}).get("resources") or {}
         for kind in ("limits", "requests"):
             for resource, quantity in (resources.get(kind) or {}).items():
@@ -133,93 +123,57 @@ def findings(changes: Iterable[Change]) -> list[str]:
     """What the changes mean for the judge, worst first, one line each."""
     restarts, lost, exposed, gpus = [], [], [], []
     for change in changes:
-        if change.type == CONTAINER and change.op in ("update", "replace", "delete"):
-            restarts.append(f"container `{change.name}` is {_verb(change.op)}")
-        if change.type == DEPLOYMENT and (
-            change.op in ("replace", "delete")
-            or any(
-                p.startswith("spec") and not p.startswith(("spec.replicas", "spec.strategy"))
-                for p in change.properties
-            )
-        ):
-            restarts.append(f"Deployment `{change.name}`'s pods are {_verb(change.op)}")
-        if change.type in (VOLUME, CLAIM) and change.op in ("replace", "delete"):
-            if change.retained:
-                lost.append(
-                    f"~~models are lost~~ `{change.name}` is {_verb(change.op)}, but "
-                    "retained (keepModelsOnDestroy): the old volume keeps the models"
-                )
-            else:
-                lost.append(
-                    f"**models are lost**: `{change.name}` is {_verb(change.op)} and not "
-                    "retained (keepModelsOnDestroy: false); they are pulled again"
-                )
-        if change.type == CONTAINER and change.op != "delete":
+        name, op, done = f"`{change.name}`", change.op, PAST[change.op]
+        if change.type == CONTAINER:
+            if op != "create":
+                restarts.append(f"container {name} is {done}")
             now = _published_beyond_loopback(change.new)
-            before = _published_beyond_loopback(change.old)
-            if now and now != before:
+            if now and now != _published_beyond_loopback(change.old):
                 exposed.append(
                     f"**the API is exposed**: published on {', '.join(now)}, beyond "
                     "loopback; Ollama's API has no authentication"
                 )
-        if change.type == NETWORK_POLICY and change.op in ("delete", "replace"):
-            exposed.append(
-                f"**the API is exposed**: NetworkPolicy `{change.name}` is "
-                f"{_verb(change.op)}; every pod can reach the judge"
-            )
-        if change.type == CONTAINER and (
-            "gpus" in _tops(change.properties) or (change.op == "create" and change.new.get("gpus"))
-        ):
-            gpus.append(
-                f"**GPU request changes**: gpus {change.old.get('gpus')!r} → "
-                f"{change.new.get('gpus')!r}"
-            )
-        if change.type == DEPLOYMENT:
+            was, will = change.old.get("gpus"), change.new.get("gpus")
+            if op != "delete" and was != will:
+                gpus.append(f"**GPU request changes**: gpus {was!r} → {will!r}")
+        elif change.type == DEPLOYMENT:
+            # Its pods restart when their template changes, not for their count or strategy.
+            if op in ("replace", "delete") or any(
+                p.startswith("spec") and not p.startswith(("spec.replicas", "spec.strategy"))
+                for p in change.properties
+            ):
+                restarts.append(f"Deployment {name}'s pods are {done}")
             requested, requesting = _gpu_requests(change.old), _gpu_requests(change.new)
             for resource in sorted(requested.keys() | requesting.keys()):
                 was, will = requested.get(resource), requesting.get(resource)
                 if was != will:
                     gpus.append(
                         f"**GPU request changes**: {resource} {was or 'none'} → "
-                        f"{will or 'none'} on Deployment `{change.name}`"
+                        f"{will or 'none'} on Deployment {name}"
                     )
-    lines = []
-    if restarts:
-        lines.append(
-            "**the judge restarts**: " + "; ".join(restarts) + ". An evaluation running now fails."
-        )
-    return lines + lost + exposed + gpus
-
-
-def _tops(properties: Iterable[str]) -> set[str]:
-    return {p.split(".")[0].split("[")[0] for p in properties}
-
-
-def _verb(op: str) -> str:
-    return {
-        "create": "created",
-        "update": "updated",
-        "replace": "replaced",
-        "delete": "deleted",
-    }[op]
-
-
-SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
+        elif change.type in (VOLUME, CLAIM) and op in ("replace", "delete"):
+            if change.retained:
+                lost.append(
+                    f"~~models are lost~~ {name} is {done}, but retained "
+                    "(keepModelsOnDestroy): the old volume keeps the models"
+                )
+            else:
+                lost.append(
+                    f"**models are lost**: {name} is {done} and not retained "
+                    "(keepModelsOnDestroy: false); they are pulled again"
+                )
+        elif change.type == NETWORK_POLICY and op in ("replace", "delete"):
+            exposed.append(
+                f"**the API is exposed**: NetworkPolicy {name} is {done}; every pod can reach "
+                "the judge"
+            )
+    judge = f"**the judge restarts**: {'; '.join(restarts)}. An evaluation running now fails."
+    return ([judge] if restarts else []) + lost + exposed + gpus
 
 
 def _value(value: Any) -> str:
     text = json.dumps(hide_secrets(value), sort_keys=True, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def resource_lines(changes: Iterable[Change]) -> list[str]:
-    lines = []
-    for change in changes:
-        kind = change.type.rsplit(":", 1)[-1]
-        properties = ", ".join(f"`{p}`" for p in change.properties)
-        line = f"- {SYMBOL[change.op]} **{change.op}** {kind} `{change.name}`"
-        lines.append(line + (f": {properties}" if properties else ""))
-    return lines
 
 
 def diff_lines(changes: Iterable[Change]) -> list[str]:
@@ -228,8 +182,7 @@ def diff_lines(changes: Iterable[Change]) -> list[str]:
         lines.append(f"{SYMBOL[change.op]} {change.type} {change.name} ({change.op})")
         if change.op in ("create", "delete"):
             side = change.new if change.op == "create" else change.old
-            for key in sorted(side):
-                lines.append(f"    {key}: {_value(side[key])}")
+            lines += [f"    {key}: {_value(side[key])}" for key in sorted(side)]
             continue
         for path in change.properties:
             lines.append(f"    {path}: {_value(lookup(change.old, path))}")
@@ -237,67 +190,75 @@ def diff_lines(changes: Iterable[Change]) -> list[str]:
     return lines
 
 
+def resource_line(change: Change) -> str:
+    kind = change.type.rsplit(":", 1)[-1]
+    line = f"- {SYMBOL[change.op]} **{change.op}** {kind} `{change.name}`"
+    properties = ", ".join(f"`{p}`" for p in change.properties)
+    return line + (f": {properties}" if properties else "")
+
+
 def summary(review: StackReview) -> list[str]:
-    title = f"### Stack `{review.stack}`"
+    """A stack's counts, what they mean for the judge, and its changed resources."""
+    lines = [f"### Stack `{review.stack}`"]
     if review.mode == "desired":
-        title += " — desired state, not live state"
-    lines = [title]
-    if review.mode == "desired":
+        lines[0] += " — desired state, not live state"
         lines.append(
             "_Compared: the program of the base commit against the head commit, rendered "
             "without the cluster, the Docker engine or the stack's state. What is deployed "
             "now may differ; update or replace follows the providers' rules._"
         )
-    lines.extend(f"_{note}_" for note in review.notes)
+    lines += [f"_{note}_" for note in review.notes]
     if not review.changes:
-        lines.append("**No changes.**")
-        return lines
-    count = counts(review.changes)
-    lines.append("")
-    lines.append("| " + " | ".join(f"to {op}" for op in COUNTED) + " |")
-    lines.append("|" + "---:|" * len(COUNTED))
-    lines.append("| " + " | ".join(str(count[op]) for op in COUNTED) + " |")
-    lines.append("")
+        return [*lines, "**No changes.**"]
+    count = Counter(change.op for change in review.changes)
+    lines += ["", "| to create | to update | to replace | to delete |", "|---:|---:|---:|---:|"]
+    lines += ["| " + " | ".join(str(count[op]) for op in SYMBOL) + " |", ""]
     meaning = findings(review.changes)
     if meaning:
         # A GitHub alert: one warning box, one line per finding.
-        lines.append("> [!WARNING]")
-        lines.extend(f"> - {line}" for line in meaning)
-        lines.append("")
-    lines.append("Changed resources:")
-    lines.extend(resource_lines(review.changes))
-    return lines
+        lines += ["> [!WARNING]", *(f"> - {line}" for line in meaning), ""]
+    return [*lines, "Changed resources:", *map(resource_line, review.changes)]
 
 
-def details(review: StackReview) -> str:
-    if not review.changes:
-        return ""
-    body = "\n".join(diff_lines(review.changes))
-    return (
-        f"<details><summary>Full diff of <code>{review.stack}</code></summary>\n\n"
-        f"```diff\n{body.replace('```', '` ` `')}\n```\n</details>"
-    )
+def details(review: StackReview) -> tuple[list[str], list[str], list[str]]:
+    """A stack's full diff, collapsed: the lines that open it, the diff, those that close it."""
+    opening = ["", f"<details><summary>Full diff of <code>{review.stack}</code></summary>"]
+    # No diff line may close the fence early.
+    diff = [line.replace("```", "` ` `") for line in diff_lines(review.changes)]
+    return [*opening, "", "```diff"], diff, ["```", "</details>"]
+
+
+def units(lines: Iterable[str]) -> int:
+    """The length of the lines as written (each with its newline) in UTF-16 code units, as
+    JavaScript counts it: an emoji is two, where Python's `len` counts one."""
+    return sum(len(line.encode("utf-16-le")) // 2 + 1 for line in lines)
 
 
 def comment(reviews: Sequence[StackReview], limit: int = LIMIT) -> str:
-    """The whole comment: every stack's summary, then every full diff that fits."""
-    head = [MARKER, "## Pulumi preview of this pull request", "", ""]
-    parts = ["\n".join(summary(review)) for review in reviews]
-    text = "\n".join(head) + "\n\n".join(parts)
-    cut = (
-        "\n\n> :warning: The full diff is cut here: it would exceed GitHub's "
-        f"{limit:,}-character limit. Run `scripts/review` for all of it."
-    )
+    """The comment as written, at most `limit` UTF-16 code units with its final newline:
+    every stack's summary, then every stack's full diff. Where all of it does not fit, it
+    ends at the last whole line that does, the diff block it is in closed, and a note."""
+    top = [MARKER, "## Pulumi preview of this pull request"]
     for review in reviews:
-        block = details(review)
-        if not block:
-            continue
-        if len(text) + 2 + len(block) + len(cut) <= limit:
-            text += "\n\n" + block
-            continue
-        room = limit - len(text) - len(cut) - 40
-        if room > 200:
-            text += "\n\n" + block[:room].rsplit("\n", 1)[0] + "\n```\n</details>"
-        text += cut
-        break
-    return text[:limit]
+        top += ["", *summary(review)]
+    sections = [([], top, []), *(details(review) for review in reviews if review.changes)]
+    lines = [line for section in sections for part in section for line in part]
+    if units(lines) > limit:
+        note = [
+            "",
+            "> :warning: The comment is cut here: all of it would exceed GitHub's "
+            f"{limit:,}-character limit. Run `scripts/review` for all of it.",
+        ]
+        room, lines = limit - units(note), []
+        for opening, body, closing in sections:
+            room -= units(opening + closing)
+            # The body's lines while they fit: each one's end, counted from the first.
+            ends = accumulate(units([line]) for line in body)
+            fitting = [line for line, end in zip(body, ends, strict=True) if end <= room]
+            if fitting:
+                lines += [*opening, *fitting, *closing]
+            if len(fitting) < len(body):
+                break
+            room -= units(body)
+        lines += note
+    return "".join(f"{line}\n" for line in lines)

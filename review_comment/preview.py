@@ -9,27 +9,27 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from review_comment.markdown import REPLACING, Change, StackReview
+from review_comment.markdown import SYMBOL, Change, StackReview
+
+# The engine's steps as the comment counts them: the two halves of a replacement are one
+# replace; a discard is the delete of a retained resource (dropped from the state, left
+# where it is).
+COUNTED_AS = {
+    "create-replacement": "replace",
+    "delete-replaced": "replace",
+    "discard": "delete",
+    "discard-replaced": "replace",
+}
 
 
 def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
-    """One Change per resource from a preview's engine events; the two halves of a
-    replacement (create-replacement, delete-replaced) count as one replace."""
+    """One Change per resource from a preview's engine events."""
     found: dict[str, Change] = {}
-    for event in events:
-        pre = event.resource_pre_event
-        if pre is None:
-            continue
-        meta = pre.metadata
-        op = meta.op.value if hasattr(meta.op, "value") else str(meta.op)
-        # A retained resource's delete: dropped from the state, left where it is.
-        discarded = op in ("discard", "discard-replaced")
-        op = {"discard": "delete", "discard-replaced": "replace"}.get(op, op)
-        if op in REPLACING:
-            op = "replace"
-        if op not in ("create", "update", "replace", "delete"):
-            continue
-        if meta.type.startswith("pulumi:"):  # the stack and providers
+    steps = [event.resource_pre_event.metadata for event in events if event.resource_pre_event]
+    for meta in steps:
+        op = COUNTED_AS.get(meta.op.value, meta.op.value)
+        # Neither the steps that change nothing nor the stack and providers (pulumi:).
+        if op not in SYMBOL or meta.type.startswith("pulumi:"):
             continue
         # The detailed diff where the provider gives one; else the changed top-level
         # properties; else the keys that force the replacement (a replacement caused by
@@ -39,7 +39,7 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
         )
         old: Mapping[str, Any] = dict(meta.old.inputs or {}) if meta.old else {}
         new: Mapping[str, Any] = dict(meta.new.inputs or {}) if meta.new else {}
-        retained = discarded or bool(
+        retained = meta.op.value.startswith("discard") or bool(
             (meta.old and meta.old.retain_on_delete) or (meta.new and meta.new.retain_on_delete)
         )
         earlier = found.get(meta.urn)

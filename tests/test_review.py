@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+import pytest
 from pulumi import automation as auto
 from pulumi.automation._cmd import CommandResult
 
@@ -147,11 +149,76 @@ def test_oversized_diff_stays_under_the_limit_with_its_summary_and_a_note():
     ] + [Change(f"{PREFIX}{VOLUME}::ollama-models", VOLUME, "delete")]
     reviews = [StackReview("local", changes), StackReview("knitfab", changes)]
     text = comment(reviews)
-    assert len(text) <= LIMIT
-    assert "The full diff is cut here" in text
+    assert utf16_length(text) <= LIMIT
+    assert "The comment is cut here" in text
     assert text.count("**models are lost**") == 2  # both summaries kept
     assert "### Stack `knitfab`" in text
     assert text.count("<details>") == text.count("</details>")
+
+
+def utf16_length(text: str) -> int:
+    """The length review-comment.yml checks: JavaScript's `body.length`, in UTF-16 code units."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def written_by_main(monkeypatch, tmp_path: Path, review: StackReview) -> str:
+    """The file `scripts/review --output` writes for this review, read as the workflow does."""
+    import review_comment.__main__ as main
+
+    monkeypatch.setattr(main, "desired_state_review", lambda stack, base: review)
+    output = tmp_path / "comment.md"
+    main.main(["--desired-state", "main", "--stack", review.stack, "--output", str(output)])
+    return output.read_bytes().decode("utf-8")
+
+
+# Accented letters and CJK are one UTF-16 unit each; an emoji is one character, two units.
+@pytest.mark.parametrize("letters", ["modèle-模型", "modèle-模型-🦙"])
+@pytest.mark.parametrize("over", [0, 1])
+def test_comment_at_the_limit_is_whole_and_one_unit_over_is_cut_at_a_diff_line(
+    monkeypatch, tmp_path: Path, letters: str, over: int
+):
+    keys = {f"{letters}-{k}": "x" * 40 for k in range(4)}
+    changes = [
+        Change(f"{PREFIX}{CONTAINER}::{letters}-{i}", CONTAINER, "create", (), {}, keys)
+        for i in range(150)
+    ]
+
+    def review(padding: int) -> StackReview:
+        return StackReview("local", changes, notes=("x" * padding,))
+
+    unpadded = utf16_length(comment([review(0)], limit=10**9))
+    assert LIMIT // 2 < unpadded < LIMIT  # the diff is most of it
+    full = comment([review(LIMIT - unpadded + over)], limit=10**9)
+    assert utf16_length(full) == LIMIT + over
+    text = written_by_main(monkeypatch, tmp_path, review(LIMIT - unpadded + over))
+    assert utf16_length(text) <= LIMIT
+    if not over:
+        assert text == full
+        return
+    *kept, fence, end, blank, note = text.splitlines()
+    assert kept == full.splitlines()[: len(kept)]  # whole lines, the summary untouched
+    assert kept[-1].startswith("    ") and letters in kept[-1]  # a line of the diff
+    assert [fence, end, blank] == ["```", "</details>", ""]
+    assert note.startswith("> :warning: The comment is cut here")
+    # Cut no sooner than it had to be: the next line would not have fit.
+    next_line = full.splitlines()[len(kept)]
+    assert utf16_length(text) + utf16_length(next_line) + 1 > LIMIT
+
+
+def test_summaries_longer_than_the_limit_end_at_a_whole_line_and_the_note():
+    service = "kubernetes:core/v1:Service"  # no finding: the summary is its resource lines
+    changes = [
+        Change(f"{PREFIX}{service}::サービス-🦙-{i}", service, "update", ("spec.ポート",))
+        for i in range(2000)
+    ]
+    text = comment([StackReview("knitfab", changes)])
+    full = comment([StackReview("knitfab", changes)], limit=10**9)
+    assert utf16_length(text) <= LIMIT < utf16_length(full)
+    *kept, blank, note = text.splitlines()
+    assert kept == full.splitlines()[: len(kept)]
+    assert kept[-1].startswith("- ~ **update** Service `サービス-🦙-")
+    assert blank == "" and "<details>" not in text
+    assert note.startswith("> :warning: The comment is cut here")
 
 
 def test_desired_state_diff_names_paths_with_dotted_keys_as_the_engine_does():
@@ -182,7 +249,7 @@ def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkey
     monkeypatch.setattr(stack, "open_stack", lambda name: name)
     monkeypatch.setattr(review, "preview_review", unreachable)
     monkeypatch.setattr(review, "desired_state_review", lambda name, base: desired)
-    shown = review.real_or_fallback("knitfab", "main")
+    shown = review.stack_review("knitfab", None, "main")
     assert shown.mode == "desired"
     assert "cluster is unreachable" in shown.notes[0]
     text = comment([shown])
