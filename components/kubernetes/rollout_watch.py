@@ -1,8 +1,6 @@
-"""One look at the judge's rollout, poll by poll, for `up`'s wait (wait.py):
-is the Deployment Available yet, what has changed to tell, and can it still succeed.
-
-A look reads the Kubernetes API alone (the Deployment, the pods of its current ReplicaSet,
-their events; no logs and no exec, so the kubelets need not be reachable), and says the
+"""What `up`'s wait (wait.py) follows of the judge's rollout, and what it holds against it:
+the Deployment, its ReplicaSets, the pods of its current one and their events, through the
+Kubernetes API alone (no logs and no exec: the kubelets need not be reachable). The
 rollout cannot succeed when:
 
 - the postStart hook (the model pull) failed: the kubelet puts the hook's own output, where
@@ -18,18 +16,15 @@ next try may succeed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from components.kubernetes import rollout
-from components.kubernetes.client import read_json
+from components.kubernetes.watches import Selected, Watches
 from components.readiness import JudgeNotReady, Report
 from components.settings import PROJECT
 
-# (connect, read) seconds for each call.
-REQUEST_TIMEOUT = (5, 15)
 # A pod the scheduler cannot place yet may soon be placed: a claim is being bound, or a
 # cluster autoscaler adds a node (it says so with an event, and the wait goes on).
 UNSCHEDULABLE_SECONDS = 30
@@ -40,8 +35,8 @@ HOOK_OUTPUT_SECONDS = 10
 
 
 class RolloutWatch:
-    """One Deployment's current rollout, read poll by poll. Remembers what it has told, and
-    what was there before the wait began (so as not to hold it against this `up`)."""
+    """One Deployment's current rollout, as its streams hold it. Remembers what it has told,
+    and what was there before the wait began (so as not to hold it against this `up`)."""
 
     def __init__(
         self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
@@ -49,6 +44,7 @@ class RolloutWatch:
         self.apps, self.core = apps, core
         self.namespace, self.name = namespace, name
         self.models = ", ".join(models) or "no models"
+        self.watches = Watches(namespace)
         self.first = True
         self.earlier_deadline: dict[str, Any] | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
@@ -61,13 +57,14 @@ class RolloutWatch:
         self.counts = ""
         self.pods: list[dict[str, Any]] = []
         self.labels = ""
-        self.doing = ""
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
-        rollout cannot succeed, and the client's errors when the API does not answer."""
+        rollout cannot succeed, and the client's errors when the API fails."""
+        self._update(report)
         deployment = self._deployment()
-        if self._available(deployment, report):
+        if rollout.available(deployment):
+            report(f"Deployment {self.name} is available")
             return True
         exceeded = rollout.deadline_exceeded(deployment)
         if self.first:
@@ -82,17 +79,9 @@ class RolloutWatch:
             self._check_pod(pod, now, report)
         if self.many:
             self._tell_counts(wanted, report)
-        self.first = False
-        return False
-
-    def available(self, report: Report) -> bool:
-        """A quick look at the Deployment alone: True once it is Available."""
-        return self._available(self._deployment(), report)
-
-    def _available(self, deployment: dict[str, Any], report: Report) -> bool:
-        if rollout.available(deployment):
-            report(f"Deployment {self.name} is available")
-            return True
+        if self.first:  # the ready pods' events are known: no need to watch them
+            self.first = False
+            self._update(report)
         return False
 
     def _tell_counts(self, wanted: int, report: Report) -> None:
@@ -112,80 +101,79 @@ class RolloutWatch:
             f"  Its pods: kubectl -n {self.namespace} describe pods -l {self.labels}"
         )
 
-    def _call(self, doing: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.doing = doing
-        return read_json(method, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
+    def _wanted(self) -> dict[str, Selected]:
+        """The Deployment; unless it is Available, its ReplicaSets, the pods of its current
+        one, and their events: every pod's at first (to know what was there before the
+        wait), then those of pods not ready (a ready pod's hook succeeded)."""
+        apps, core = self.apps, self.core
+        by_name = {"field_selector": f"metadata.name={self.name}"}
+        wanted = {"the Deployment": (apps.list_namespaced_deployment, by_name)}
+        deployment = next(iter(self.watches.objects("the Deployment")), None)
+        if not deployment or rollout.available(deployment):
+            return wanted
+        labels = deployment["spec"]["selector"].get("matchLabels", {})
+        self.labels = rollout.selector(labels)
+        wanted["ReplicaSets"] = (apps.list_namespaced_replica_set, {"label_selector": self.labels})
+        replica_set = self._current_set(deployment)
+        if replica_set:
+            current = {
+                **labels,
+                rollout.TEMPLATE_HASH: replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH],
+            }
+            wanted["pods"] = (
+                core.list_namespaced_pod,
+                {"label_selector": rollout.selector(current)},
+            )
+        for pod in self._current_pods(deployment) if self.events_readable else []:
+            if self.first or not rollout.ready(pod):
+                about = {"field_selector": f"involvedObject.uid={rollout.uid(pod)}"}
+                wanted[f"events of {pod['metadata']['name']}"] = (core.list_namespaced_event, about)
+        return wanted
+
+    def _update(self, report: Report) -> None:
+        try:
+            self.watches.update(self._wanted)
+        except ApiException as error:
+            if error.status != 403 or "events of" not in self.watches.doing:
+                raise
+            # Not needed: a failed hook shows in the container's status too.
+            self.events_readable = False
+            report(f"the pods' events cannot be read ({error.status} {error.reason})")
+            self.watches.update(self._wanted)
 
     def _deployment(self) -> dict[str, Any]:
-        read = self.apps.read_namespaced_deployment
-        try:
-            found = self._call("reading the Deployment", read, self.name, self.namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            found = None
-        if not found or found["metadata"].get("deletionTimestamp"):
+        found = self.watches.objects("the Deployment")
+        if not found or found[0]["metadata"].get("deletionTimestamp"):
             raise JudgeNotReady(
                 f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
                 "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
                 "`up --refresh` creates it again"
             )
-        return dict(found)
+        return found[0]
+
+    def _current_set(self, deployment: dict[str, Any]) -> dict[str, Any] | None:
+        """None until the controller creates it (Recreate: once the old pods are gone)."""
+        current = [
+            rs for rs in self.watches.objects("ReplicaSets") if rollout.is_current(rs, deployment)
+        ]
+        # Should there be two, the controller takes the oldest.
+        return min(current, key=lambda rs: rs["metadata"]["creationTimestamp"], default=None)
 
     def _current_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        labels = deployment["spec"]["selector"].get("matchLabels", {})
-        self.labels = rollout.selector(labels)
-        sets = self._call(
-            "listing ReplicaSets",
-            self.apps.list_namespaced_replica_set,
-            self.namespace,
-            label_selector=self.labels,
-        )["items"]
-        current = [rs for rs in sets if rollout.is_current(rs, deployment)]
-        if not current:
-            return []  # not created yet (Recreate: only once the old pods are gone)
-        # Should there be two, the controller takes the oldest.
-        replica_set = min(current, key=lambda rs: rs["metadata"]["creationTimestamp"])
-        template_hash = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
-        pods = self._call(
-            "listing pods",
-            self.core.list_namespaced_pod,
-            self.namespace,
-            label_selector=rollout.selector({**labels, rollout.TEMPLATE_HASH: template_hash}),
-        )["items"]
-        return [
+        replica_set = self._current_set(deployment)
+        if not replica_set:
+            return []
+        pods = [
             pod
-            for pod in pods
+            for pod in self.watches.objects("pods")
             if rollout.owned_by(pod, replica_set) and not pod["metadata"].get("deletionTimestamp")
         ]
-
-    def _events(self, pod: dict[str, Any], report: Report) -> list[dict[str, Any]]:
-        if not self.events_readable:
-            return []
-        try:
-            return list(
-                self._call(
-                    "listing events",
-                    self.core.list_namespaced_event,
-                    self.namespace,
-                    field_selector=f"involvedObject.uid={rollout.uid(pod)}",
-                )["items"]
-            )
-        except ApiException as error:
-            if error.status != 403:
-                raise
-            # Not needed: a failed hook shows in the container's status too.
-            self.events_readable = False
-            report(f"the pods' events cannot be read ({error.status} {error.reason})")
-            return []
+        return sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
     def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
-        # A ready pod's events say nothing the wait needs (its hook succeeded), and with
-        # many replicas each read costs a call per pod per poll. The first poll reads them
-        # all: what was there before the wait must be known should a pod fail later.
-        events = self._events(pod, report) if self.first or not rollout.ready(pod) else []
+        events = self.watches.objects(f"events of {name}")
         if self.first:
             self.earlier_events.update({rollout.uid(e): rollout.times(e) for e in events})
             self.earlier_exits[uid] = {c["name"]: rollout.exited(c) for c in containers}
