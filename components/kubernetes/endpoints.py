@@ -15,13 +15,12 @@ from typing import Any
 
 from kubernetes import client
 
-from components.kubernetes import watches
-from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect
+from components.kubernetes.client import ClusterUnreadable, connect
 from components.kubernetes.watches import Watches
-from components.readiness import CANCELLED, JudgeNotReady
+from components.readiness import JudgeNotReady
 from components.settings import ClusterAccess
 
-SERVICE_LABEL = "kubernetes.io/service-name"
+LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 
 def ready_endpoints(slices: list[dict[str, Any]]) -> int:
@@ -44,31 +43,27 @@ def wait_until_serving(
 ) -> None:
     """Returns once the Service has a ready endpoint; raises JudgeNotReady when the time
     ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
-    selector = {"label_selector": f"{SERVICE_LABEL}={service}"}
-    wanted = {"its EndpointSlices": (discovery.list_namespaced_endpoint_slice, selector)}
-    failure = ""
-    with Watches(namespace) as followed:
-        deadline = clock() + timeout_seconds
-        while True:
-            now = clock()
-            try:
-                followed.update(lambda: wanted)
-                if ready_endpoints(followed.objects("its EndpointSlices")):
-                    return
-            except API_ERRORS as error:
-                failure = f" ({followed.doing} failed: {error})"
-            if now >= deadline:
-                raise JudgeNotReady(
-                    f"the judge is ready, but its Service {service} (namespace {namespace}) had "
-                    f"no ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
-                    "cluster's controller-manager runs: it writes the Service's endpoints"
-                )
-            if CANCELLED.is_set():
-                raise JudgeNotReady(
-                    f"the update was interrupted while the Service {service} (namespace "
-                    f"{namespace}) was getting its endpoint; the next `up` checks it again"
-                )
-            followed.idle(watches.TICK_SECONDS)
+    slices = Watches(namespace)
+    selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
+    failures = [""]
+
+    def serving(now: float) -> bool:
+        slices.update(lambda: {"its EndpointSlices": selected})
+        return ready_endpoints(slices.objects("its EndpointSlices")) > 0
+
+    def failed(error: Exception, failing_for: float) -> None:
+        failures.append(f" ({slices.doing} failed: {error})")
+
+    interrupted = (
+        f"the update was interrupted while the Service {service} (namespace {namespace}) was "
+        "getting its endpoint; the next `up` checks it again"
+    )
+    if not slices.until(serving, failed, timeout_seconds, clock, interrupted):
+        raise JudgeNotReady(
+            f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
+            f"ready endpoint within {timeout_seconds:.0f}s{failures[-1]}. Check that the "
+            "cluster's controller-manager runs: it writes the Service's endpoints"
+        )
 
 
 def follow(access: ClusterAccess, namespace: str, service: str, timeout_seconds: float) -> None:

@@ -1,7 +1,7 @@
-"""What `up`'s wait (wait.py) follows of the judge's rollout, and what it holds against it:
-the Deployment, its ReplicaSets, the pods of its current one and their events, through the
-Kubernetes API alone (no logs and no exec: the kubelets need not be reachable). The
-rollout cannot succeed when:
+"""What `up`'s wait (wait.py) follows of the judge's rollout, and what it holds against it.
+It follows the Deployment, its ReplicaSets, the pods of its current one and their events
+(the Kubernetes API alone: no logs and no exec, so the kubelets need not be reachable), and
+says the rollout cannot succeed when:
 
 - the postStart hook (the model pull) failed: the kubelet puts the hook's own output, where
   the model script leaves its reason, in the container's status;
@@ -34,17 +34,22 @@ SCALE_UP_EVENT = "TriggeredScaleUp"
 HOOK_OUTPUT_SECONDS = 10
 
 
-class RolloutWatch:
+class RolloutWatch(Watches):
     """One Deployment's current rollout, as its streams hold it. Remembers what it has told,
     and what was there before the wait began (so as not to hold it against this `up`)."""
 
     def __init__(
-        self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
+        self,
+        apps: Any,
+        core: Any,
+        namespace: str,
+        name: str,
+        models: tuple[str, ...],
+        report: Report,
     ) -> None:
-        self.apps, self.core = apps, core
-        self.namespace, self.name = namespace, name
+        super().__init__(namespace)
+        self.apps, self.core, self.name, self.report = apps, core, name, report
         self.models = ", ".join(models) or "no models"
-        self.watches = Watches(namespace)
         self.first = True
         self.earlier_deadline: dict[str, Any] | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
@@ -54,17 +59,16 @@ class RolloutWatch:
         self.events_readable = True
         self.told: set[str] = set()
         self.many = False  # several replicas: progress as counts (see _tell_counts)
-        self.counts = ""
+        self.counts = self.labels = ""
         self.pods: list[dict[str, Any]] = []
-        self.labels = ""
 
-    def check(self, now: float, report: Report) -> bool:
+    def check(self, now: float) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
         rollout cannot succeed, and the client's errors when the API fails."""
-        self._update(report)
+        self._update()
         deployment = self._deployment()
         if rollout.available(deployment):
-            report(f"Deployment {self.name} is available")
+            self.report(f"Deployment {self.name} is available")
             return True
         exceeded = rollout.deadline_exceeded(deployment)
         if self.first:
@@ -72,27 +76,17 @@ class RolloutWatch:
         elif exceeded and exceeded != self.earlier_deadline:
             what = f"made no progress within its deadline: {exceeded.get('message')}"
             raise JudgeNotReady(self.unfinished(what))
-        self.pods = self._current_pods(deployment)
+        self.pods = self._current(deployment)[1]
         wanted = deployment["spec"].get("replicas", 1)
         self.many = wanted > 1
         for pod in self.pods:
-            self._check_pod(pod, now, report)
+            self._check_pod(pod, now)
         if self.many:
-            self._tell_counts(wanted, report)
-        if self.first:  # the ready pods' events are known: no need to watch them
+            self._tell_counts(wanted)
+        if self.first:  # what was there before is known: a ready pod's events are not needed
             self.first = False
-            self._update(report)
+            self._update()
         return False
-
-    def _tell_counts(self, wanted: int, report: Report) -> None:
-        """Several replicas' progress, as counts when they change: a line per pod and step
-        would be hundreds. What goes wrong is still told per pod."""
-        scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
-        ready = sum(1 for pod in self.pods if rollout.ready(pod))
-        counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
-        if counts != self.counts:
-            self.counts = counts
-            report(counts)
 
     def unfinished(self, what: str) -> str:
         states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
@@ -104,45 +98,45 @@ class RolloutWatch:
     def _wanted(self) -> dict[str, Selected]:
         """The Deployment; unless it is Available, its ReplicaSets, the pods of its current
         one, and their events: every pod's at first (to know what was there before the
-        wait), then those of pods not ready (a ready pod's hook succeeded)."""
-        apps, core = self.apps, self.core
+        wait), then those of the pods not ready (a ready pod's hook succeeded)."""
         by_name = {"field_selector": f"metadata.name={self.name}"}
-        wanted = {"the Deployment": (apps.list_namespaced_deployment, by_name)}
-        deployment = next(iter(self.watches.objects("the Deployment")), None)
+        wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
+        deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or rollout.available(deployment):
             return wanted
         labels = deployment["spec"]["selector"].get("matchLabels", {})
         self.labels = rollout.selector(labels)
-        wanted["ReplicaSets"] = (apps.list_namespaced_replica_set, {"label_selector": self.labels})
-        replica_set = self._current_set(deployment)
+        by_labels = {"label_selector": self.labels}
+        wanted["ReplicaSets"] = (self.apps.list_namespaced_replica_set, by_labels)
+        replica_set, pods = self._current(deployment)
         if replica_set:
             current = {
-                **labels,
-                rollout.TEMPLATE_HASH: replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH],
+                rollout.TEMPLATE_HASH: replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
             }
-            wanted["pods"] = (
-                core.list_namespaced_pod,
-                {"label_selector": rollout.selector(current)},
-            )
-        for pod in self._current_pods(deployment) if self.events_readable else []:
+            by_labels = {"label_selector": rollout.selector({**labels, **current})}
+            wanted["pods"] = (self.core.list_namespaced_pod, by_labels)
+        for pod in pods if self.events_readable else []:
             if self.first or not rollout.ready(pod):
                 about = {"field_selector": f"involvedObject.uid={rollout.uid(pod)}"}
-                wanted[f"events of {pod['metadata']['name']}"] = (core.list_namespaced_event, about)
+                wanted[f"events of {pod['metadata']['name']}"] = (
+                    self.core.list_namespaced_event,
+                    about,
+                )
         return wanted
 
-    def _update(self, report: Report) -> None:
+    def _update(self) -> None:
         try:
-            self.watches.update(self._wanted)
+            self.update(self._wanted)
         except ApiException as error:
-            if error.status != 403 or "events of" not in self.watches.doing:
+            if error.status != 403 or "events of" not in self.doing:
                 raise
             # Not needed: a failed hook shows in the container's status too.
             self.events_readable = False
-            report(f"the pods' events cannot be read ({error.status} {error.reason})")
-            self.watches.update(self._wanted)
+            self.report(f"the pods' events cannot be read ({error.status} {error.reason})")
+            self.update(self._wanted)
 
     def _deployment(self) -> dict[str, Any]:
-        found = self.watches.objects("the Deployment")
+        found = self.objects("the Deployment")
         if not found or found[0]["metadata"].get("deletionTimestamp"):
             raise JudgeNotReady(
                 f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
@@ -151,29 +145,35 @@ class RolloutWatch:
             )
         return found[0]
 
-    def _current_set(self, deployment: dict[str, Any]) -> dict[str, Any] | None:
-        """None until the controller creates it (Recreate: once the old pods are gone)."""
-        current = [
-            rs for rs in self.watches.objects("ReplicaSets") if rollout.is_current(rs, deployment)
-        ]
+    def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
+        """The current ReplicaSet (None until the controller creates it; Recreate: once the
+        old pods are gone), and its pods, by name."""
+        sets = [rs for rs in self.objects("ReplicaSets") if rollout.is_current(rs, deployment)]
         # Should there be two, the controller takes the oldest.
-        return min(current, key=lambda rs: rs["metadata"]["creationTimestamp"], default=None)
-
-    def _current_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        replica_set = self._current_set(deployment)
-        if not replica_set:
-            return []
+        current = min(sets, key=lambda rs: rs["metadata"]["creationTimestamp"], default=None)
         pods = [
             pod
-            for pod in self.watches.objects("pods")
-            if rollout.owned_by(pod, replica_set) and not pod["metadata"].get("deletionTimestamp")
+            for pod in self.objects("pods")
+            if current
+            and rollout.owned_by(pod, current)
+            and not pod["metadata"].get("deletionTimestamp")
         ]
-        return sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
+        return current, sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
-    def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
+    def _tell_counts(self, wanted: int) -> None:
+        """Several replicas' progress, as counts when they change: a line per pod and step
+        would be hundreds. What goes wrong is still told per pod."""
+        scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
+        ready = sum(1 for pod in self.pods if rollout.ready(pod))
+        counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
+        if counts != self.counts:
+            self.counts = counts
+            self.report(counts)
+
+    def _check_pod(self, pod: dict[str, Any], now: float) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
-        events = self.watches.objects(f"events of {name}")
+        events = self.objects(f"events of {name}")
         if self.first:
             self.earlier_events.update({rollout.uid(e): rollout.times(e) for e in events})
             self.earlier_exits[uid] = {c["name"]: rollout.exited(c) for c in containers}
@@ -185,7 +185,7 @@ class RolloutWatch:
             told = key or f"{uid} {line}"
             if not (progress and self.many) and told not in self.told:
                 self.told.add(told)
-                report(f"{name}: {line}")
+                self.report(f"{name}: {line}")
 
         if pod["spec"].get("nodeName"):
             tell(f"scheduled on node {pod['spec']['nodeName']}")

@@ -4,10 +4,10 @@ cannot be, and says why.
 
 Pulumi's own wait for a Deployment only knows "available" and a timeout: a model pull that
 can never succeed would hold `up` until the rollout's deadline, and its reason would stay
-in the cluster. This wait follows the rollout by the Kubernetes API's watch, relays its
+in the cluster. This wait follows the rollout by the API's watch (watches.py), relays its
 progress to `up`'s output, and ends as soon as the rollout cannot succeed (what it follows,
-and what it holds against the rollout, is rollout_watch.py's), the time runs out, the API
-stops answering, or the update is cancelled.
+and holds against the rollout, is rollout_watch.py's), the time runs out, the API stops
+answering, or the update is cancelled.
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from components.kubernetes import watches
-from components.kubernetes.client import API_ERRORS, ClusterUnreadable, Connection, connect
+from components.kubernetes.client import ClusterUnreadable, Connection, connect
 from components.kubernetes.rollout_watch import RolloutWatch
-from components.readiness import CANCELLED, JudgeNotReady, Report
+from components.readiness import JudgeNotReady, Report
 from components.settings import PROJECT, ClusterAccess
 
 # How long the API may go on failing before the wait stops following it.
@@ -47,44 +46,34 @@ def wait_until_available(
     cancelled. `apps` and `core` are the client's AppsV1Api and CoreV1Api; `describe` says
     why a call failed (the client's own words by default)."""
     describe = describe or Connection(apps.api_client).failure
-    rollout = RolloutWatch(apps, core, namespace, name, models)
-    with rollout.watches:
-        deadline = clock() + timeout_seconds
-        answered = deadline - timeout_seconds
-        while True:
-            now = clock()
-            try:
-                if rollout.check(now, report):
-                    return
-                answered = now
-            except API_ERRORS as error:
-                why = describe(rollout.watches.doing, error)
-                if isinstance(error, ApiException) and error.status in FINAL_STATUSES:
-                    raise JudgeNotReady(
-                        f"cannot follow the judge's rollout: {why}. The kubeconfig's user needs "
-                        f"list and watch on deployments, replicasets, pods and events in "
-                        f"namespace {namespace}"
-                    ) from None
-                if now - answered >= API_SILENCE_SECONDS:
-                    raise JudgeNotReady(
-                        f"cannot follow the judge's rollout: the cluster's API has failed for "
-                        f"{now - answered:.0f}s: {why}"
-                    ) from None
-            if now >= deadline:
-                raise JudgeNotReady(
-                    rollout.unfinished(
-                        f"was not available within {timeout_seconds:.0f}s (the server's start, "
-                        f"{PROJECT}:pullTimeoutSeconds and a minute, for each round of pods "
-                        "that a rolling update starts):"
-                    )
-                )
-            if CANCELLED.is_set():
-                raise JudgeNotReady(
-                    f"the update was interrupted while the judge's Deployment {name} (namespace "
-                    f"{namespace}) was rolling out; it keeps rolling out, and the next `up` "
-                    "waits for it again"
-                )
-            rollout.watches.idle(watches.TICK_SECONDS)
+    rollout = RolloutWatch(apps, core, namespace, name, models, report)
+
+    def failed(error: Exception, failing_for: float) -> None:
+        why = describe(rollout.doing, error)
+        if isinstance(error, ApiException) and error.status in FINAL_STATUSES:
+            raise JudgeNotReady(
+                f"cannot follow the judge's rollout: {why}. The kubeconfig's user needs list "
+                f"and watch on deployments, replicasets, pods and events in namespace {namespace}"
+            ) from None
+        if failing_for >= API_SILENCE_SECONDS:
+            raise JudgeNotReady(
+                f"cannot follow the judge's rollout: the cluster's API has failed for "
+                f"{failing_for:.0f}s: {why}"
+            ) from None
+
+    interrupted = (
+        f"the update was interrupted while the judge's Deployment {name} (namespace "
+        f"{namespace}) was rolling out; it keeps rolling out, and the next `up` waits for it "
+        "again"
+    )
+    if not rollout.until(rollout.check, failed, timeout_seconds, clock, interrupted):
+        raise JudgeNotReady(
+            rollout.unfinished(
+                f"was not available within {timeout_seconds:.0f}s (the server's start, "
+                f"{PROJECT}:pullTimeoutSeconds and a minute, for each round of pods that a "
+                "rolling update starts):"
+            )
+        )
 
 
 def follow(

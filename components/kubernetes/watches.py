@@ -1,9 +1,10 @@
-"""Follows objects of the Kubernetes API by its watch, for `up`'s waits (wait.py,
-endpoints.py). A stream lists its objects, then watches them from the list's
-resourceVersion on a thread of its own, which hands each change to the wait's thread: that
-one alone reads and changes what the streams hold. A watch that fails (its resourceVersion
-expired: 410 Gone; the connection dropped; a refusal) ends its thread, and the wait lists
-the stream again. The end of a wait ends every watch: its read is shut, and its thread ends.
+"""How `up`'s waits (wait.py, endpoints.py) follow objects of the Kubernetes API: by its
+watch. A stream lists its objects, then watches them from the list's resourceVersion on a
+thread of its own, which hands each change over to the wait's thread: that one alone reads
+and changes what the streams hold. A watch that fails (its resourceVersion expired: 410
+Gone; the connection dropped; a refusal) ends its thread, and the wait judges the failure
+and lists the stream again. A wait that ends ends every watch: its read is shut, and its
+thread ends with it.
 """
 
 from __future__ import annotations
@@ -16,20 +17,25 @@ from typing import Any
 
 from kubernetes import watch
 
-from components.kubernetes.client import read_json
+from components.kubernetes.client import API_ERRORS, read_json
+from components.readiness import CANCELLED, JudgeNotReady
 
-# (connect, read) seconds for a list.
-REQUEST_TIMEOUT = (5, 15)
-# The server ends each watch after WATCH_SECONDS and the stream watches on from where it
+REQUEST_TIMEOUT = (5, 15)  # (connect, read) seconds for a list
+# The server ends each watch after WATCH_SECONDS, and the stream watches on from where it
 # was: a connection silent for longer than the read timeout has died unnoticed.
 WATCH_SECONDS = 50
-WATCH_TIMEOUT = (5, WATCH_SECONDS + 15)
-# How long a wait idles without a change: its timers (and a Ctrl-C) are seen this often.
+WATCH_OPTIONS = {
+    "allow_watch_bookmarks": True,
+    "timeout_seconds": WATCH_SECONDS,
+    "_request_timeout": (5, WATCH_SECONDS + 15),
+}
+# How long a wait goes without a look when nothing changes: its timers (and a Ctrl-C) are
+# seen this often.
 TICK_SECONDS = 0.5
-THREAD_NAME = "ollama-judge-watch"
-# A watch's thread ends at once when its read is shut; one still making its call ends when
-# the call is answered, and is a daemon meanwhile, so as not to hold the wait.
+# A watch's thread ends at once when its read is shut; one whose call is not answered yet
+# ends when it is, a daemon meanwhile, so as not to hold the wait.
 JOIN_SECONDS = 1
+THREAD_NAME = "ollama-judge-watch"
 
 Selected = tuple[Callable[..., Any], dict[str, str]]  # a list call, and its selector
 Tell = Callable[["Stream", str, Any], None]
@@ -60,9 +66,8 @@ class Stream:
     def watch(self, tell: Tell) -> None:
         """Watches on from the list, on a thread of its own, unless it does already."""
         if self.version and not self.thread:
-            args = (self.version, tell)
             self.thread = threading.Thread(
-                target=self._follow, args=args, name=THREAD_NAME, daemon=True
+                target=self._follow, args=(self.version, tell), name=THREAD_NAME, daemon=True
             )
             self.thread.start()
 
@@ -74,20 +79,14 @@ class Stream:
             self.thread.join(JOIN_SECONDS)
 
     def _follow(self, version: str, tell: Tell) -> None:
-        selector = self.selected[1]
+        options = {**WATCH_OPTIONS, **self.selected[1], "resource_version": version}
         try:
             while not self.stopped:
-                changes = watch.Watch().stream(
-                    self._open,
-                    self.namespace,
-                    resource_version=version,
-                    allow_watch_bookmarks=True,
-                    timeout_seconds=WATCH_SECONDS,
-                    _request_timeout=WATCH_TIMEOUT,
-                    **selector,
-                )
+                changes = watch.Watch().stream(self._open, self.namespace, **options)
                 for change in filter(None, changes):
-                    version = change["raw_object"]["metadata"]["resourceVersion"]
+                    options["resource_version"] = change["raw_object"]["metadata"][
+                        "resourceVersion"
+                    ]
                     if change["type"] != "BOOKMARK":  # a bookmark only moves the version on
                         tell(self, change["type"], change["raw_object"])
         except Exception as error:  # for the wait to judge, 410 Gone included
@@ -106,7 +105,7 @@ class Stream:
 
 class Watches:
     """The streams a wait follows, by what they are, and the changes their watches handed
-    over. The end of its `with` block ends every watch."""
+    over."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
@@ -114,6 +113,39 @@ class Watches:
         self.changes: queue.SimpleQueue[tuple[Stream, str, Any]] = queue.SimpleQueue()
         self.changed = threading.Event()
         self.doing = ""  # the last call, for a message about its failure
+
+    def until(
+        self,
+        look: Callable[[float], bool],
+        failed: Callable[[Exception, float], None],
+        timeout_seconds: float,
+        clock: Callable[[], float],
+        interrupted: str,
+    ) -> bool:
+        """Looks (`look(now)`: True once done) after each change, and every TICK_SECONDS
+        for the timers, until done (True) or the time ran out (False); `failed(error,
+        seconds)` judges a failed call, and how long calls have failed. Raises JudgeNotReady
+        with `interrupted` when the update is. Every watch has ended when it returns."""
+        try:
+            began = answered = clock()
+            while True:
+                now = clock()
+                try:
+                    if look(now):
+                        return True
+                    answered = now
+                except API_ERRORS as error:
+                    failed(error, now - answered)
+                if now >= began + timeout_seconds:
+                    return False
+                if CANCELLED.is_set():
+                    raise JudgeNotReady(interrupted)
+                for stream in self.streams.values():  # those listed since start watching
+                    stream.watch(self._tell)
+                self.changed.wait(TICK_SECONDS)
+        finally:
+            for stream in self.streams.values():
+                stream.end()
 
     def update(self, wanted: Callable[[], dict[str, Selected]]) -> None:
         """Takes in the changes handed over, then ends the streams no longer `wanted` and
@@ -134,15 +166,7 @@ class Watches:
                 stream.objects[item["metadata"]["uid"]] = item
         if failed:
             raise failed[-1]
-        while True:
-            want = wanted()
-            for what in [w for w, stream in self.streams.items() if want.get(w) != stream.selected]:
-                self.streams.pop(what).end()
-            for what, selected in want.items():
-                self.streams.setdefault(what, Stream(what, self.namespace, selected))
-            unlisted = [stream for stream in self.streams.values() if not stream.version]
-            if not unlisted:
-                return
+        while unlisted := self._follow(wanted()):
             for stream in unlisted:
                 self.doing = f"listing {stream.what}"
                 stream.list()
@@ -151,23 +175,17 @@ class Watches:
         stream = self.streams.get(what)
         return list(stream.objects.values()) if stream else []
 
-    def idle(self, seconds: float) -> None:
-        """Starts the watches of the streams listed since, then waits until a change is
-        handed over, or `seconds` passed."""
-        for stream in self.streams.values():
-            stream.watch(self._tell)
-        self.changed.wait(seconds)
+    def _follow(self, wanted: dict[str, Selected]) -> list[Stream]:
+        """Ends the streams not wanted; the streams wanted that are not listed."""
+        for what in [w for w, stream in self.streams.items() if wanted.get(w) != stream.selected]:
+            self.streams.pop(what).end()
+        for what, selected in wanted.items():
+            self.streams.setdefault(what, Stream(what, self.namespace, selected))
+        return [stream for stream in self.streams.values() if not stream.version]
 
     def _tell(self, stream: Stream, change: str, item: Any) -> None:
         self.changes.put((stream, change, item))
         self.changed.set()
-
-    def __enter__(self) -> Watches:
-        return self
-
-    def __exit__(self, *exception: object) -> None:
-        for stream in self.streams.values():
-            stream.end()
 
 
 def _shut(response: Any) -> None:
