@@ -45,14 +45,15 @@ def wait_until_serving(
     ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
     slices = Watches(namespace)
     selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
-    failures = [""]
+    failure = ""
 
     def serving(now: float) -> bool:
         slices.update(lambda: {"its EndpointSlices": selected})
         return ready_endpoints(slices.objects("its EndpointSlices")) > 0
 
     def failed(error: Exception, failing_for: float) -> None:
-        failures.append(f" ({slices.doing} failed: {error})")
+        nonlocal failure  # named when the time runs out
+        failure = f" ({slices.doing} failed: {error})"
 
     interrupted = (
         f"the update was interrupted while the Service {service} (namespace {namespace}) was "
@@ -61,7 +62,7 @@ def wait_until_serving(
     if not slices.until(serving, failed, timeout_seconds, clock, interrupted):
         raise JudgeNotReady(
             f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
-            f"ready endpoint within {timeout_seconds:.0f}s{failures[-1]}. Check that the "
+            f"ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
             "cluster's controller-manager runs: it writes the Service's endpoints"
         )
 

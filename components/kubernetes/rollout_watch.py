@@ -39,16 +39,10 @@ class RolloutWatch(Watches):
     and what was there before the wait began (so as not to hold it against this `up`)."""
 
     def __init__(
-        self,
-        apps: Any,
-        core: Any,
-        namespace: str,
-        name: str,
-        models: tuple[str, ...],
-        report: Report,
+        self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
     ) -> None:
         super().__init__(namespace)
-        self.apps, self.core, self.name, self.report = apps, core, name, report
+        self.apps, self.core, self.name = apps, core, name
         self.models = ", ".join(models) or "no models"
         self.first = True
         self.earlier_deadline: dict[str, Any] | None = None
@@ -62,13 +56,13 @@ class RolloutWatch(Watches):
         self.counts = self.labels = ""
         self.pods: list[dict[str, Any]] = []
 
-    def check(self, now: float) -> bool:
+    def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
         rollout cannot succeed, and the client's errors when the API fails."""
-        self._update()
+        self._update(report)
         deployment = self._deployment()
         if rollout.available(deployment):
-            self.report(f"Deployment {self.name} is available")
+            report(f"Deployment {self.name} is available")
             return True
         exceeded = rollout.deadline_exceeded(deployment)
         if self.first:
@@ -80,12 +74,12 @@ class RolloutWatch(Watches):
         wanted = deployment["spec"].get("replicas", 1)
         self.many = wanted > 1
         for pod in self.pods:
-            self._check_pod(pod, now)
+            self._check_pod(pod, now, report)
         if self.many:
-            self._tell_counts(wanted)
+            self._tell_counts(wanted, report)
         if self.first:  # what was there before is known: a ready pod's events are not needed
             self.first = False
-            self._update()
+            self._update(report)
         return False
 
     def unfinished(self, what: str) -> str:
@@ -110,21 +104,17 @@ class RolloutWatch(Watches):
         wanted["ReplicaSets"] = (self.apps.list_namespaced_replica_set, by_labels)
         replica_set, pods = self._current(deployment)
         if replica_set:
-            current = {
-                rollout.TEMPLATE_HASH: replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
-            }
-            by_labels = {"label_selector": rollout.selector({**labels, **current})}
-            wanted["pods"] = (self.core.list_namespaced_pod, by_labels)
+            template = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
+            selector = rollout.selector({**labels, rollout.TEMPLATE_HASH: template})
+            wanted["pods"] = (self.core.list_namespaced_pod, {"label_selector": selector})
         for pod in pods if self.events_readable else []:
             if self.first or not rollout.ready(pod):
                 about = {"field_selector": f"involvedObject.uid={rollout.uid(pod)}"}
-                wanted[f"events of {pod['metadata']['name']}"] = (
-                    self.core.list_namespaced_event,
-                    about,
-                )
+                events = self.core.list_namespaced_event
+                wanted[f"events of {pod['metadata']['name']}"] = (events, about)
         return wanted
 
-    def _update(self) -> None:
+    def _update(self, report: Report) -> None:
         try:
             self.update(self._wanted)
         except ApiException as error:
@@ -132,7 +122,7 @@ class RolloutWatch(Watches):
                 raise
             # Not needed: a failed hook shows in the container's status too.
             self.events_readable = False
-            self.report(f"the pods' events cannot be read ({error.status} {error.reason})")
+            report(f"the pods' events cannot be read ({error.status} {error.reason})")
             self.update(self._wanted)
 
     def _deployment(self) -> dict[str, Any]:
@@ -151,16 +141,11 @@ class RolloutWatch(Watches):
         sets = [rs for rs in self.objects("ReplicaSets") if rollout.is_current(rs, deployment)]
         # Should there be two, the controller takes the oldest.
         current = min(sets, key=lambda rs: rs["metadata"]["creationTimestamp"], default=None)
-        pods = [
-            pod
-            for pod in self.objects("pods")
-            if current
-            and rollout.owned_by(pod, current)
-            and not pod["metadata"].get("deletionTimestamp")
-        ]
+        pods = [pod for pod in self.objects("pods") if current and rollout.owned_by(pod, current)]
+        pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
         return current, sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
-    def _tell_counts(self, wanted: int) -> None:
+    def _tell_counts(self, wanted: int, report: Report) -> None:
         """Several replicas' progress, as counts when they change: a line per pod and step
         would be hundreds. What goes wrong is still told per pod."""
         scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
@@ -168,9 +153,9 @@ class RolloutWatch(Watches):
         counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
         if counts != self.counts:
             self.counts = counts
-            self.report(counts)
+            report(counts)
 
-    def _check_pod(self, pod: dict[str, Any], now: float) -> None:
+    def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
         events = self.objects(f"events of {name}")
@@ -185,7 +170,7 @@ class RolloutWatch(Watches):
             told = key or f"{uid} {line}"
             if not (progress and self.many) and told not in self.told:
                 self.told.add(told)
-                self.report(f"{name}: {line}")
+                report(f"{name}: {line}")
 
         if pod["spec"].get("nodeName"):
             tell(f"scheduled on node {pod['spec']['nodeName']}")

@@ -12,6 +12,7 @@ answering, or the update is cancelled.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,7 +47,7 @@ def wait_until_available(
     cancelled. `apps` and `core` are the client's AppsV1Api and CoreV1Api; `describe` says
     why a call failed (the client's own words by default)."""
     describe = describe or Connection(apps.api_client).failure
-    rollout = RolloutWatch(apps, core, namespace, name, models, report)
+    rollout = RolloutWatch(apps, core, namespace, name, models)
 
     def failed(error: Exception, failing_for: float) -> None:
         why = describe(rollout.doing, error)
@@ -66,7 +67,8 @@ def wait_until_available(
         f"{namespace}) was rolling out; it keeps rolling out, and the next `up` waits for it "
         "again"
     )
-    if not rollout.until(rollout.check, failed, timeout_seconds, clock, interrupted):
+    look = functools.partial(rollout.check, report=report)
+    if not rollout.until(look, failed, timeout_seconds, clock, interrupted):
         raise JudgeNotReady(
             rollout.unfinished(
                 f"was not available within {timeout_seconds:.0f}s (the server's start, "
