@@ -1,15 +1,22 @@
-"""A stand-in for the Kubernetes client calls of the rollout wait (AppsV1Api and CoreV1Api
-in one object), answering from objects a test scripts, as the API sends them (camelCase
-dicts). `steps` change them: one step at each read of the Deployment, that is, each poll."""
+"""A stand-in for the Kubernetes API of the waits: the objects a test scripts, as the API
+sends them (camelCase dicts), listed and watched."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import pytest
+import urllib3
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+
+from components import readiness
+from components.kubernetes import watches
+from components.kubernetes.watches import THREAD_NAME
 
 LABELS = {"app": "ollama"}
 TEMPLATE: dict[str, Any] = {
@@ -125,6 +132,16 @@ def event(of: dict[str, Any], reason: str, message: str, count: int = 1) -> dict
     }
 
 
+def quick_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For an autouse fixture: the waits' looks do not idle, no interruption from another
+    test is pending, and no watch outlives its wait."""
+    monkeypatch.setattr(watches, "TICK_SECONDS", 0)
+    readiness.CANCELLED.clear()
+    yield
+    readiness.CANCELLED.clear()
+    assert not [thread for thread in threading.enumerate() if thread.name == THREAD_NAME]
+
+
 def refusal(status: int, reason: str, message: str = "") -> ApiException:
     error = ApiException(status=status, reason=reason)
     error.body = json.dumps({"kind": "Status", "message": message}) if message else None
@@ -132,13 +149,23 @@ def refusal(status: int, reason: str, message: str = "") -> ApiException:
 
 
 class FakeCluster:
+    """The client calls of the waits (AppsV1Api, CoreV1Api and DiscoveryV1Api in one object),
+    lists and watches, answered from objects a test scripts, as the API sends them.
+
+    The wait reads the clock (`clock`) as it begins and then once a look. From the second
+    reading on, each first makes the next of `steps` (which change the objects, as the
+    cluster's controllers and kubelets would) and returns once every watch of the wait has
+    handed over the changes: each look sees one step more. Every change has a
+    resourceVersion of its own, and a watch sends those after the one it started from."""
+
     def __init__(
         self,
-        deployment: dict[str, Any],
+        deployment: dict[str, Any] | None = None,
         replica_sets: tuple[dict[str, Any], ...] = (),
         pods: tuple[dict[str, Any], ...] = (),
         events: tuple[dict[str, Any], ...] = (),
         steps: tuple[Callable[[FakeCluster], Any], ...] = (),
+        endpoint_slices: tuple[dict[str, Any], ...] = (),
     ):
         # Only names the server, in messages about failed calls.
         self.api_client = client.ApiClient(client.Configuration(host="https://cluster.example"))
@@ -146,38 +173,187 @@ class FakeCluster:
         self.replica_sets = list(replica_sets)
         self.pods = list(pods)
         self.events = list(events)
+        self.endpoint_slices = list(endpoint_slices)
         self.steps = list(steps)
-        # A call's name -> the error it raises.
+        # A call's name -> the error its lists, or its watches, raise.
         self.failing: dict[str, Exception] = {}
-        self.calls: list[tuple[str, str]] = []
+        self.failing_watches: dict[str, Exception] = {}
+        self.calls: list[tuple[str, str]] = []  # each list: (call, selector)
+        self.watched: list[tuple[str, str]] = []  # each watch: (call, selector)
+        self.now = 0.0
+        self.readings = 0
+        self.version = 0
+        self.expired = 0  # a watch from a resourceVersion before this one is answered 410 Gone
+        self.changes: list[tuple[int, str, str, dict[str, Any]]] = []  # version, call, type, it
+        self.published: dict[str, dict[str, tuple[str, dict[str, Any]]]] = {}
+        self.open: list[FakeWatch] = []  # the watches answering
+        self.waiting: set[threading.Thread] = set()  # threads whose watch has nothing to send
+        self.lock = threading.Condition()
+        self._publish()
 
-    def _answer(self, call: str, argument: str, body: Any) -> RawResponse:
-        self.calls.append((call, argument))
+    def list_namespaced_deployment(self, namespace: str, **options: Any) -> Any:
+        return self._answer("list_namespaced_deployment", options)
+
+    def list_namespaced_replica_set(self, namespace: str, **options: Any) -> Any:
+        return self._answer("list_namespaced_replica_set", options)
+
+    def list_namespaced_pod(self, namespace: str, **options: Any) -> Any:
+        return self._answer("list_namespaced_pod", options)
+
+    def list_namespaced_event(self, namespace: str, **options: Any) -> Any:
+        return self._answer("list_namespaced_event", options)
+
+    def list_namespaced_endpoint_slice(self, namespace: str, **options: Any) -> Any:
+        return self._answer("list_namespaced_endpoint_slice", options)
+
+    def clock(self) -> float:
+        self.readings += 1
+        if self.readings > 1 and self.steps:
+            self.steps.pop(0)(self)
+            self._publish()
+        self._settle()
+        self.now += 1
+        return self.now
+
+    def end_watches(self, how: str | Exception = "timeout") -> None:
+        """Ends the open watches: as the server does after their timeout, with a 410 Gone
+        ("expired"), or with an error that their reads raise."""
+        with self.lock:
+            if how == "expired":
+                self.expired = self.version + 1
+            for answering in self.open:
+                answering.ended = how
+            self._wake()
+
+    def _answer(self, call: str, options: dict[str, Any]) -> Any:
+        selector = options.get("label_selector") or options.get("field_selector", "")
+        if options.get("watch"):
+            self.watched.append((call, selector))
+            if call in self.failing_watches:
+                raise self.failing_watches[call]
+            return FakeWatch(self, call, options)
+        self.calls.append((call, selector))
         if call in self.failing:
             raise self.failing[call]
+        with self.lock:
+            items = [it for _, it in self.published[call].values() if _selected(it, options)]
+            body = {"metadata": {"resourceVersion": str(self.version)}, "items": items}
         return RawResponse(json.dumps(body).encode())
 
-    def read_namespaced_deployment(self, name: str, namespace: str, **options: Any) -> Any:
-        if self.steps:
-            self.steps.pop(0)(self)
-        return self._answer("read_namespaced_deployment", f"{namespace}/{name}", self.deployment)
+    def _publish(self) -> None:
+        """Each object added, changed or deleted since, as a change of its own."""
+        current = {
+            "list_namespaced_deployment": [self.deployment] if self.deployment else [],
+            "list_namespaced_replica_set": self.replica_sets,
+            "list_namespaced_pod": self.pods,
+            "list_namespaced_event": self.events,
+            "list_namespaced_endpoint_slice": self.endpoint_slices,
+        }
+        with self.lock:
+            for call, objects in current.items():
+                before = self.published.get(call, {})
+                after = {}
+                for item in objects:
+                    text = json.dumps(item, sort_keys=True)
+                    uid = item["metadata"]["uid"]
+                    after[uid] = before.get(uid) or ("", {})
+                    if after[uid][0] != text:
+                        after[uid] = (text, self._change(call, uid in before, json.loads(text)))
+                for uid in before.keys() - after.keys():
+                    self._change(call, "DELETED", before[uid][1])
+                self.published[call] = after
+            self._wake()
 
-    def list_namespaced_replica_set(self, namespace: str, label_selector: str, **options: Any):
-        sets = [rs for rs in self.replica_sets if _selected(rs, label_selector)]
-        return self._answer("list_namespaced_replica_set", label_selector, {"items": sets})
+    def _change(self, call: str, how: bool | str, item: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        item = {**item, "metadata": {**item["metadata"], "resourceVersion": str(self.version)}}
+        kind = how if isinstance(how, str) else ("MODIFIED" if how else "ADDED")
+        self.changes.append((self.version, call, kind, item))
+        return item
 
-    def list_namespaced_pod(self, namespace: str, label_selector: str, **options: Any) -> Any:
-        pods = [p for p in self.pods if _selected(p, label_selector)]
-        return self._answer("list_namespaced_pod", label_selector, {"items": pods})
+    def _wake(self) -> None:
+        self.waiting.clear()
+        self.lock.notify_all()
 
-    def list_namespaced_event(self, namespace: str, field_selector: str, **options: Any) -> Any:
-        uid = field_selector.removeprefix("involvedObject.uid=")
-        events = [e for e in self.events if e["involvedObject"]["uid"] == uid]
-        return self._answer("list_namespaced_event", field_selector, {"items": events})
+    def _settle(self) -> None:
+        """Until every watch thread of the wait waits for a change it has not been sent."""
+        give_up = time.monotonic() + 10
+        while True:
+            with self.lock:
+                busy = [t for t in threading.enumerate() if t.name == THREAD_NAME]
+                busy = [t for t in busy if t not in self.waiting]
+            if not busy:
+                return
+            assert time.monotonic() < give_up, f"the wait's watches did not settle: {busy}"
+            time.sleep(0.001)
+
+
+class FakeWatch:
+    """A watch's response: each change after its resourceVersion to the objects it selects,
+    a line each, until the cluster ends it or the wait shuts it."""
+
+    status = 200
+
+    def __init__(self, cluster: FakeCluster, call: str, options: dict[str, Any]):
+        self.cluster, self.call, self.options = cluster, call, options
+        self.sent = int(options["resource_version"])
+        self.ended: str | Exception | None = "expired" if self.sent < cluster.expired else None
+        self.shut = False
+
+    def stream(self, amt: Any = None, decode_content: bool = False) -> Iterator[bytes]:
+        cluster = self.cluster
+        with cluster.lock:
+            cluster.open.append(self)
+        try:
+            while True:
+                with cluster.lock:
+                    while not (lines := self._unsent()) and not self.shut and not self.ended:
+                        cluster.waiting.add(threading.current_thread())
+                        cluster.lock.wait()
+                    cluster.waiting.discard(threading.current_thread())
+                if lines:
+                    yield b"".join(lines)
+                elif self.shut:
+                    raise urllib3.exceptions.ProtocolError("the wait shut the watch's read")
+                elif isinstance(self.ended, Exception):
+                    raise self.ended
+                else:
+                    if self.ended == "expired":
+                        gone = {
+                            "kind": "Status",
+                            "code": 410,
+                            "reason": "Expired",
+                            "message": "too old",
+                        }
+                        yield json.dumps({"type": "ERROR", "object": gone}).encode() + b"\n"
+                    return
+        finally:
+            with cluster.lock:
+                cluster.open.remove(self)
+
+    def _unsent(self) -> list[bytes]:
+        lines = [
+            json.dumps({"type": kind, "object": item}).encode() + b"\n"
+            for version, call, kind, item in self.cluster.changes
+            if version > self.sent and call == self.call and _selected(item, self.options)
+        ]
+        self.sent = self.cluster.version
+        return lines
+
+    def shutdown(self) -> None:
+        with self.cluster.lock:
+            self.shut = True
+            self.cluster._wake()
+
+    def close(self) -> None:
+        pass
+
+    def release_conn(self) -> None:
+        pass
 
 
 class RawResponse:
-    """What the client returns for a call with `_preload_content=False`, as far as it is
+    """What the client returns for a list with `_preload_content=False`, as far as it is
     read: the body, and the connection to give back."""
 
     def __init__(self, data: bytes):
@@ -187,7 +363,19 @@ class RawResponse:
         pass
 
 
-def _selected(item: dict[str, Any], label_selector: str) -> bool:
+def _selected(item: dict[str, Any], options: dict[str, Any]) -> bool:
+    """Whether the object has the labels of the label selector, and the fields of the field
+    selector (a path of names: `involvedObject.uid=...`)."""
     labels = item["metadata"].get("labels", {})
-    wanted = dict(term.split("=", 1) for term in label_selector.split(","))
-    return all(labels.get(k) == v for k, v in wanted.items())
+    for term in filter(None, options.get("label_selector", "").split(",")):
+        key, value = term.split("=", 1)
+        if labels.get(key) != value:
+            return False
+    for term in filter(None, options.get("field_selector", "").split(",")):
+        path, value = term.split("=", 1)
+        found: Any = item
+        for name in path.split("."):
+            found = found.get(name, {})
+        if found != value:
+            return False
+    return True

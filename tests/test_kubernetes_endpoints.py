@@ -8,41 +8,27 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes.endpoints import ready_endpoints, wait_until_serving
 from components.readiness import CANCELLED, JudgeNotReady
-from tests import waits
-from tests.waits import Clock
+from tests import fake_kubernetes
+from tests.fake_kubernetes import FakeCluster
+
+SELECTOR = "kubernetes.io/service-name=ollama"
 
 
-def endpoint_slice(*ready: bool | None) -> dict[str, Any]:
+def endpoint_slice(*ready: bool | None, name: str = "ollama-abcde") -> dict[str, Any]:
     return {
+        "metadata": {"name": name, "uid": name, "labels": {"kubernetes.io/service-name": "ollama"}},
         "endpoints": [
             {"addresses": ["10.0.0.1"], "conditions": {} if r is None else {"ready": r}}
             for r in ready
-        ]
+        ],
     }
 
 
-class FakeDiscovery:
-    """DiscoveryV1Api's list call, answering one scripted list of slices per call."""
-
-    def __init__(self, *answers: list[dict[str, Any]] | Exception):
-        self.answers = list(answers)
-        self.selectors: list[str] = []
-        self.api_client = client.ApiClient()
-
-    def list_namespaced_endpoint_slice(self, namespace: str, **kwargs: Any) -> dict[str, Any]:
-        self.selectors.append(kwargs["label_selector"])
-        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
-        if isinstance(answer, Exception):
-            raise answer
-        return {"items": answer}
-
-
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from waits.quick_polls(monkeypatch, kubernetes_endpoints)
+def quick_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fake_kubernetes.quick_looks(monkeypatch)
 
 
 def test_ready_endpoints_counts_ready_and_unstated_ones_only():
@@ -51,21 +37,54 @@ def test_ready_endpoints_counts_ready_and_unstated_ones_only():
 
 
 def test_the_wait_ends_once_the_services_slice_has_a_ready_endpoint():
-    discovery = FakeDiscovery([], [endpoint_slice(False)], [endpoint_slice(True)])
-    wait_until_serving(discovery, "knitfab", "ollama", 60, Clock())
-    assert discovery.selectors == ["kubernetes.io/service-name=ollama"] * 3
+    cluster = FakeCluster(
+        steps=(
+            lambda c: None,
+            lambda c: setattr(c, "endpoint_slices", [endpoint_slice(False)]),
+            lambda c: setattr(c, "endpoint_slices", [endpoint_slice(True)]),
+        )
+    )
+    wait_until_serving(cluster, "knitfab", "ollama", 60, cluster.clock)
+    assert cluster.now == 4, "at the look after the slice's endpoint became ready"
+    assert cluster.calls == [("list_namespaced_endpoint_slice", SELECTOR)]
+    assert cluster.watched == [("list_namespaced_endpoint_slice", SELECTOR)]
+
+
+def test_other_services_slices_do_not_count():
+    other = endpoint_slice(True, name="other-abcde")
+    other["metadata"]["labels"] = {"kubernetes.io/service-name": "other"}
+    cluster = FakeCluster(endpoint_slices=(other,))
+    with pytest.raises(JudgeNotReady, match="had no ready endpoint within 5s"):
+        wait_until_serving(cluster, "knitfab", "ollama", 5, cluster.clock)
 
 
 def test_api_errors_are_retried_and_named_when_the_time_runs_out():
-    discovery = FakeDiscovery(client.ApiException(status=503, reason="Service Unavailable"))
+    cluster = FakeCluster()
+    cluster.failing["list_namespaced_endpoint_slice"] = client.ApiException(
+        status=503, reason="Service Unavailable"
+    )
     with pytest.raises(JudgeNotReady) as failure:
-        wait_until_serving(discovery, "knitfab", "ollama", 5, Clock())
+        wait_until_serving(cluster, "knitfab", "ollama", 5, cluster.clock)
     message = str(failure.value)
     assert "Service ollama (namespace knitfab) had no ready endpoint within 5s" in message
-    assert "503" in message
+    assert "(listing its EndpointSlices failed: (503)" in message
+    assert len(cluster.calls) == 5, "once a look"
+
+
+def test_a_failed_watch_is_listed_again_and_followed_on():
+    cluster = FakeCluster(
+        steps=(
+            lambda c: None,
+            lambda c: c.end_watches("expired"),
+            lambda c: setattr(c, "endpoint_slices", [endpoint_slice(True)]),
+        )
+    )
+    wait_until_serving(cluster, "knitfab", "ollama", 60, cluster.clock)
+    assert len(cluster.calls) == 2
 
 
 def test_an_interrupted_update_ends_the_wait():
     CANCELLED.set()
+    cluster = FakeCluster()
     with pytest.raises(JudgeNotReady, match="interrupted"):
-        wait_until_serving(FakeDiscovery([]), "knitfab", "ollama", 60, Clock())
+        wait_until_serving(cluster, "knitfab", "ollama", 60, cluster.clock)

@@ -4,6 +4,8 @@ scripts (tests/fake_kubernetes.py), and the reading of the kubelet's words."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -13,12 +15,12 @@ import urllib3
 from components import readiness
 from components.judge import MODEL_SCRIPT
 from components.kubernetes import rollout_watch as kubernetes_rollout_watch
-from components.kubernetes import wait as kubernetes_readiness
+from components.kubernetes import watches
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
 from components.kubernetes.wait import follow, wait_until_available
 from components.readiness import JudgeNotReady
 from components.settings import ClusterAccess
-from tests import waits
+from tests import fake_kubernetes
 from tests.fake_kubernetes import (
     TEMPLATE,
     FakeCluster,
@@ -28,7 +30,6 @@ from tests.fake_kubernetes import (
     refusal,
     replica_set,
 )
-from tests.waits import Clock
 
 CURRENT = replica_set("new")
 OLD = replica_set(
@@ -56,12 +57,12 @@ def kubelet_hook_message(output: str, pod_name: str = "ollama-new-a") -> str:
 
 
 @pytest.fixture(autouse=True)
-def quick_polls(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    yield from waits.quick_polls(monkeypatch, kubernetes_readiness)
+def quick_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    yield from fake_kubernetes.quick_looks(monkeypatch)
 
 
-def wait(cluster: FakeCluster, timeout: float = 3600, clock: Clock | None = None) -> list[str]:
-    """Waits on `cluster`; returns the lines reported."""
+def wait(cluster: FakeCluster, timeout: float = 3600, clock: Any = None) -> list[str]:
+    """Waits on `cluster` (on its clock unless told); returns the lines reported."""
     reported: list[str] = []
     wait_until_available(
         cluster,
@@ -71,14 +72,14 @@ def wait(cluster: FakeCluster, timeout: float = 3600, clock: Clock | None = None
         ("judge:1",),
         timeout,
         reported.append,
-        clock=clock or Clock(),
+        clock=clock or cluster.clock,
     )
     return reported
 
 
-def failure(cluster: FakeCluster, timeout: float = 3600) -> str:
+def failure(cluster: FakeCluster, timeout: float = 3600, clock: Any = None) -> str:
     with pytest.raises(JudgeNotReady) as failed:
-        wait(cluster, timeout)
+        wait(cluster, timeout, clock)
     return str(failed.value)
 
 
@@ -92,7 +93,8 @@ def set_deployment(value: dict[str, Any]):
 def test_an_available_deployment_is_ready_at_once():
     cluster = FakeCluster(AVAILABLE)
     assert wait(cluster) == ["Deployment ollama is available"]
-    assert cluster.calls == [("read_namespaced_deployment", "knitfab/ollama")]
+    assert cluster.calls == [("list_namespaced_deployment", "metadata.name=ollama")]
+    assert cluster.watched == []
 
 
 def test_progress_is_relayed_until_the_deployment_is_available():
@@ -127,26 +129,34 @@ def test_progress_is_relayed_until_the_deployment_is_available():
     ]
 
 
-def test_between_full_looks_only_the_deployment_is_read(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(kubernetes_readiness, "POLL_SECONDS", 1.0)
-    monkeypatch.setattr(kubernetes_readiness, "AVAILABLE_POLL_SECONDS", 0)
-    # The pod is ready; the controller has not yet said the Deployment is available.
+def test_after_the_first_lists_every_change_comes_by_the_watches():
+    starting = pod("ollama-new-a", CURRENT, waiting=("ContainerCreating", ""))
+    started = event(starting, "Started", "Started container ollama")
     cluster = FakeCluster(
         ROLLING,
         replica_sets=(CURRENT,),
-        pods=(pod("ollama-new-a", CURRENT, ready=True),),
-        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+        pods=(starting,),
+        steps=(
+            lambda c: None,
+            lambda c: setattr(c, "events", [started]),
+            lambda c: setattr(c, "pods", [pod("ollama-new-a", CURRENT)]),
+            lambda c: None,
+            set_deployment(AVAILABLE),
+        ),
     )
-    reported = wait(cluster, clock=Clock(step=0.25))
-    assert reported[-1] == "Deployment ollama is available"
-    full_look = [
-        "read_namespaced_deployment",
-        "list_namespaced_replica_set",
-        "list_namespaced_pod",
-        "list_namespaced_event",
+    assert wait(cluster)[-3:] == [
+        "ollama-new-a: Started container ollama",
+        "ollama-new-a: its postStart hook pulls and loads the models (judge:1)",
+        "Deployment ollama is available",
     ]
-    read = ["read_namespaced_deployment"]
-    assert [call for call, _ in cluster.calls] == full_look + read + read
+    selectors = [
+        ("list_namespaced_deployment", "metadata.name=ollama"),
+        ("list_namespaced_replica_set", "app=ollama"),
+        ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
+        ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
+    ]
+    assert cluster.calls == selectors
+    assert cluster.watched == selectors
 
 
 def test_the_calls_select_the_deployments_current_pods_and_their_events():
@@ -158,11 +168,39 @@ def test_the_calls_select_the_deployments_current_pods_and_their_events():
     )
     wait(cluster)
     assert cluster.calls[:4] == [
-        ("read_namespaced_deployment", "knitfab/ollama"),
+        ("list_namespaced_deployment", "metadata.name=ollama"),
         ("list_namespaced_replica_set", "app=ollama"),
         ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
         ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
     ]
+
+
+def test_a_new_current_replica_set_has_its_own_pods_followed():
+    newer = replica_set(
+        "newer",
+        {**TEMPLATE, "spec": {"containers": [{"name": "ollama", "image": "ollama/ollama:0.25"}]}},
+    )
+
+    def changed(cluster: FakeCluster) -> None:
+        cluster.deployment = deployment(generation=3, observed=3, updated=0)
+        cluster.deployment["spec"]["template"] = newer["spec"]["template"] | {
+            "metadata": TEMPLATE["metadata"]
+        }
+        cluster.replica_sets = [CURRENT, newer]
+        cluster.pods = [pod("ollama-newer-a", newer, ready=True)]
+
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(lambda c: None, changed),
+    )
+    said = failure(cluster, timeout=4)
+    assert "\n  pod ollama-newer-a: Running\n" in said
+    assert "ollama-new-a" not in said
+    pods = [selector for call, selector in cluster.calls if call == "list_namespaced_pod"]
+    assert pods == ["app=ollama,pod-template-hash=new", "app=ollama,pod-template-hash=newer"]
+    assert ("list_namespaced_pod", "app=ollama,pod-template-hash=newer") in cluster.watched
 
 
 # --- several replicas -------------------------------------------------------------------
@@ -225,21 +263,46 @@ def test_several_replicas_warnings_are_told_per_pod():
     ]
 
 
-def test_ready_replicas_events_are_not_read_again():
+def test_ready_replicas_events_are_not_followed():
     ready = [pod(n, CURRENT, ready=True) for n in THREE[:2]]
     starting = pod("ollama-new-c", CURRENT)
+
+    def crashes(cluster: FakeCluster) -> None:
+        cluster.pods = [pod("ollama-new-a", CURRENT), ready[1], starting]
+
     cluster = FakeCluster(
         deployment(wanted=3, updated=3, available=2),
         replica_sets=(CURRENT,),
         pods=(*ready, starting),
-        steps=(lambda c: None, lambda c: None, lambda c: None),
+        steps=(lambda c: None, lambda c: None, crashes, lambda c: None),
     )
     with pytest.raises(JudgeNotReady):
-        wait(cluster, timeout=3)
-    read = [argument for call, argument in cluster.calls if call == "list_namespaced_event"]
-    first_poll = [f"involvedObject.uid=pod-{name}" for name in THREE]
-    assert read[:3] == first_poll, "the first poll knows what was there before"
-    assert set(read[3:]) == {"involvedObject.uid=pod-ollama-new-c"}
+        wait(cluster, timeout=5)
+    listed = [selector for call, selector in cluster.calls if call == "list_namespaced_event"]
+    first_look = [f"involvedObject.uid=pod-{name}" for name in THREE]
+    assert listed == [*first_look, first_look[0]], "the first look knows what was there before"
+    watched = [selector for call, selector in cluster.watched if call == "list_namespaced_event"]
+    assert watched == [first_look[2], first_look[0]], "only a pod not ready has its events watched"
+
+
+def test_a_ready_pods_events_from_before_the_wait_do_not_count_when_it_fails_later():
+    ready = pod("ollama-new-a", CURRENT, ready=True)
+    earlier = event(ready, "Unhealthy", "Startup probe failed", count=2)
+    again = event(ready, "Killing", "Container ollama failed its startup probe")
+
+    def crashes(cluster: FakeCluster) -> None:
+        cluster.pods, cluster.events = [pod("ollama-new-a", CURRENT)], [earlier, again]
+
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(ready,),
+        events=(earlier,),
+        steps=(lambda c: None, crashes, set_deployment(AVAILABLE)),
+    )
+    reported = wait(cluster)
+    assert "ollama-new-a: Container ollama failed its startup probe" in reported
+    assert "ollama-new-a: Startup probe failed" not in reported
 
 
 def test_one_replica_that_cannot_pull_ends_the_wait_naming_that_pod():
@@ -331,13 +394,12 @@ def test_a_hook_failure_event_alone_waits_a_little_for_the_hooks_output():
         pods=(running,),
         steps=(lambda c: None, lambda c: setattr(c, "events", [failed_event])),
     )
-    clock = Clock()
     with pytest.raises(JudgeNotReady, match="did not report its output") as failed:
-        wait(cluster, clock=clock)
+        wait(cluster)
     assert "its postStart hook gave up" in str(failed.value)
     assert (
         3 + kubernetes_rollout_watch.HOOK_OUTPUT_SECONDS
-        <= clock.now
+        <= cluster.now
         <= 6 + (kubernetes_rollout_watch.HOOK_OUTPUT_SECONDS)
     )
 
@@ -431,15 +493,14 @@ def test_an_unschedulable_pod_ends_the_wait_after_a_grace_with_the_schedulers_wo
         replica_sets=(CURRENT,),
         pods=(pod("ollama-new-a", CURRENT, unschedulable=UNSCHEDULABLE),),
     )
-    clock = Clock()
     with pytest.raises(JudgeNotReady) as failed:
-        wait(cluster, clock=clock)
+        wait(cluster)
     assert str(failed.value).startswith(
         f"the judge's pod ollama-new-a (namespace knitfab) cannot be scheduled: {UNSCHEDULABLE}"
     )
     assert "ollama-judge:kubernetes.gpu" in str(failed.value)
     grace = kubernetes_rollout_watch.UNSCHEDULABLE_SECONDS
-    assert grace <= clock.now <= grace + 4
+    assert grace <= cluster.now <= grace + 4
 
 
 def test_a_pod_an_autoscaler_makes_room_for_is_waited_for():
@@ -502,10 +563,14 @@ def test_an_interrupted_update_ends_the_wait():
     assert "interrupted" in failure(FakeCluster(ROLLING))
 
 
-def test_a_deployment_deleted_meanwhile_ends_the_wait():
-    cluster = FakeCluster(ROLLING)
-    cluster.failing["read_namespaced_deployment"] = refusal(404, "Not Found")
-    assert "was deleted while `up` waited for it" in failure(cluster)
+def test_a_deployment_deleted_before_or_while_the_wait_follows_it_ends_the_wait():
+    assert "was deleted while `up` waited for it" in failure(FakeCluster(None))
+    deleting = deployment(updated=1)
+    deleting["metadata"]["deletionTimestamp"] = "2026-01-01T01:00:00Z"
+    for gone in (deleting, None):
+        cluster = FakeCluster(ROLLING, steps=(lambda c: None, set_deployment(gone)))
+        assert "was deleted while `up` waited for it" in failure(cluster)
+        assert cluster.now == 3, "seen at the look after the change"
 
 
 # --- the API's answers ------------------------------------------------------------------
@@ -521,38 +586,154 @@ def test_a_refused_call_ends_the_wait_naming_the_rights_needed():
         "cannot follow the judge's rollout: listing pods at https://cluster.example failed: 403 "
         'Forbidden (pods is forbidden: User "judge" cannot list resource "pods").'
     )
-    assert "get and list on deployments, replicasets, pods and events" in said
+    assert "list and watch on deployments, replicasets, pods and events" in said
 
 
-def test_events_that_cannot_be_read_are_done_without():
+def test_a_refused_watch_ends_the_wait_naming_the_rights_needed():
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,))
+    cluster.failing_watches["list_namespaced_replica_set"] = refusal(403, "Forbidden")
+    said = failure(cluster)
+    assert said.startswith(
+        "cannot follow the judge's rollout: watching ReplicaSets at https://cluster.example "
+        "failed: 403 Forbidden."
+    )
+    assert "list and watch on deployments, replicasets, pods and events" in said
+
+
+@pytest.mark.parametrize("refused", ["failing", "failing_watches"])
+def test_events_that_cannot_be_read_are_done_without(refused: str):
     cluster = FakeCluster(
         ROLLING,
         replica_sets=(CURRENT,),
         pods=(pod("ollama-new-a", CURRENT),),
-        steps=(lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
+        steps=(lambda c: None, lambda c: None, lambda c: None, set_deployment(AVAILABLE)),
     )
-    cluster.failing["list_namespaced_event"] = refusal(403, "Forbidden")
+    getattr(cluster, refused)["list_namespaced_event"] = refusal(403, "Forbidden")
     reported = wait(cluster)
-    assert "the pods' events cannot be read (403 Forbidden)" in " ".join(reported)
-    assert [c for c, _ in cluster.calls].count("list_namespaced_event") == 1
+    assert reported.count("the pods' events cannot be read (403 Forbidden)") == 1
+    assert reported[-1] == "Deployment ollama is available"
+    read = [call for call, _ in cluster.calls + cluster.watched]
+    assert read.count("list_namespaced_event") == 1 + (refused == "failing_watches")
 
 
 def test_an_api_that_does_not_answer_for_a_minute_ends_the_wait():
     cluster = FakeCluster(ROLLING)
-    cluster.failing["read_namespaced_deployment"] = urllib3.exceptions.MaxRetryError(
+    cluster.failing["list_namespaced_deployment"] = urllib3.exceptions.MaxRetryError(
         None, "/apis", ConnectionRefusedError("connection refused")
     )
-    clock = Clock()
     with pytest.raises(JudgeNotReady, match=r"the cluster's API has failed for 6.s") as failed:
-        wait(cluster, clock=clock)
+        wait(cluster)
     assert "connection refused" in str(failed.value)
+    assert "listing the Deployment at https://cluster.example failed" in str(failed.value)
+
+
+def test_an_api_that_stops_answering_while_watched_ends_the_wait_a_minute_later():
+    def stops(cluster: FakeCluster) -> None:
+        refused = urllib3.exceptions.MaxRetryError(None, "/apis", ConnectionRefusedError())
+        cluster.failing = dict.fromkeys(["list_namespaced_deployment"], refused)
+        cluster.end_watches(urllib3.exceptions.ProtocolError("connection reset"))
+
+    cluster = FakeCluster(ROLLING, steps=(lambda c: None, stops))
+    with pytest.raises(JudgeNotReady, match=r"the cluster's API has failed for 6.s") as failed:
+        wait(cluster)
+    assert "watching the Deployment" not in str(failed.value), "the last failure is named"
+    assert 2 + 60 <= cluster.now <= 2 + 62, "from the last look that had its answers"
 
 
 def test_a_short_outage_of_the_api_is_waited_out():
     cluster = FakeCluster(ROLLING)
-    cluster.failing["read_namespaced_deployment"] = urllib3.exceptions.ProtocolError("reset")
+    cluster.failing["list_namespaced_deployment"] = urllib3.exceptions.ProtocolError("reset")
     cluster.steps = [lambda c: None] * 5 + [lambda c: c.failing.clear(), set_deployment(AVAILABLE)]
     assert wait(cluster) == ["Deployment ollama is available"]
+
+
+# --- the watches ---------------------------------------------------------------------------
+
+
+def test_a_watch_that_breaks_is_listed_again_and_followed_on():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(
+            lambda c: None,
+            lambda c: c.end_watches(urllib3.exceptions.ProtocolError("connection reset")),
+            lambda c: setattr(c, "pods", [pod("ollama-new-a", CURRENT, ready=True)]),
+            set_deployment(AVAILABLE),
+        ),
+    )
+    assert wait(cluster)[-2:] == [
+        "ollama-new-a: ready: every model is pulled and loaded",
+        "Deployment ollama is available",
+    ]
+    assert [call for call, _ in cluster.calls].count("list_namespaced_pod") == 2
+
+
+def test_a_watch_whose_version_expired_is_listed_again_and_followed_on():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(
+            lambda c: None,
+            lambda c: c.end_watches("expired"),
+            lambda c: setattr(c, "pods", [pod("ollama-new-a", CURRENT, ready=True)]),
+            set_deployment(AVAILABLE),
+        ),
+    )
+    assert wait(cluster)[-2:] == [
+        "ollama-new-a: ready: every model is pulled and loaded",
+        "Deployment ollama is available",
+    ]
+    assert [call for call, _ in cluster.calls].count("list_namespaced_deployment") == 2
+
+
+def test_a_watch_the_server_ends_goes_on_from_its_last_version_without_a_list():
+    cluster = FakeCluster(
+        ROLLING,
+        replica_sets=(CURRENT,),
+        pods=(pod("ollama-new-a", CURRENT),),
+        steps=(
+            lambda c: None,
+            lambda c: setattr(c, "pods", [pod("ollama-new-a", CURRENT, node="gpu-node-2")]),
+            lambda c: c.end_watches(),
+            lambda c: setattr(c, "pods", [pod("ollama-new-a", CURRENT, ready=True)]),
+            set_deployment(AVAILABLE),
+        ),
+    )
+    reported = wait(cluster)
+    assert reported.count("ollama-new-a: ready: every model is pulled and loaded") == 1
+    assert len(cluster.calls) == 4, "nothing listed twice"
+    assert [call for call, _ in cluster.watched].count("list_namespaced_pod") == 2
+
+
+def test_an_interruption_ends_the_wait_within_a_second_and_leaves_no_watch(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr(watches, "TICK_SECONDS", 0.5)
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(pod("ollama-new-a", CURRENT),))
+    interrupted_at: list[float] = []
+
+    def interrupt() -> None:
+        time.sleep(1)
+        interrupted_at.append(time.monotonic())
+        readiness.CANCELLED.set()
+
+    threading.Thread(target=interrupt).start()
+    assert "interrupted" in failure(cluster, clock=time.monotonic)
+    assert time.monotonic() - interrupted_at[0] < 1
+    assert len(cluster.watched) == 4 and cluster.open == []
+
+
+def test_a_grace_runs_out_without_any_change(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(watches, "TICK_SECONDS", 0.1)
+    monkeypatch.setattr(kubernetes_rollout_watch, "UNSCHEDULABLE_SECONDS", 0.5)
+    waiting = pod("ollama-new-a", CURRENT, unschedulable=UNSCHEDULABLE)
+    cluster = FakeCluster(ROLLING, replica_sets=(CURRENT,), pods=(waiting,))
+    began = time.monotonic()
+    assert "cannot be scheduled" in failure(cluster, clock=time.monotonic)
+    assert 0.5 <= time.monotonic() - began < 1.5
+    assert cluster.open == []
 
 
 def test_an_unusable_kubeconfig_is_named(tmp_path):

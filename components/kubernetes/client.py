@@ -69,6 +69,9 @@ def connect(access: ClusterAccess) -> Connection:
     finally:
         logging.getLogger().removeHandler(logged)
     configuration.retries = 0
+    # The waits hold a watch open for each kind of object they follow and each pod not ready
+    # yet: connections the pool cannot keep are closed, each with a warning on stderr.
+    configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, 64)
     return Connection(client.ApiClient(configuration), logged.messages)
 
 

@@ -3,9 +3,8 @@ requests to `http://ollama:11434/v1/` then reach a judge.
 
 The provider's own Service wait ends only after a fixed 10 s of quiet following the last
 change to the Service's endpoints. The Service is created once its judge is ready (see
-judge.py), so its endpoint is ready the moment the EndpointSlice controller
-writes it, and this wait ends then, through the API, with the kubeconfig the provider
-uses.
+judge.py), so its endpoint is ready the moment the EndpointSlice controller writes it, and
+this wait, which watches the Service's EndpointSlices, ends then.
 """
 
 from __future__ import annotations
@@ -16,13 +15,12 @@ from typing import Any
 
 from kubernetes import client
 
-from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect
-from components.readiness import CANCELLED, JudgeNotReady
+from components.kubernetes.client import ClusterUnreadable, connect
+from components.kubernetes.watches import Watches
+from components.readiness import JudgeNotReady
 from components.settings import ClusterAccess
 
-POLL_SECONDS = 0.2
-REQUEST_TIMEOUT = (5, 15)
-SERVICE_LABEL = "kubernetes.io/service-name"
+LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 
 def ready_endpoints(slices: list[dict[str, Any]]) -> int:
@@ -45,31 +43,28 @@ def wait_until_serving(
 ) -> None:
     """Returns once the Service has a ready endpoint; raises JudgeNotReady when the time
     ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
-    plain = discovery.api_client.sanitize_for_serialization
-    deadline = clock() + timeout_seconds
+    slices = Watches(namespace)
+    selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
     failure = ""
-    while True:
-        try:
-            found = discovery.list_namespaced_endpoint_slice(
-                namespace,
-                label_selector=f"{SERVICE_LABEL}={service}",
-                _request_timeout=REQUEST_TIMEOUT,
-            )
-            if ready_endpoints(plain(found).get("items", [])):
-                return
-        except API_ERRORS as error:
-            failure = f" (listing its EndpointSlices failed: {error})"
-        if clock() >= deadline:
-            raise JudgeNotReady(
-                f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
-                f"ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
-                "cluster's controller-manager runs: it writes the Service's endpoints"
-            )
-        if CANCELLED.wait(POLL_SECONDS):
-            raise JudgeNotReady(
-                f"the update was interrupted while the Service {service} (namespace "
-                f"{namespace}) was getting its endpoint; the next `up` checks it again"
-            )
+
+    def serving(now: float) -> bool:
+        slices.update(lambda: {"its EndpointSlices": selected})
+        return ready_endpoints(slices.objects("its EndpointSlices")) > 0
+
+    def failed(error: Exception, failing_for: float) -> None:
+        nonlocal failure  # named when the time runs out
+        failure = f" ({slices.doing} failed: {error})"
+
+    interrupted = (
+        f"the update was interrupted while the Service {service} (namespace {namespace}) was "
+        "getting its endpoint; the next `up` checks it again"
+    )
+    if not slices.until(serving, failed, timeout_seconds, clock, interrupted):
+        raise JudgeNotReady(
+            f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
+            f"ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
+            "cluster's controller-manager runs: it writes the Service's endpoints"
+        )
 
 
 def follow(access: ClusterAccess, namespace: str, service: str, timeout_seconds: float) -> None:

@@ -2,14 +2,14 @@
 
 Carries everything the manual's `ollama.yaml` had (one replica, cpu 4 / memory 5Gi /
 one GPU as requests = limits, port 11434, a postStart model pull) and fixes its weak
-points: the pull waits for the server and retries, a readiness probe keeps the Service
-from routing to a judge without its models (the container and its probes:
-components/kubernetes/container.py), and one pull budget sizes the probes and the rollout
-deadline. More replicas are more judge pods behind the same Service, each with GPUs of
-its own. `pulumi up` follows the rollout itself, relays its progress, and fails with the
-reason as soon as it cannot succeed, a failed model pull included
-(components/kubernetes/wait.py). Optional: the namespace, a PersistentVolumeClaim
-for the models, a NetworkPolicy admitting only the evaluation's pods.
+points: the pull waits for the server and retries, the startup probe keeps the Service
+from routing to a judge without its models (a pod turns ready only once it passes; there
+is no readiness probe: components/kubernetes/container.py), and one pull budget sizes the
+probes and the rollout deadline. More replicas are more judge pods behind the same
+Service, each with GPUs of its own. `pulumi up` follows the rollout itself (by the API's
+watch), relays its progress, and fails with the reason as soon as it cannot succeed, a
+failed model pull included (components/kubernetes/wait.py). Optional: the namespace, a
+PersistentVolumeClaim for the models, a NetworkPolicy admitting only the evaluation's pods.
 
 Deliberately not created: GPU sharing (time-slicing, MIG) and the GPU device plugin,
 which belong to the cluster, and the evaluation pods, which Knitfab starts.

@@ -1,7 +1,7 @@
 """A Deployment's rollout as the Kubernetes API shows it, read from the API's objects
 (camelCase dicts, as the API sends them): when it is done, which ReplicaSet and pods are
-its current ones, and what the kubelet says about them. No calls: the reading is
-rollout_watch.py's.
+its current ones, and what the kubelet says about them. No calls: rollout_watch.py
+follows the objects.
 """
 
 from __future__ import annotations

@@ -1,9 +1,7 @@
-"""One look at the judge's rollout, poll by poll, for `up`'s wait (wait.py):
-is the Deployment Available yet, what has changed to tell, and can it still succeed.
-
-A look reads the Kubernetes API alone (the Deployment, the pods of its current ReplicaSet,
-their events; no logs and no exec, so the kubelets need not be reachable), and says the
-rollout cannot succeed when:
+"""What `up`'s wait (wait.py) follows of the judge's rollout, and what it holds against it.
+It follows the Deployment, its ReplicaSets, the pods of its current one and their events
+(the Kubernetes API alone: no logs and no exec, so the kubelets need not be reachable), and
+says the rollout cannot succeed when:
 
 - the postStart hook (the model pull) failed: the kubelet puts the hook's own output, where
   the model script leaves its reason, in the container's status;
@@ -18,18 +16,15 @@ next try may succeed.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from components.kubernetes import rollout
-from components.kubernetes.client import read_json
+from components.kubernetes.watches import Selected, Watches
 from components.readiness import JudgeNotReady, Report
 from components.settings import PROJECT
 
-# (connect, read) seconds for each call.
-REQUEST_TIMEOUT = (5, 15)
 # A pod the scheduler cannot place yet may soon be placed: a claim is being bound, or a
 # cluster autoscaler adds a node (it says so with an event, and the wait goes on).
 UNSCHEDULABLE_SECONDS = 30
@@ -39,15 +34,15 @@ SCALE_UP_EVENT = "TriggeredScaleUp"
 HOOK_OUTPUT_SECONDS = 10
 
 
-class RolloutWatch:
-    """One Deployment's current rollout, read poll by poll. Remembers what it has told, and
-    what was there before the wait began (so as not to hold it against this `up`)."""
+class RolloutWatch(Watches):
+    """One Deployment's current rollout, as its streams hold it. Remembers what it has told,
+    and what was there before the wait began (so as not to hold it against this `up`)."""
 
     def __init__(
         self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
     ) -> None:
-        self.apps, self.core = apps, core
-        self.namespace, self.name = namespace, name
+        super().__init__(namespace)
+        self.apps, self.core, self.name = apps, core, name
         self.models = ", ".join(models) or "no models"
         self.first = True
         self.earlier_deadline: dict[str, Any] | None = None
@@ -58,16 +53,16 @@ class RolloutWatch:
         self.events_readable = True
         self.told: set[str] = set()
         self.many = False  # several replicas: progress as counts (see _tell_counts)
-        self.counts = ""
+        self.counts = self.labels = ""
         self.pods: list[dict[str, Any]] = []
-        self.labels = ""
-        self.doing = ""
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
-        rollout cannot succeed, and the client's errors when the API does not answer."""
+        rollout cannot succeed, and the client's errors when the API fails."""
+        self._update(report)
         deployment = self._deployment()
-        if self._available(deployment, report):
+        if rollout.available(deployment):
+            report(f"Deployment {self.name} is available")
             return True
         exceeded = rollout.deadline_exceeded(deployment)
         if self.first:
@@ -75,25 +70,80 @@ class RolloutWatch:
         elif exceeded and exceeded != self.earlier_deadline:
             what = f"made no progress within its deadline: {exceeded.get('message')}"
             raise JudgeNotReady(self.unfinished(what))
-        self.pods = self._current_pods(deployment)
+        self.pods = self._current(deployment)[1]
         wanted = deployment["spec"].get("replicas", 1)
         self.many = wanted > 1
         for pod in self.pods:
             self._check_pod(pod, now, report)
         if self.many:
             self._tell_counts(wanted, report)
-        self.first = False
+        if self.first:  # what was there before is known: a ready pod's events are not needed
+            self.first = False
+            self._update(report)
         return False
 
-    def available(self, report: Report) -> bool:
-        """A quick look at the Deployment alone: True once it is Available."""
-        return self._available(self._deployment(), report)
+    def unfinished(self, what: str) -> str:
+        states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
+        return (
+            f"the judge's Deployment {self.name} (namespace {self.namespace}) {what}{states}\n"
+            f"  Its pods: kubectl -n {self.namespace} describe pods -l {self.labels}"
+        )
 
-    def _available(self, deployment: dict[str, Any], report: Report) -> bool:
-        if rollout.available(deployment):
-            report(f"Deployment {self.name} is available")
-            return True
-        return False
+    def _wanted(self) -> dict[str, Selected]:
+        """The Deployment; unless it is Available, its ReplicaSets, the pods of its current
+        one, and their events: every pod's at first (to know what was there before the
+        wait), then those of the pods not ready (a ready pod's hook succeeded)."""
+        by_name = {"field_selector": f"metadata.name={self.name}"}
+        wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
+        deployment = next(iter(self.objects("the Deployment")), None)
+        if not deployment or rollout.available(deployment):
+            return wanted
+        labels = deployment["spec"]["selector"].get("matchLabels", {})
+        self.labels = rollout.selector(labels)
+        by_labels = {"label_selector": self.labels}
+        wanted["ReplicaSets"] = (self.apps.list_namespaced_replica_set, by_labels)
+        replica_set, pods = self._current(deployment)
+        if replica_set:
+            template = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
+            selector = rollout.selector({**labels, rollout.TEMPLATE_HASH: template})
+            wanted["pods"] = (self.core.list_namespaced_pod, {"label_selector": selector})
+        for pod in pods if self.events_readable else []:
+            if self.first or not rollout.ready(pod):
+                about = {"field_selector": f"involvedObject.uid={rollout.uid(pod)}"}
+                events = self.core.list_namespaced_event
+                wanted[f"events of {pod['metadata']['name']}"] = (events, about)
+        return wanted
+
+    def _update(self, report: Report) -> None:
+        try:
+            self.update(self._wanted)
+        except ApiException as error:
+            if error.status != 403 or "events of" not in self.doing:
+                raise
+            # Not needed: a failed hook shows in the container's status too.
+            self.events_readable = False
+            report(f"the pods' events cannot be read ({error.status} {error.reason})")
+            self.update(self._wanted)
+
+    def _deployment(self) -> dict[str, Any]:
+        found = self.objects("the Deployment")
+        if not found or found[0]["metadata"].get("deletionTimestamp"):
+            raise JudgeNotReady(
+                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
+                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
+                "`up --refresh` creates it again"
+            )
+        return found[0]
+
+    def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
+        """The current ReplicaSet (None until the controller creates it; Recreate: once the
+        old pods are gone), and its pods, by name."""
+        sets = [rs for rs in self.objects("ReplicaSets") if rollout.is_current(rs, deployment)]
+        # Should there be two, the controller takes the oldest.
+        current = min(sets, key=lambda rs: rs["metadata"]["creationTimestamp"], default=None)
+        pods = [pod for pod in self.objects("pods") if current and rollout.owned_by(pod, current)]
+        pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
+        return current, sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
     def _tell_counts(self, wanted: int, report: Report) -> None:
         """Several replicas' progress, as counts when they change: a line per pod and step
@@ -105,87 +155,10 @@ class RolloutWatch:
             self.counts = counts
             report(counts)
 
-    def unfinished(self, what: str) -> str:
-        states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
-        return (
-            f"the judge's Deployment {self.name} (namespace {self.namespace}) {what}{states}\n"
-            f"  Its pods: kubectl -n {self.namespace} describe pods -l {self.labels}"
-        )
-
-    def _call(self, doing: str, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        self.doing = doing
-        return read_json(method, *args, _request_timeout=REQUEST_TIMEOUT, **kwargs)
-
-    def _deployment(self) -> dict[str, Any]:
-        read = self.apps.read_namespaced_deployment
-        try:
-            found = self._call("reading the Deployment", read, self.name, self.namespace)
-        except ApiException as error:
-            if error.status != 404:
-                raise
-            found = None
-        if not found or found["metadata"].get("deletionTimestamp"):
-            raise JudgeNotReady(
-                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
-                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
-                "`up --refresh` creates it again"
-            )
-        return dict(found)
-
-    def _current_pods(self, deployment: dict[str, Any]) -> list[dict[str, Any]]:
-        labels = deployment["spec"]["selector"].get("matchLabels", {})
-        self.labels = rollout.selector(labels)
-        sets = self._call(
-            "listing ReplicaSets",
-            self.apps.list_namespaced_replica_set,
-            self.namespace,
-            label_selector=self.labels,
-        )["items"]
-        current = [rs for rs in sets if rollout.is_current(rs, deployment)]
-        if not current:
-            return []  # not created yet (Recreate: only once the old pods are gone)
-        # Should there be two, the controller takes the oldest.
-        replica_set = min(current, key=lambda rs: rs["metadata"]["creationTimestamp"])
-        template_hash = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
-        pods = self._call(
-            "listing pods",
-            self.core.list_namespaced_pod,
-            self.namespace,
-            label_selector=rollout.selector({**labels, rollout.TEMPLATE_HASH: template_hash}),
-        )["items"]
-        return [
-            pod
-            for pod in pods
-            if rollout.owned_by(pod, replica_set) and not pod["metadata"].get("deletionTimestamp")
-        ]
-
-    def _events(self, pod: dict[str, Any], report: Report) -> list[dict[str, Any]]:
-        if not self.events_readable:
-            return []
-        try:
-            return list(
-                self._call(
-                    "listing events",
-                    self.core.list_namespaced_event,
-                    self.namespace,
-                    field_selector=f"involvedObject.uid={rollout.uid(pod)}",
-                )["items"]
-            )
-        except ApiException as error:
-            if error.status != 403:
-                raise
-            # Not needed: a failed hook shows in the container's status too.
-            self.events_readable = False
-            report(f"the pods' events cannot be read ({error.status} {error.reason})")
-            return []
-
     def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
-        # A ready pod's events say nothing the wait needs (its hook succeeded), and with
-        # many replicas each read costs a call per pod per poll. The first poll reads them
-        # all: what was there before the wait must be known should a pod fail later.
-        events = self._events(pod, report) if self.first or not rollout.ready(pod) else []
+        events = self.objects(f"events of {name}")
         if self.first:
             self.earlier_events.update({rollout.uid(e): rollout.times(e) for e in events})
             self.earlier_exits[uid] = {c["name"]: rollout.exited(c) for c in containers}
