@@ -14,6 +14,8 @@ from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
 from tests.fake_docker import FakeContainer
 
+pytest_plugins = ["tests.unread_futures"]
+
 
 @pytest.fixture(autouse=True, scope="module")
 def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:

@@ -3,6 +3,8 @@ beside the program so that its lines reach the engine while it waits."""
 
 from __future__ import annotations
 
+import gc
+import logging
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -70,3 +72,25 @@ def test_a_wait_that_fails_fails_the_program():
 
     with pytest.raises(JudgeNotReady, match="the judge gave up"):
         run_wait(wait)
+
+
+def test_a_wait_that_fails_a_resource_leaves_no_unread_error_behind(
+    caplog: pytest.LogCaptureFixture,
+):
+    def wait(report: Report) -> str:
+        raise JudgeNotReady("the judge gave up")
+
+    def build() -> dict[str, pulumi.Output[str]]:
+        namespace = k8s.core.v1.Namespace("judges")
+        ready = namespace.id.apply(lambda _: beside_the_program(wait, namespace))
+        # Like the judge's Service: a resource that waits for the judge, and so fails too.
+        k8s.core.v1.ConfigMap("after-the-judge", opts=pulumi.ResourceOptions(depends_on=[ready]))
+        return {"ready": ready}
+
+    with pytest.raises(JudgeNotReady):
+        Program().run(build)
+    # The next program drops what the failed one left; asyncio reports when collecting.
+    Program().run(dict)
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        gc.collect()
+    assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
