@@ -152,6 +152,13 @@ def test_an_unhealthy_container_is_still_waited_for():
     wait_on(container)
 
 
+def test_only_docker_says_the_container_stopped_not_the_end_of_its_log():
+    container = FakeContainer(
+        health="starting", steps=[lambda c: c.end_log(), lambda c: c.set_health("healthy")]
+    )
+    wait_on(container)
+
+
 def test_a_container_that_gave_up_ends_the_wait_with_the_pulls_error():
     reported: list[str] = []
     container = FakeContainer(health="starting", steps=[lambda c: (c.say(GAVE_UP), c.restart())])

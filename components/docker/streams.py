@@ -63,9 +63,8 @@ class ContainerStreams:
                 return HEALTHY
             case ("events", {"Action": "die"}):
                 return STOPPED
-            case ("log", StreamEnded(error=None)):  # only a stopped container's log ends
+            case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
                 self._log_ended = True
-                return STOPPED
             case (source, StreamEnded(error=error)):
                 why = f": {error}" if error else ""
                 raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
