@@ -44,7 +44,9 @@ def quick_ticks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def readers() -> list[str]:
-    return [t.name for t in threading.enumerate() if t.name.startswith("ollama-judge-")]
+    """The threads that read the container's streams."""
+    names = ("ollama-judge-log", "ollama-judge-events")
+    return [t.name for t in threading.enumerate() if t.name in names]
 
 
 def wait_on(
