@@ -12,7 +12,8 @@ from components import model_registry
 from components.docker import wait as docker_readiness
 from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
-from tests.fake_docker import FakeContainer
+
+pytest_plugins = ["tests.unread_futures"]
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -21,7 +22,7 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
         yield
         return
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(docker_readiness, "container_of", lambda host, id: FakeContainer())
+        patch.setattr(docker_readiness, "follow", lambda *args: None)
         patch.setattr(kubernetes_readiness, "follow", lambda *args: None)
         patch.setattr(kubernetes_endpoints, "follow", lambda *args: None)
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)

@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from components.docker import wait as docker_wait
 from components.docker.judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
+from components.readiness import JudgeNotReady
 from components.settings import DockerJudgeArgs, JudgeSettings, Registry
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
@@ -69,7 +71,7 @@ def test_default_has_a_healthcheck_that_requires_every_model(default: Program):
         "check",
         "llama3.2",
     ]
-    # `up` waits itself (components/docker_readiness.py), not through the provider.
+    # `up` waits itself (components/docker/wait.py), not through the provider.
     assert container["wait"] is False
     # The server's start (120 s) plus the default pull budget (1800 s).
     assert healthcheck["startPeriod"] == "32m0s"
@@ -248,3 +250,31 @@ def test_private_registries_reach_the_container(tmp_path, default: Program):
     ]
     assert "OLLAMA_JUDGE_INSECURE_REGISTRIES=plain.lan" in container["envs"]
     assert_only_changed(default, private, "ollama-container:uploads", "ollama-container:envs")
+
+
+def test_up_waits_for_the_judge_through_the_engine_the_provider_uses(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    waits: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(docker_wait, "follow", lambda *args: waits.append(args[:4]))
+    deploy(replace(DockerJudgeArgs(), engine_host="tcp://judge-box:2375"))
+    # The server's start (120 s) plus the default pull budget (1800 s).
+    assert waits == [("tcp://judge-box:2375", "ollama-container-id", ("llama3.2",), 1920)]
+
+
+def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason(monkeypatch: pytest.MonkeyPatch):
+    def gave_up(*args: Any) -> None:
+        raise JudgeNotReady("the judge container ollama is not ready (llama3.2): could not pull")
+
+    monkeypatch.setattr(docker_wait, "follow", gave_up)
+    with pytest.raises(JudgeNotReady, match="could not pull"):
+        deploy(DockerJudgeArgs())
+
+
+def test_a_preview_does_not_wait(monkeypatch: pytest.MonkeyPatch):
+    def must_not_wait(*args: Any) -> None:
+        raise AssertionError("a preview waited for the judge")
+
+    monkeypatch.setattr(docker_wait, "follow", must_not_wait)
+    preview = deploy_judge(DockerJudge, DockerJudgeArgs(), Program(preview=True))
+    assert preview.one(CONTAINER)

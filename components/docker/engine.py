@@ -9,16 +9,20 @@ contexts are not followed: the provider does not follow them either.
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from typing import Any
 
 import docker
 import requests
 from docker.errors import DockerException
+from docker.types import CancellableStream
 from docker.utils import kwargs_from_env
 
 LOCAL_SOCKET = "unix:///var/run/docker.sock"
 # Short: this runs before every preview, and a missing engine must not stall it.
 TIMEOUT_SECONDS = 5
+# What the client raises when the engine does not answer, or answers with an error.
+ENGINE_ERRORS = (DockerException, requests.RequestException)
 
 
 class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside, not an error)
@@ -44,7 +48,7 @@ def docker_client(host: str | None) -> docker.DockerClient:
             tls=kwargs_from_env().get("tls", False),
             use_ssh_client=True,
         )
-    except (DockerException, requests.RequestException) as error:
+    except ENGINE_ERRORS as error:
         raise DockerEngineUnreachable(
             f"cannot reach the Docker engine at {address}: {error}"
         ) from None
@@ -55,9 +59,31 @@ def engine_info(host: str | None) -> dict[str, Any]:
     client = docker_client(host)
     try:
         return client.info()
-    except (DockerException, requests.RequestException) as error:
+    except ENGINE_ERRORS as error:
         raise DockerEngineUnreachable(
             f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
         ) from None
     finally:
         client.close()
+
+
+def close_stream(stream: CancellableStream) -> None:
+    """Ends a stream of the engine (its events, a followed log) that another thread may be
+    reading: that read returns."""
+    try:
+        stream.close()
+    except NameError:
+        # Through an ssh:// host, docker 7.2's CancellableStream.close looks for a socket
+        # behind the `ssh` command's pipe, finds none, and fails (UnboundLocalError; no
+        # upstream issue found). Ending the `ssh` command ends the read: its socket
+        # stand-in is where docker's own APIClient._get_raw_response_socket finds it.
+        stream._response.raw._fp.fp.channel.close()  # type: ignore[attr-defined]
+
+
+def since_value(rfc3339: str) -> str:
+    """A time as the engine writes it ("2024-05-01T10:00:00.123456789Z") as its `since`
+    parameters take it ("1714557600.123456789"): to the nanosecond, which a datetime
+    cannot hold."""
+    whole, _, fraction = rfc3339.rstrip("Z").partition(".")
+    seconds = int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
+    return f"{seconds}.{fraction[:9]:0<9}"

@@ -131,8 +131,9 @@ class DockerJudge(JudgeComponent):
             return name
 
         def until_ready(report: readiness.Report) -> str:
-            wait.wait_until_ready(
-                wait.container_of(args.engine_host, container_id),
+            wait.follow(
+                args.engine_host,
+                container_id,
                 args.judge.models,
                 judge.ready_within_seconds(args.judge.pull_timeout_seconds),
                 report,
