@@ -1,15 +1,12 @@
 """`pulumi up|preview|refresh|destroy` for this project, on any Pulumi install.
 
-The offline toolchain has no Python language host (toolchain/bootstrap.sh), so these
-operations run through Pulumi's Automation API: it serves `__main__.py` from this process
-to the `pulumi` CLI, which does the rest as usual (same engine, backend, plugins and stack
-files). As with the CLI, `up` and `destroy` preview, then ask, unless --yes (which still
-previews) or --skip-preview (which does neither). Besides, what an interrupted operation
-left is repaired first (repair.py), Ctrl-C works as in the CLI (interrupts.py), each error
-and warning is shown once (output.py), and the result is not read back (engine_only.py).
+The offline toolchain has no Python language host (toolchain/bootstrap.sh), so these run
+through Pulumi's Automation API, which serves `__main__.py` from this process to the CLI;
+the CLI does the rest as usual. As with the CLI, `up` and `destroy` preview, then ask,
+unless --yes (which still previews) or --skip-preview (which does neither). Besides, the
+stack is repaired first (repair.py), Ctrl-C works as in the CLI (interrupts.py), each
+diagnostic is shown once (output.py) and no result is read back (engine_only.py).
 """
-
-from __future__ import annotations
 
 import argparse
 import sys

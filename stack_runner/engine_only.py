@@ -1,17 +1,15 @@
 """`up`, `refresh` and `destroy` without reading their result back.
 
 After the engine's command, the Automation API's `Stack.up` runs `pulumi stack output`
-twice and `pulumi stack history` once (`refresh` and `destroy` the history) to build a
-result the runner never reads: about 1.5 s per `up` on 2 cores, which `pulumi up` does not
-spend. It has no switch for these reads (pulumi/pulumi#5453 is the open issue on this
-overhead), so within `engine_only(stack)` the command starts nothing once an engine
-command has succeeded, and the operation ends there; a failed one raises as usual.
+twice and `pulumi stack history` once (`refresh`, `destroy`: the history) for a result the
+runner never reads: about 1.5 s per `up` on 2 cores, which `pulumi up` does not spend. It
+has no switch for that (pulumi/pulumi#5453 is the open issue on this overhead), so within
+`engine_only(stack)` the command starts nothing after an engine command has succeeded.
 """
 
-from __future__ import annotations
-
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+import contextlib
+from collections.abc import Iterator
+from typing import Any
 
 from pulumi import automation as auto
 
@@ -28,30 +26,22 @@ class EngineOnlyCommand(auto.PulumiCommand):
 
     engine_only = engine_done = False
 
-    def run(
-        self,
-        args: list[str],
-        cwd: str,
-        additional_env: Mapping[str, str],
-        on_output: auto.OnOutput | None = None,
-        on_error: auto.OnOutput | None = None,
-    ) -> auto.CommandResult:
+    def run(self, args: list[str], *rest: Any, **options: Any) -> auto.CommandResult:
         if self.engine_done:
             raise ResultNotRead
-        result = super().run(args, cwd, additional_env, on_output, on_error)
+        result = super().run(args, *rest, **options)
         self.engine_done = self.engine_only and args[0] in READ_BACK
         return result
 
 
-@contextmanager
+@contextlib.contextmanager
 def engine_only(stack: auto.Stack) -> Iterator[None]:
     """Runs the block's operation up to the end of the engine's command (see above)."""
     command = stack.workspace.pulumi_command
     assert isinstance(command, EngineOnlyCommand), "open the stack with an EngineOnlyCommand"
     command.engine_only, command.engine_done = True, False
     try:
-        yield
-    except ResultNotRead:
-        pass
+        with contextlib.suppress(ResultNotRead):
+            yield
     finally:
         command.engine_only = command.engine_done = False

@@ -8,8 +8,6 @@ SIGTERM, or the terminal closing) from here. A command that only reads or writes
 state has nothing to cancel: it finishes, a moment later, and no other starts.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import signal
@@ -26,6 +24,10 @@ from stack_runner.output import say
 
 # The CLI's commands that run the engine, which a Ctrl-C asks to cancel.
 ENGINE_COMMANDS = frozenset({"up", "preview", "refresh", "destroy", "import"})
+CANCELLING = (
+    "Cancelling: the engine finishes the step in flight and records it. "
+    "Press Ctrl-C again to stop at once."
+)
 
 
 class ForwardingPulumiCommand(auto.PulumiCommand):
@@ -109,13 +111,7 @@ def forward_signals(command: ForwardingPulumiCommand) -> None:
             return
         command.interrupts += 1
         CANCELLED.set()
-        if command.interrupts == 1:
-            say(
-                "Cancelling: the engine finishes the step in flight and records it. "
-                "Press Ctrl-C again to stop at once."
-            )
-        else:
-            say("Stopping at once.")
+        say(CANCELLING if command.interrupts == 1 else "Stopping at once.")
         # SIGTERM stays SIGTERM; after twice, the CLI is not listening any more.
         forwarded = signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT
         with contextlib.suppress(ProcessLookupError):

@@ -1,19 +1,12 @@
-"""What the stack runner says, and the CLI's output as it shows it: each error and warning
-in full once.
+"""What the stack runner says, and the CLI's output as it shows it: each diagnostic once.
 
-Run by the Automation API, the CLI has no terminal, so it draws its progress a line per
-change of a resource's row, ending in the row's latest diagnostic, and repeats each one
-in full under "Diagnostics:" at the end (in a terminal it redraws the rows without them).
-Here a row only says that there is an error or a warning; the diagnostics say it.
-
-A program's error also comes a second time, as "an unhandled error occurred: <message>":
-the Automation API's server for an inline program logs the error and returns it too,
-where the CLI's own Python host reports a run that bailed (pulumi/pulumi#10222), which the
-Automation API offers no way to do. That repeat is left out: from the rows and their
-count of errors, from the diagnostics, and from stderr, where --diff puts them.
+Without a terminal, the CLI prints a line per change of a resource's row, ending in the
+row's latest diagnostic, and each diagnostic again in full under "Diagnostics:". Here a
+row only says that there is an error or a warning. A program's error also comes a second
+time, as "an unhandled error occurred: <message>": the Automation API's server logs it and
+returns it too, where the CLI's Python host reports a bailed run (pulumi/pulumi#10222).
+That repeat is left out: from the rows (and their count), the diagnostics and stderr.
 """
-
-from __future__ import annotations
 
 import contextlib
 import os
@@ -86,4 +79,5 @@ def say(message: str) -> None:
 
 def shown() -> dict[str, Any]:
     """Where one operation's output goes: to the user, each error and warning once."""
-    return {"on_output": Once(print, rows=True), "on_error": Once(say), "color": "auto"}
+    echo = Once(lambda line: print(line, flush=True), rows=True)
+    return {"on_output": echo, "on_error": Once(say), "color": "auto"}

@@ -1,24 +1,19 @@
 """Gets a stack that an interrupted operation left behind back to where the engine can
-work on it, with the engine's own commands, touching nothing this project did not create.
+work on it, with the engine's own commands, touching nothing this project did not create:
 
-- A lock left by a process of this machine that has ended is removed (`pulumi cancel`);
-  one held by a live process, or by another machine, is reported with that command.
-- Steps left pending in the state (the engine was stopped mid-step) are cleared by
-  `pulumi refresh --clear-pending-creates`: it drops the pending creates and, like every
-  engine operation, writes back the state without the other pending steps (updates,
-  deletes), as it has read the resources to be. `up` then makes the rest again.
-- First, a container that such a create made, or any of the judge's name that carries
-  this stack's label but is not in the state, is removed, so that `up` can create it; a
-  container without the label is never touched.
+- a lock of a process of this machine that has ended is removed (`pulumi cancel`); one of
+  a live process, or of another machine, is reported with that command;
+- a container that an unfinished create made (it carries this stack's label, the state
+  does not know it) is removed, so `up` can create it; one without the label never is;
+- then `pulumi refresh --clear-pending-creates` drops the unfinished creates and, as every
+  engine operation does, writes the state back without the other unfinished steps.
 """
-
-from __future__ import annotations
 
 import os
 import re
 import socket
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 from pulumi import automation as auto
 
@@ -29,7 +24,6 @@ from components.settings import PROJECT, ConfigError, DockerJudgeArgs
 from stack_runner.engine_only import engine_only
 from stack_runner.output import shown
 
-T = TypeVar("T")
 # One lock in the engine's "the stack is currently locked" error: who took it, where.
 LOCK = re.compile(r"^\s*\S+: created by (?P<user>[^@\s]*)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
 
@@ -50,12 +44,12 @@ def has_ended(host: str, pid: int) -> bool:
 
 
 def with_stale_locks_cleared(
-    stack: auto.Stack, operation: Callable[[], T], say: Callable[[str], None], cli: str
-) -> T:
+    stack: auto.Stack, operation: Callable[[], None], say: Callable[[str], None], cli: str
+) -> None:
     """Runs `operation`; if the stack is locked only by processes of this machine that
     have ended, removes their locks and runs it once more."""
     try:
-        return operation()
+        operation()
     except auto.ConcurrentUpdateError as error:
         holders = [m for line in str(error).splitlines() if (m := LOCK.match(line))]
         if not holders:
@@ -73,18 +67,13 @@ def with_stale_locks_cleared(
             f"it (pid {pids} of this machine): removing the lock"
         )
         stack.cancel()
-        return operation()
-
-
-def describe(step: Mapping[str, Any]) -> str:
-    resource = step.get("resource", {})
-    name = str(resource.get("urn", "?")).rsplit("::", 1)[-1]
-    return f"{step.get('type', '?')} {name} ({resource.get('type', '?')})"
+        operation()
 
 
 def remove_orphan_containers(
     stack: auto.Stack, deployment: Mapping[str, Any], say: Callable[[str], None]
 ) -> None:
+    """Removes the judge's containers that carry this stack's label but are not in the state."""
     config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
         settings = settings_from_config(config, stack.name)
@@ -127,10 +116,8 @@ def repair(stack: auto.Stack, say: Callable[[str], None], cli: str) -> None:
     remove_orphan_containers(stack, deployment, say)
     if not (pending := deployment.get("pending_operations")):
         return
-    say(
-        f"--- the last operation on stack {stack.name} was interrupted and left {len(pending)} "
-        "step(s) unfinished: " + "; ".join(describe(step) for step in pending)
-    )
+    steps = "; ".join(f"{s['type']} {s['resource']['urn'].rsplit('::', 1)[-1]}" for s in pending)
+    say(f"--- the last operation on stack {stack.name} was interrupted, leaving: {steps}")
 
     def refresh() -> None:
         with engine_only(stack):

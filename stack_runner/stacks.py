@@ -1,10 +1,9 @@
 """The project's stacks, opened through the Automation API with the project directory as
 the workspace: Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI,
-and `__main__.py` runs in this process as the language host would run it.
-
-The knitfab program's imports (the Kubernetes SDK and client: about a second on 2 cores)
-start as its stack is opened, in a thread that overlaps the CLI's own start (about 0.7 s
-before it runs the program); the program then finds them done, or waits for the rest.
+and `__main__.py` runs in this process as the language host would run it. The knitfab
+program's imports (the Kubernetes SDK and client: about a second on 2 cores) start as its
+stack is opened, in a thread beside the CLI's own start (about 0.7 s before it runs the
+program), which then finds them done or waits for the rest.
 """
 
 import contextlib
