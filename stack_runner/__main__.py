@@ -10,9 +10,8 @@ from stack_runner.output import CLI, INTERRUPTED, say
 
 
 def stopped_while_starting(_signum: int, _frame: object) -> None:
-    """Ctrl-C before `main` hands it to stack_runner/interrupts.py: no CLI has been asked
-    anything yet. Without this, Python would show the traceback of whatever it was
-    importing (the imports below take about a second)."""
+    """Ctrl-C before `main` hands it to interrupts.py (the imports below take a second), when
+    no CLI has been asked anything: said so, not as the traceback of an import."""
     say(f"{CLI} was interrupted while starting: nothing changed")
     raise SystemExit(INTERRUPTED)
 

@@ -29,8 +29,9 @@ class EngineOnlyCommand(auto.PulumiCommand):
     def run(self, args: list[str], *rest: Any, **options: Any) -> auto.CommandResult:
         if self.engine_done:
             raise ResultNotRead
+        engine = args[0] in READ_BACK  # before the CLI's run puts its own options first
         result = super().run(args, *rest, **options)
-        self.engine_done = self.engine_only and args[0] in READ_BACK
+        self.engine_done = self.engine_only and engine
         return result
 
 

@@ -35,6 +35,7 @@ def fake_cli(monkeypatch: pytest.MonkeyPatch) -> type[FakeCLI]:
     def run(self: FakeCLI, args: list[str], *rest: Any, **options: Any) -> auto.CommandResult:
         self.runs.append(args[0])
         code = 255 if args[0] == self.failing else 0
+        args.insert(0, "--non-interactive")  # as the real one does
         result = auto.CommandResult(stdout="", stderr="error: failed" if code else "", code=code)
         if code:
             raise create_command_error(result)
