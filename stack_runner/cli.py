@@ -94,7 +94,9 @@ def main(argv: list[str] | None = None) -> int:
     except repair.StackBlocked as blocked:
         say(f"error: {blocked}")
         return 1
-    except auto.CommandError:  # the engine's own words were shown as they came
+    except auto.CommandError:  # the engine's own words were shown as they came, but:
+        if command.unshown:  # those of a command whose output is not shown (a state read)
+            say(command.unshown)
         if command.interrupts:
             say(
                 f"{CLI} {operation} was interrupted. The next `{CLI} up{stack_option}` "

@@ -37,6 +37,7 @@ class ForwardingPulumiCommand(auto.PulumiCommand):
     engine_at_work = False
     interrupts = 0  # passed on to the engine
     stopped = False  # interrupted before the engine ran: no command starts any more
+    unshown = ""  # what the last command said on stderr when it failed, if nobody showed it
 
     def run(
         self,
@@ -67,6 +68,7 @@ class ForwardingPulumiCommand(auto.PulumiCommand):
             code = process.wait()
             self.process, self.engine_at_work = None, False
         result = auto.CommandResult(stdout=stdout.text(), stderr=stderr.text(), code=code)
+        self.unshown = result.stderr if code and on_error is None else ""
         if code != 0:
             raise create_command_error(result)
         return result
@@ -99,8 +101,7 @@ def forward_signals(command: ForwardingPulumiCommand) -> None:
     """From now on, Ctrl-C, SIGTERM and SIGHUP go to the CLI instead of ending Python."""
 
     def handle(signum: int, _frame: Any) -> None:
-        process = command.process
-        if process is None:  # no command at work (set-up, a prompt): stop here
+        if (process := command.process) is None:  # no command at work (set-up, a prompt)
             raise KeyboardInterrupt
         if not command.engine_at_work:
             # Nothing to cancel gracefully: the command finishes and `run` starts no other;

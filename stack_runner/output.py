@@ -34,8 +34,7 @@ class Once:
     `write`, but what is said twice (see above)."""
 
     def __init__(self, write: Callable[[str], Any], rows: bool = False):
-        self.write = write
-        self.in_progress = rows
+        self.write, self.in_progress = write, rows
         self.repeat: str | None = None  # the indentation of the repeat being left out
         self.repeats = 0  # left out of the rows
 
@@ -60,8 +59,7 @@ class Once:
 
     def diagnostic(self, plain: str, line: str) -> str | None:
         if start := DIAGNOSTIC.match(plain):
-            repeat = start[2] == "error" and start[3].startswith(REPEAT)
-            self.repeat = start[1] if repeat else None
+            self.repeat = start[1] if start[3].startswith(REPEAT) else None
         elif not (self.repeat is not None and plain.strip() and plain.startswith(self.repeat)):
             self.repeat = None
         return None if self.repeat is not None else line

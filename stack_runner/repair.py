@@ -73,7 +73,6 @@ def with_stale_locks_cleared(
 def remove_orphan_containers(
     stack: auto.Stack, deployment: Mapping[str, Any], say: Callable[[str], None]
 ) -> None:
-    """Removes the judge's containers that carry this stack's label but are not in the state."""
     config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
         settings = settings_from_config(config, stack.name)

@@ -173,3 +173,23 @@ def private_pulumi_imports(path: Path) -> list[str]:
 def test_nothing_imports_a_private_module_of_pulumi():
     sources = [p for p in PROJECT_DIR.rglob("*.py") if ".venv" not in p.parts]
     assert {str(p): private_pulumi_imports(p) for p in sources if private_pulumi_imports(p)} == {}
+
+
+def test_the_words_of_a_failed_command_whose_output_is_not_shown_reach_the_user(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    # A CLI that fails every command, as without PULUMI_CONFIG_PASSPHRASE: the runner's
+    # first command (stack select) shows no output of its own.
+    failing = tmp_path / "pulumi"
+    failing.write_text("#!/bin/sh\necho 'error: passphrase must be set' >&2\nexit 255\n")
+    failing.chmod(0o755)
+
+    class FailingCLI(cli.RunnerCommand):
+        def __init__(self) -> None:  # no `pulumi version`
+            self.command = str(failing)
+
+    monkeypatch.setattr(cli, "RunnerCommand", FailingCLI)
+    monkeypatch.setattr(cli, "forward_signals", lambda command: None)
+    assert cli.main(["up", "--stack", "local", "--skip-preview"]) == 1
+    said = capsys.readouterr().err
+    assert said.index("error: passphrase must be set") < said.index("the reason is above")
