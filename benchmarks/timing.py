@@ -11,8 +11,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from stack_runner import imports_ahead
-from stack_runner.stacks import ProjectStack, open_stack
+from pulumi import automation as auto
+
+from stack_runner.engine_only import engine_only
+from stack_runner.stacks import open_stack
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -26,11 +28,10 @@ def median_ratio(numerators: list[float], denominators: list[float]) -> str:
     return f"{a / b:.2f}x (medians {a:.2f}s / {b:.2f}s over {len(numerators)} rounds)"
 
 
-def cli_up(stack: ProjectStack, **options: Any) -> None:
-    """`up` as `scripts/pulumi up` runs it: the program's imports start beside the engine,
-    and the result is not read back afterwards."""
-    imports_ahead.import_ahead(Path(stack.workspace.work_dir), stack.name)
-    with stack.results_unread():
+def cli_up(stack: auto.Stack, **options: Any) -> None:
+    """`up` as `scripts/pulumi up --yes --skip-preview` runs it: no preview, and the result
+    is not read back afterwards (the program's imports started as the stack was opened)."""
+    with engine_only(stack):
         stack.up(**options)
 
 

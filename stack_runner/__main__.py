@@ -3,23 +3,16 @@
 
 # Ctrl-C is handled before anything else is imported (see stopped_while_starting).
 # ruff: noqa: E402
-import contextlib
-import os
 import signal
 import sys
 
-# How the user calls the CLI here; messages name this command.
-CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
-# Exit status of a run that the user interrupted, as a shell reports SIGINT.
-INTERRUPTED = 130
+from stack_runner.output import CLI, INTERRUPTED, say
 
 
 def stopped_while_starting(_signum: int, _frame: object) -> None:
-    """Ctrl-C before `main` hands it to stack_runner/interrupts.py: no CLI has been asked
-    anything yet. Without this, Python would show the traceback of whatever it was
-    importing (the imports below take about a second)."""
-    with contextlib.suppress(OSError):  # the terminal is gone
-        print(f"{CLI} was interrupted while starting: nothing changed", file=sys.stderr)
+    """Ctrl-C before `main` hands it to interrupts.py (the imports below take a second), when
+    no CLI has been asked anything: said so, not as the traceback of an import."""
+    say(f"{CLI} was interrupted while starting: nothing changed")
     raise SystemExit(INTERRUPTED)
 
 
@@ -28,7 +21,8 @@ signal.signal(signal.SIGINT, stopped_while_starting)
 from stack_runner.cli import main
 
 code = main()
-# Python may take a moment to exit (the program's threads end): a Ctrl-C meanwhile
-# ends it at once, as the terminal's default, without a traceback.
-signal.signal(signal.SIGINT, signal.SIG_DFL)
+# Python may take a moment to exit (the program's threads end): a signal meanwhile ends
+# it at once, as by default, without a traceback.
+for caught in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(caught, signal.SIG_DFL)
 sys.exit(code)

@@ -1,68 +1,59 @@
 """Ctrl-C during `up` behaves as with the Pulumi CLI in a terminal: the first asks the
-engine to cancel (it finishes the step in flight and records it), the second stops it at
-once.
+engine to cancel (it finishes the step in flight and records it), the second stops it.
 
-The Automation API runs the CLI as a child of this process, which also serves the
-program. If both got the terminal's Ctrl-C, Python would stop serving the program while
-the engine still needs it. So the CLI runs in a process group of its own, where the
-terminal's signals do not reach it, and this process passes on each Ctrl-C (or SIGTERM,
-or the terminal closing) exactly once, then goes on serving until the CLI has exited.
-
-Before the engine starts (the stack is opened, its state read and repaired) there is
-nothing to cancel gracefully: a Ctrl-C lets the CLI command in flight finish, which takes
-a moment and changes nothing the judge depends on, and starts no other.
+The CLI runs as a child of this process, which serves it the program: if both got the
+terminal's Ctrl-C, Python would stop serving while the engine still needs it. So the CLI
+runs in a process group of its own, out of the terminal's reach, and gets each Ctrl-C (or
+SIGTERM, or the terminal closing) from here. A command that only reads or writes the
+state has nothing to cancel: it finishes, a moment later, and no other starts.
 """
-
-from __future__ import annotations
 
 import contextlib
 import os
 import signal
 import subprocess
-import sys
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from typing import IO, Any
 
-from pulumi.automation import CommandResult, PulumiCommand
+from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
 from components.readiness import CANCELLED
+from stack_runner.output import say
 
-OnOutput = Callable[[str], Any] | None
-# The CLI's commands that run the engine, which a Ctrl-C asks to cancel; every other one
-# (`stack export`, `config`, ...) reads or writes the state and is over in a moment.
+# The CLI's commands that run the engine, which a Ctrl-C asks to cancel.
 ENGINE_COMMANDS = frozenset({"up", "preview", "refresh", "destroy", "import"})
+CANCELLING = (
+    "Cancelling: the engine finishes the step in flight and records it. "
+    "Press Ctrl-C again to stop at once."
+)
 
 
-class ForwardingPulumiCommand(PulumiCommand):
-    """The CLI, run in its own process group; `interrupt` passes a signal on to it."""
+class ForwardingPulumiCommand(auto.PulumiCommand):
+    """The CLI, run in a process group of its own."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.process: subprocess.Popen[str] | None = None
-        self.engine_at_work = False
-        self.interrupts = 0  # passed on to the engine
-        # Interrupted before the engine ran: no command starts any more.
-        self.stopped = False
+    process: subprocess.Popen[str] | None = None
+    engine_at_work = False
+    interrupts = 0  # passed on to the engine
+    stopped = False  # interrupted before the engine ran: no command starts any more
+    unshown = ""  # what the last command said on stderr when it failed, if nobody showed it
 
     def run(
         self,
         args: list[str],
         cwd: str,
         additional_env: Mapping[str, str],
-        on_output: OnOutput = None,
-        on_error: OnOutput = None,
-    ) -> CommandResult:
+        on_output: auto.OnOutput | None = None,
+        on_error: auto.OnOutput | None = None,
+    ) -> auto.CommandResult:
         if self.stopped:
             raise KeyboardInterrupt
         # As the Automation API runs every command: never prompt, and say who is calling.
-        argv = [self.command, *([] if "--non-interactive" in args else ["--non-interactive"])]
         env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
-        self.engine_at_work = bool(args) and args[0] in ENGINE_COMMANDS
+        self.engine_at_work = args[0] in ENGINE_COMMANDS
         with subprocess.Popen(
-            [*argv, *args],
+            [self.command, "--non-interactive", *args],
             cwd=cwd,
             env=env,
             stdout=subprocess.PIPE,
@@ -73,88 +64,59 @@ class ForwardingPulumiCommand(PulumiCommand):
         ) as process:
             self.process = process
             assert process.stdout is not None and process.stderr is not None
-            stdout: list[str] = []
-            stderr: list[str] = []
-            readers = [
-                _reader(process.stdout, on_output, stdout),
-                _reader(process.stderr, on_error, stderr),
-            ]
-            for reader in readers:
-                reader.join()
+            stdout, stderr = Drain(process.stdout, on_output), Drain(process.stderr, on_error)
             code = process.wait()
-            self.process = None
-            self.engine_at_work = False
-        result = CommandResult(stdout="\n".join(stdout), stderr="\n".join(stderr), code=code)
+            self.process, self.engine_at_work = None, False
+        result = auto.CommandResult(stdout=stdout.text(), stderr=stderr.text(), code=code)
+        self.unshown = result.stderr if code and on_error is None else ""
         if code != 0:
             raise create_command_error(result)
         return result
 
-    def interrupt(self, signum: int) -> None:
-        """Passes one interrupt on to the running CLI, as SIGINT (SIGTERM stays SIGTERM)."""
-        self.interrupts += 1
-        CANCELLED.set()
-        process = self.process
-        if process is None or process.poll() is not None:
-            return
-        forwarded = signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT
-        if self.interrupts > 2:
-            # Twice was not enough: the CLI is not listening any more.
-            forwarded = signal.SIGKILL
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, forwarded)
 
+class Drain(threading.Thread):
+    """Reads one of the CLI's streams to its end, passing each line on."""
 
-def _reader(stream: IO[str], callback: OnOutput, lines: list[str]) -> threading.Thread:
-    def read() -> None:
-        # The stream is closed under it when a Ctrl-C abandons the command (see forwarded).
+    def __init__(self, stream: IO[str], callback: auto.OnOutput | None):
+        super().__init__(daemon=True)
+        self.stream, self.callback, self.lines = stream, callback, list[str]()
+        self.start()
+
+    def run(self) -> None:
+        # The stream is closed under it when a Ctrl-C abandons the command (see below).
         with contextlib.suppress(ValueError, OSError):
-            for line in iter(stream.readline, ""):
-                text = line.rstrip("\n")
-                lines.append(text)
-                if callback is not None:
+            for line in iter(self.stream.readline, ""):
+                self.lines.append(line.rstrip("\n"))
+                if self.callback is not None:
                     # The terminal may be gone (SIGHUP): keep draining so the CLI can finish.
                     with contextlib.suppress(OSError):
-                        callback(text)
+                        self.callback(self.lines[-1])
 
-    thread = threading.Thread(target=read, daemon=True)
-    thread.start()
-    return thread
-
-
-def say(message: str) -> None:
-    """A line on stderr that never fails: the terminal may already be gone."""
-    with contextlib.suppress(OSError):
-        print(message, file=sys.stderr, flush=True)
+    def text(self) -> str:
+        self.join()
+        return "\n".join(self.lines)
 
 
-@contextmanager
-def forwarded(command: ForwardingPulumiCommand) -> Iterator[None]:
-    """While inside, Ctrl-C, SIGTERM and SIGHUP go to the CLI instead of ending Python."""
+def forward_signals(command: ForwardingPulumiCommand) -> None:
+    """From now on, Ctrl-C, SIGTERM and SIGHUP go to the CLI instead of ending Python."""
 
     def handle(signum: int, _frame: Any) -> None:
-        if command.process is None:
-            # No command at work (set-up, a prompt): stop here.
+        if (process := command.process) is None:  # no command at work (set-up, a prompt)
             raise KeyboardInterrupt
         if not command.engine_at_work:
-            # A command that reads or writes the state: nothing to cancel gracefully. It
-            # finishes and `run` starts no other; a second Ctrl-C does not wait for it.
+            # Nothing to cancel gracefully: the command finishes and `run` starts no other;
+            # a second Ctrl-C does not wait for it.
             if command.stopped:
                 raise KeyboardInterrupt
             command.stopped = True
             return
-        if command.interrupts == 0:
-            say(
-                "Cancelling: the engine finishes the step in flight and records it. "
-                "Press Ctrl-C again to stop at once."
-            )
-        else:
-            say("Stopping at once.")
-        command.interrupt(signum)
+        command.interrupts += 1
+        CANCELLED.set()
+        say(CANCELLING if command.interrupts == 1 else "Stopping at once.")
+        # SIGTERM stays SIGTERM; after twice, the CLI is not listening any more.
+        forwarded = signal.SIGTERM if signum == signal.SIGTERM else signal.SIGINT
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL if command.interrupts > 2 else forwarded)
 
-    caught = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-    previous = {sig: signal.signal(sig, handle) for sig in caught}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    for caught in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(caught, handle)

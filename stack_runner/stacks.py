@@ -1,80 +1,66 @@
 """The project's stacks, opened through the Automation API with the project directory as
 the workspace: Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI,
-and `__main__.py` runs in this process as the language host would run it."""
-
-from __future__ import annotations
+and `__main__.py` runs in this process as the language host would run it. The knitfab
+program's imports (the Kubernetes SDK and client: about a second on 2 cores) start as its
+stack is opened, in a thread beside the CLI's own start (about 0.7 s before it runs the
+program), which then finds them done or waits for the rest.
+"""
 
 import contextlib
+import importlib
 import runpy
 import sys
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+import threading
 from pathlib import Path
 
+import yaml
 from pulumi import automation as auto
-from pulumi.automation._stack import StackInitMode
 
-from stack_runner import program_errors
+from stack_runner.engine_only import EngineOnlyCommand
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+TARGET_MODULES = {"kubernetes": ("components.kubernetes.preflight", "components.kubernetes.judge")}
 
 
-def inline_program(project_dir: Path) -> Callable[[], None]:
-    """The project's own `__main__.py`, run as the language host would run it."""
+def target_of(project_dir: Path, stack_name: str) -> str | None:
+    """The stack file's `ollama-judge:target`, if it says; the program checks it."""
+    try:
+        settings = yaml.safe_load((project_dir / f"Pulumi.{stack_name}.yaml").read_text())
+        target = settings["config"]["ollama-judge:target"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return None
+    return target if isinstance(target, str) else None
+
+
+def import_ahead(project_dir: Path, stack_name: str) -> threading.Thread | None:
+    """Starts importing the stack's target modules in the background; the thread, if any."""
+    modules = TARGET_MODULES.get(target_of(project_dir, stack_name) or "", ())
+    if not modules:
+        return None
+
+    def load() -> None:
+        # A module that fails here fails the program's own import too, which says why.
+        with contextlib.suppress(Exception):
+            for module in modules:
+                importlib.import_module(module)
+
+    thread = threading.Thread(target=load, name="program-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+def open_stack(
+    stack_name: str, project_dir: Path = PROJECT_DIR, command: EngineOnlyCommand | None = None
+) -> auto.Stack:
+    """The stack, created on first use; its operations may run `engine_only`."""
+    import_ahead(project_dir, stack_name)
 
     def program() -> None:
         if str(project_dir) not in sys.path:
             sys.path.insert(0, str(project_dir))
         runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
 
-    return program
-
-
-class ProjectStack(auto.Stack):
-    """A stack of this project, whose operations can skip reading their result back.
-
-    After the engine is done, the Automation API's `up`, `refresh` and `destroy` read the
-    stack's outputs (two CLI runs, for `up`) and its newest history entry (one more) to
-    build the result they return: about 1.5 s on a quiet 2-core machine, on every run,
-    which the CLI's own `pulumi up` does not spend. Within `results_unread()` they skip
-    those reads; the result then has no outputs and a summary that says so."""
-
-    _read_results = True
-
-    @contextlib.contextmanager
-    def results_unread(self) -> Iterator[None]:
-        self._read_results = False
-        try:
-            yield
-        finally:
-            self._read_results = True
-
-    def outputs(self) -> auto.OutputMap:
-        return super().outputs() if self._read_results else {}
-
-    def info(self, show_secrets: bool = True) -> auto.UpdateSummary | None:
-        if self._read_results:
-            return super().info(show_secrets)
-        now = datetime.now(UTC)
-        return auto.UpdateSummary("not read", now, "", {}, {}, "not read", end_time=now)
-
-
-def open_stack(
-    stack_name: str,
-    project_dir: Path = PROJECT_DIR,
-    command: auto.PulumiCommand | None = None,
-) -> ProjectStack:
-    """The stack, created on first use, with the project directory as the workspace:
-    Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI."""
-    program_errors.report_once()
     workspace = auto.LocalWorkspace(
-        work_dir=str(project_dir), program=inline_program(project_dir), pulumi_command=command
+        work_dir=str(project_dir), program=program, pulumi_command=command or EngineOnlyCommand()
     )
-    return ProjectStack(stack_name, workspace, StackInitMode.CREATE_OR_SELECT)
-
-
-def selected_stack(project_dir: Path, command: auto.PulumiCommand) -> str | None:
-    """The stack `pulumi stack select` chose, as the CLI would use it without --stack."""
-    workspace = auto.LocalWorkspace(work_dir=str(project_dir), pulumi_command=command)
-    current = workspace.stack()
-    return current.name if current else None
+    return auto.Stack.create_or_select(stack_name, workspace)

@@ -1,4 +1,4 @@
-"""stack_runner/imports_ahead.py: the program's imports for its target, made ahead."""
+"""stack_runner/stacks.py: the program's imports for its target, made ahead."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from stack_runner import imports_ahead as program_imports
-from stack_runner.imports_ahead import import_ahead, target_of
+from stack_runner import stacks as program_imports
+from stack_runner.stacks import import_ahead, target_of
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

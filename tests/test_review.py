@@ -7,7 +7,6 @@ from typing import Any
 
 import pytest
 from pulumi import automation as auto
-from pulumi.automation._cmd import CommandResult
 
 from review_comment.desired import diff_desired
 from review_comment.markdown import (
@@ -240,7 +239,7 @@ def test_fallback_shows_the_desired_state_and_why_the_real_preview_failed(monkey
 
     def unreachable(stack_: Any) -> StackReview:
         raise auto.CommandError(
-            CommandResult(
+            auto.CommandResult(
                 stdout="", stderr="error: configured Kubernetes cluster is unreachable", code=1
             )
         )

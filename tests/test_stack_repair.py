@@ -5,15 +5,27 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+from typing import Any
 
 import pytest
-from pulumi.automation import CommandResult
+from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 
 from stack_runner import repair as stack_repair
-from stack_runner.repair import LockHolder, StackBlocked, describe, lock_holders
+from stack_runner.engine_only import EngineOnlyCommand
+from stack_runner.repair import StackBlocked, has_ended
 
 HOST = socket.gethostname()
+CONTAINER = "docker:index/container:Container"
+PENDING_CREATE = {
+    "type": "creating",
+    "resource": {
+        "urn": "urn:pulumi:local::ollama-judge::ollama-judge:index:DockerJudge$"
+        f"{CONTAINER}::ollama-container",
+        "type": CONTAINER,
+        "inputs": {"name": "ollama"},
+    },
+}
 
 
 def locked_error(*holders: tuple[str, int]) -> Exception:
@@ -26,7 +38,7 @@ def locked_error(*holders: tuple[str, int]) -> Exception:
             f"  file:///root/.pulumi/locks/organization/ollama-judge/local/{pid}.json: "
             f"created by root@{host} (pid {pid}) at 2026-11-28T10:00:00Z"
         )
-    return create_command_error(CommandResult(stdout="", stderr="\n".join(lines), code=255))
+    return create_command_error(auto.CommandResult(stdout="", stderr="\n".join(lines), code=255))
 
 
 def ended_pid() -> int:
@@ -35,34 +47,52 @@ def ended_pid() -> int:
     return process.pid
 
 
+class NoCLI(EngineOnlyCommand):
+    """Stands in for the CLI where nothing may run it."""
+
+    def __init__(self) -> None:  # no `pulumi version`
+        pass
+
+
 class FakeStack:
+    """What the repair asks of a stack, recorded: no `stack import` to edit the state."""
+
     name = "local"
 
-    def __init__(self) -> None:
+    def __init__(self, pending: list[dict[str, Any]] | None = None, locked: int = 0) -> None:
+        self.workspace = auto.LocalWorkspace(work_dir=".", pulumi_command=NoCLI())
+        self.state = {"resources": [], "pending_operations": pending}
+        self.locked = locked  # refreshes that find the stack locked by an ended process
         self.cancelled = 0
+        self.refreshed: list[dict[str, Any]] = []
 
     def cancel(self) -> None:
         self.cancelled += 1
 
+    def export_stack(self) -> auto.Deployment:
+        return auto.Deployment(version=3, deployment=self.state)
 
-def test_lock_holders_are_read_from_the_engines_message():
-    assert lock_holders(str(locked_error(("builder", 4242), (HOST, 17)))) == [
-        LockHolder(
-            "file:///root/.pulumi/locks/organization/ollama-judge/local/4242.json",
-            "root",
-            "builder",
-            4242,
-        ),
-        LockHolder(
-            "file:///root/.pulumi/locks/organization/ollama-judge/local/17.json", "root", HOST, 17
-        ),
-    ]
+    def refresh(self, **options: Any) -> None:
+        if self.locked:
+            self.locked -= 1
+            raise locked_error((HOST, ended_pid()))
+        self.refreshed.append(options)
+
+
+@pytest.fixture
+def no_containers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The Docker side of the repair, recorded instead of asked (tests/e2e test it)."""
+    seen: list[str] = []
+    monkeypatch.setattr(
+        stack_repair, "remove_orphan_containers", lambda stack, state, say: seen.append("ran")
+    )
+    return seen
 
 
 def test_a_lock_is_stale_only_if_its_process_ran_here_and_ended():
-    assert LockHolder("x", "root", HOST, ended_pid()).is_gone()
-    assert not LockHolder("x", "root", HOST, os.getpid()).is_gone()
-    assert not LockHolder("x", "root", "another-machine", ended_pid()).is_gone()
+    assert has_ended(HOST, ended_pid())
+    assert not has_ended(HOST, os.getpid())
+    assert not has_ended("another-machine", ended_pid())
 
 
 def test_a_stale_lock_is_removed_and_the_operation_runs_again():
@@ -70,14 +100,12 @@ def test_a_stale_lock_is_removed_and_the_operation_runs_again():
     attempts: list[int] = []
     said: list[str] = []
 
-    def operation() -> str:
+    def operation() -> None:
         attempts.append(1)
         if len(attempts) == 1:
             raise locked_error((HOST, ended_pid()))
-        return "done"
 
-    result = stack_repair.with_stale_locks_cleared(stack, operation, said.append, "scripts/pulumi")
-    assert result == "done"
+    stack_repair.with_stale_locks_cleared(stack, operation, said.append, "scripts/pulumi")
     assert stack.cancelled == 1 and len(attempts) == 2
     assert "ended without unlocking it" in said[0] and "removing the lock" in said[0]
 
@@ -86,30 +114,44 @@ def test_a_live_lock_is_left_alone_and_the_message_names_the_command_that_clears
     stack = FakeStack()
 
     def operation() -> None:
-        raise locked_error((HOST, os.getpid()))
+        raise locked_error(("builder", 4242), (HOST, os.getpid()))
 
     with pytest.raises(StackBlocked) as blocked:
         stack_repair.with_stale_locks_cleared(stack, operation, print, "scripts/pulumi")
     assert stack.cancelled == 0
+    assert "pid 4242 of root@builder" in str(blocked.value)
     assert f"pid {os.getpid()} of root@{HOST}" in str(blocked.value)
     assert "scripts/pulumi cancel --yes --stack local" in str(blocked.value)
 
 
 def test_other_failures_pass_through():
     def operation() -> None:
-        raise create_command_error(CommandResult(stdout="", stderr="error: boom", code=255))
+        raise create_command_error(auto.CommandResult(stdout="", stderr="error: boom", code=255))
 
-    with pytest.raises(Exception, match="boom"):
+    with pytest.raises(auto.CommandError, match="boom"):
         stack_repair.with_stale_locks_cleared(FakeStack(), operation, print, "pulumi")
 
 
-def test_a_pending_step_is_described_by_its_name_and_type():
-    operation = {
-        "type": "creating",
-        "resource": {
-            "urn": "urn:pulumi:local::ollama-judge::ollama-judge:index:DockerJudge$"
-            "docker:index/container:Container::ollama-container",
-            "type": "docker:index/container:Container",
-        },
-    }
-    assert describe(operation) == "creating ollama-container (docker:index/container:Container)"
+def test_pending_steps_are_cleared_by_the_engines_refresh(no_containers: list[str]):
+    stack = FakeStack(pending=[PENDING_CREATE, {**PENDING_CREATE, "type": "updating"}])
+    said: list[str] = []
+    stack_repair.repair(stack, said.append, "scripts/pulumi")
+    assert no_containers == ["ran"]
+    [refresh] = stack.refreshed
+    assert refresh["clear_pending_creates"] is True
+    assert "interrupted, leaving: creating ollama-container; updating ollama-container" in said[0]
+    assert "dropped them from the state" in said[-1]
+
+
+def test_a_stack_without_pending_steps_is_not_refreshed(no_containers: list[str]):
+    stack = FakeStack(pending=[])
+    stack_repair.repair(stack, print, "scripts/pulumi")
+    assert no_containers == ["ran"] and stack.refreshed == []
+
+
+def test_a_stale_lock_met_by_the_repairs_refresh_is_removed(no_containers: list[str]):
+    stack = FakeStack(pending=[PENDING_CREATE], locked=1)
+    said: list[str] = []
+    stack_repair.repair(stack, said.append, "scripts/pulumi")
+    assert stack.cancelled == 1 and len(stack.refreshed) == 1
+    assert sum("interrupted, leaving" in line for line in said) == 1

@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 from pulumi import automation as auto
 
-from stack_runner.stacks import ProjectStack, open_stack
+from stack_runner.stacks import open_stack
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 PROJECT_FILES = ("Pulumi.yaml", "Pulumi.local.yaml", "Pulumi.knitfab.yaml", "__main__.py")
@@ -104,7 +104,7 @@ class ProjectCopy:
         state.mkdir()
         self.backend_url = f"file://{state}"
 
-    def stack(self, name: str, config: dict[str, Any] | None = None) -> ProjectStack:
+    def stack(self, name: str, config: dict[str, Any] | None = None) -> auto.Stack:
         """The stack `name`: its committed stack file with `config` merged over it (a
         nested dict is merged key by key, anything else replaces)."""
         os.environ["PULUMI_BACKEND_URL"] = self.backend_url
