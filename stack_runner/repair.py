@@ -22,10 +22,10 @@ from typing import Any, TypeVar
 
 from pulumi import automation as auto
 
-from components.config import settings_from_config
+from components.config import DockerJudgeArgs, settings_from_config
+from components.config_errors import PROJECT, ConfigError
 from components.docker import engine as docker_engine
 from components.docker.judge import STACK_LABEL
-from components.settings import PROJECT, ConfigError, DockerJudgeArgs
 
 T = TypeVar("T")
 CONTAINER_TYPE = "docker:index/container:Container"

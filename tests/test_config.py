@@ -7,17 +7,20 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import _decode, parse_settings, settings_from_config
-from components.settings import (
+from components.config import (
     ClusterAccess,
-    ConfigError,
     DockerJudgeArgs,
+    Gpu,
     JudgeSettings,
     KubernetesJudgeArgs,
     NetworkPolicySettings,
     Persistence,
     Toleration,
+    _decode,
+    parse_settings,
+    settings_from_config,
 )
+from components.config_errors import ConfigError
 
 
 def docker(**docker_settings: Any) -> dict[str, Any]:
@@ -166,8 +169,7 @@ def test_kubernetes_settings_are_all_read():
         namespace="judges",
         create_namespace=True,
         replicas=3,
-        gpu_count=2,
-        gpu_resource="nvidia.com/mig-1g.5gb",
+        gpu=Gpu(count=2, resource_name="nvidia.com/mig-1g.5gb"),
         cpu="500m",
         memory="8589934592",
         node_selector={"nvidia.com/gpu.present": "true"},
@@ -432,7 +434,9 @@ def test_settings_from_a_stacks_config_as_pulumi_stores_it_take_the_providers_ac
         "knitfab",
     )
     assert isinstance(knitfab, KubernetesJudgeArgs)
-    assert knitfab.cluster == ClusterAccess("/etc/kube/config", "gpu", "rendered")
+    assert knitfab.cluster == ClusterAccess(
+        kubeconfig="/etc/kube/config", context="gpu", render_directory="rendered"
+    )
 
 
 def test_settings_from_a_stacks_config_name_the_stack_in_their_fixes():

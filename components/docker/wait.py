@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components import judge
+from components.config_errors import PROJECT
 from components.docker import engine as docker_engine
 from components.readiness import (
     CANCELLED,
@@ -29,7 +30,6 @@ from components.readiness import (
     giving_up_reason,
     script_lines,
 )
-from components.settings import PROJECT
 
 POLL_SECONDS = 0.5
 # What the model script says once every model is pulled and loaded.

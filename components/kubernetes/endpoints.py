@@ -16,9 +16,9 @@ from typing import Any
 
 from kubernetes import client
 
+from components.config import ClusterAccess
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect
 from components.readiness import CANCELLED, JudgeNotReady
-from components.settings import ClusterAccess
 
 POLL_SECONDS = 0.2
 REQUEST_TIMEOUT = (5, 15)

@@ -23,10 +23,10 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from components.config_errors import PROJECT
 from components.kubernetes import rollout
 from components.kubernetes.client import read_json
 from components.readiness import JudgeNotReady, Report
-from components.settings import PROJECT
 
 # (connect, read) seconds for each call.
 REQUEST_TIMEOUT = (5, 15)

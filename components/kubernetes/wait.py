@@ -19,10 +19,11 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from components.config import ClusterAccess
+from components.config_errors import PROJECT
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, Connection, connect
 from components.kubernetes.rollout_watch import RolloutWatch
 from components.readiness import CANCELLED, JudgeNotReady, Report
-from components.settings import PROJECT, ClusterAccess
 
 # A full look: the Deployment, its current pods and their events.
 POLL_SECONDS = 1.0
