@@ -42,8 +42,8 @@ class Settings(BaseModel):
 
 
 def _about(allowed: str, example: Any = None, pattern: str = "", **field: Any) -> Any:
-    """What a setting allows, and the example its fix sets (None: its default). A pattern
-    must match whole (pydantic's searches); compiled, Python's engine runs it."""
+    """What a setting allows, and the example its fix sets (None: its default). Patterns
+    match whole (pydantic's search) and, compiled, run on Python's engine (lookahead)."""
     whole = re.compile(rf"^(?:{pattern})\Z") if pattern else None
     examples = None if example is None else [example]
     return Field(description=allowed, examples=examples, pattern=whole, **field)
@@ -56,9 +56,13 @@ def _between(low: int, high: int) -> Any:
 DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 DNS_NAME = rf"(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*"
 LABEL_KEY = rf"({DNS_NAME}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?"
+RESOURCE = rf"{DNS_NAME}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+HOST = r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:\d{1,5})?"
+IMAGE = r"[^\s@]+(@sha256:[0-9a-f]{64})?"
 # Positive (a digit other than 0 comes first), with an SI, binary or exponent suffix.
 QUANTITY = r"(?=[0.]*[1-9])(\d+(\.\d*)?|\.\d+)([kMGTPE]|[KMGTPE]i|m|[eE][-+]?\d+)?"
 A_MAP = '\'{"KEY": "value"}\''
+A_TOLERATION = '\'[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]\''
 
 
 def _released(image: str) -> str:
@@ -101,55 +105,48 @@ def _docker_gpus(value: Any) -> str | None:
     """Docker's form of a GPU request: "all", a count, device ids, or None for none."""
     if value in ("all", "none"):
         return None if value == "none" else value
-    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+    if type(value) is int and value >= 0:
         return str(value) if value else None
-    if isinstance(value, list) and value and all(_is_device_id(i) for i in value):
+    ids = value if isinstance(value, list) else []
+    if ids and all(type(i) in (str, int) and re.fullmatch(r"[\w:-]+", str(i), re.A) for i in ids):
         # Quoted: Docker reads the option as CSV, and the ids are comma-separated.
-        return f'"device={",".join(str(i) for i in value)}"'
+        return f'"device={",".join(str(i) for i in ids)}"'
     raise ValueError("not a GPU request")
 
 
-def _is_device_id(value: Any) -> bool:
-    is_id = isinstance(value, str | int) and not isinstance(value, bool)
-    return is_id and re.fullmatch(r"[A-Za-z0-9:_-]+", str(value)) is not None
-
-
 Flag = Annotated[bool, _about("true or false", "true", strict=True)]
-DockerName = Annotated[
-    str, _about("a Docker name (letters, digits, _ . -)", "ollama", r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-]
+# Values of maps of strings; a number is taken as it is written.
+Text = Annotated[str, _about("a string", '"value"', coerce_numbers_to_str=True)]
+Labels = dict[Annotated[str, _about("keys that are label keys", A_MAP, LABEL_KEY)], Text]
+LabelMap = Annotated[Labels, _about("an object of label keys", A_MAP)]
 Quantity = Annotated[
     str,
     _about("a positive Kubernetes quantity such as 4, 500m or 5Gi", "5Gi", QUANTITY),
     Field(coerce_numbers_to_str=True),
 ]
-# The values of maps of strings: numbers are taken as they are written.
-Text = Annotated[str, _about("a string", '"value"', coerce_numbers_to_str=True)]
-LabelKey = Annotated[str, _about("keys that are label keys", A_MAP, LABEL_KEY)]
-Labels = Annotated[dict[LabelKey, Text], _about("an object of label keys", A_MAP)]
+DockerName = Annotated[
+    str, _about("a Docker name (letters, digits, _ . -)", "ollama", "[A-Za-z0-9][A-Za-z0-9_.-]*")
+]
+# A string only: Python's ipaddress takes the number 5 for 0.0.0.5.
+IpAddress = Annotated[
+    str,
+    _about("an IP address: 127.0.0.1 (this host only) or 0.0.0.0 (every interface)", "127.0.0.1"),
+    AfterValidator(lambda address: str(ipaddress.ip_address(address))),
+]
 Image = Annotated[
     str,
-    _about(
-        "an image reference such as ollama/ollama:<tag>", None, r"[^\s@]+(@sha256:[0-9a-f]{64})?"
-    ),
+    _about("an image reference such as ollama/ollama:<tag>", None, IMAGE),
     AfterValidator(_released),
 ]
 ModelName = Annotated[
-    str, _about("a model name such as llama3.2", "llama3.2", r"[A-Za-z0-9][A-Za-z0-9._:/@-]*")
+    str, _about("a model name such as llama3.2", "llama3.2", "[A-Za-z0-9][A-Za-z0-9._:/@-]*")
 ]
 EnvName = Annotated[
     str,
-    _about("keys that are environment variable names", A_MAP, r"[A-Za-z_][A-Za-z0-9_]*"),
+    _about("keys that are environment variable names", A_MAP, "[A-Za-z_][A-Za-z0-9_]*"),
     AfterValidator(_unmanaged),
 ]
-Host = Annotated[
-    str,
-    _about(
-        "keys that are registry hosts (host[:port])",
-        "{}",
-        r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:\d{1,5})?",
-    ),
-]
+Host = Annotated[str, _about("keys that are registry hosts (host[:port])", "{}", HOST)]
 
 
 class Registry(Settings):
@@ -209,14 +206,7 @@ class DockerSettings(Settings):
         '"all", "none", a count (0 = none) or a list of device ids', "all", default="all"
     )
     publish: Flag = True
-    # The API has no authentication: loopback unless the user says otherwise. Strict:
-    # Python's ipaddress takes the number 5 for 0.0.0.5.
-    host_address: Annotated[str, AfterValidator(lambda ip: str(ipaddress.ip_address(ip)))] = _about(
-        "an IP address: 127.0.0.1 (this host only) or 0.0.0.0 (every interface)",
-        "127.0.0.1",
-        default="127.0.0.1",
-        strict=True,
-    )
+    host_address: IpAddress = "127.0.0.1"  # no authentication: loopback unless asked
     host_port: Annotated[int, _between(1, 65535)] = 11434
     container_name: DockerName = "ollama"
     network_name: DockerName = "ollama-net"
@@ -226,8 +216,7 @@ class DockerSettings(Settings):
 
 class DockerJudgeArgs(DockerSettings):
     """The `docker` target's settings: its section, what both targets share, and (not
-    project config) the docker provider's `docker:host` (None: DOCKER_HOST or the local
-    socket, as for the provider)."""
+    project config) the provider's `docker:host`, None for DOCKER_HOST or the socket."""
 
     judge: JudgeSettings = JudgeSettings()
     engine_host: str | None = None
@@ -245,8 +234,7 @@ class Persistence(Settings):
     enabled: Flag = False
     size: Quantity = "30Gi"
     storage_class: str | None = _about("a StorageClass name", "standard", DNS_NAME, default=None)
-    # A Deployment gives every replica the same claim: more than one replica needs
-    # ReadWriteMany (KubernetesSettings checks it).
+    # Every replica mounts the one claim: more than one needs ReadWriteMany (see below).
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
 
 
@@ -254,17 +242,14 @@ class NetworkPolicySettings(Settings):
     enabled: Flag = False
     # Peers allowed to reach the judge. Empty pod labels = every pod of the namespaces
     # selected; no namespace labels = the judge's own namespace only.
-    pod_labels: Labels = {}
-    namespace_labels: Labels | None = None
+    pod_labels: LabelMap = {}
+    namespace_labels: LabelMap | None = None
 
 
 class Gpu(Settings):
     count: Annotated[int, _between(0, 64)] = 1
     resource_name: str = _about(
-        "an extended resource name",
-        "nvidia.com/gpu",
-        rf"{DNS_NAME}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?",
-        default="nvidia.com/gpu",
+        "an extended resource name", "nvidia.com/gpu", RESOURCE, default="nvidia.com/gpu"
     )
 
 
@@ -287,12 +272,8 @@ class KubernetesSettings(Settings):
     gpu: Gpu = Gpu()
     cpu: Quantity = "4"
     memory: Quantity = "5Gi"
-    node_selector: Labels = {}
-    tolerations: tuple[Toleration, ...] = _about(
-        "a list of tolerations",
-        '\'[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]\'',
-        default=(),
-    )
+    node_selector: LabelMap = {}
+    tolerations: tuple[Toleration, ...] = _about("a list of tolerations", A_TOLERATION, default=())
     runtime_class_name: str | None = _about("a RuntimeClass name", "nvidia", DNS_NAME, default=None)
     image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
     persistence: Persistence = Persistence()
@@ -308,9 +289,8 @@ class KubernetesSettings(Settings):
 
     @model_validator(mode="after")
     def _one_node_per_claim(self) -> KubernetesSettings:
-        # Every replica of a Deployment mounts its one claim, which only one node can
-        # mount if it is ReadWriteOnce: the replicas beyond the first would wait
-        # unscheduled (or, on one node, share it).
+        # A ReadWriteOnce claim is mounted by one node only: the replicas beyond the
+        # first would wait unscheduled (or, on one node, share it).
         claim = self.persistence
         if claim.enabled and self.replicas > 1 and claim.access_mode != "ReadWriteMany":
             context = {"replicas": self.replicas, "access_mode": claim.access_mode}
@@ -319,9 +299,8 @@ class KubernetesSettings(Settings):
 
 
 class KubernetesJudgeArgs(KubernetesSettings):
-    """The `kubernetes` target's settings: its section, what both targets share, and
-    (not project config) the provider's own settings, so that `up` reads the rollout
-    from the cluster the provider deploys to."""
+    """The `kubernetes` target's settings: its section, what both targets share, and (not
+    project config) the provider's own, so that `up` watches the cluster it deploys to."""
 
     judge: JudgeSettings = JudgeSettings()
     cluster: ClusterAccess = ClusterAccess()
@@ -347,15 +326,16 @@ STACK = TypeAdapter(Annotated[DockerStack | KubernetesStack, Field(discriminator
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:
-    """Typed settings from the project's config, keys as in the stack file (camelCase
-    only); `stack` is named in the commands that error messages give."""
+    """Typed settings from the project's config, keys (camelCase) as in the stack file;
+    `stack` is named in the commands that error messages give."""
     try:
         config = STACK.validate_python(raw, by_name=False)
     except ValidationError as error:
         raise config_error(error, raw, stack, TARGETS) from None
     # Validated already: put together as they are.
-    shared = {name: getattr(config, name) for name in JudgeSettings.model_fields}
-    judge = JudgeSettings.model_construct(**shared)
+    judge = JudgeSettings.model_construct(
+        **{k: getattr(config, k) for k in JudgeSettings.model_fields}
+    )
     if isinstance(config, DockerStack):
         return DockerJudgeArgs.model_construct(**dict(config.docker), judge=judge)
     return KubernetesJudgeArgs.model_construct(**dict(config.kubernetes), judge=judge)
@@ -370,9 +350,8 @@ def _decode(text: str) -> Any:
 
 
 def settings_from_config(values: Mapping[str, str], stack: str | None) -> StackSettings:
-    """Typed settings from a stack's whole config as Pulumi stores it: full keys
-    ("ollama-judge:models", "docker:host"), every value a string. Besides the project's
-    own, the providers' settings that say where the engine or the cluster is."""
+    """Typed settings from a stack's whole config as Pulumi stores it (full keys, string
+    values), with the providers' settings that say where the engine or the cluster is."""
     prefix = f"{PROJECT}:"
     raw = {key[len(prefix) :]: _decode(v) for key, v in values.items() if key.startswith(prefix)}
     settings = parse_settings(raw, stack)

@@ -1,7 +1,6 @@
-"""The one error type of stack config, and the words of every config error: the key as
-`pulumi config set --path` takes it, the value, what is allowed (the description and
-example, or the Literal, of the field pydantic found wrong) and the command that fixes it.
-"""
+"""The one error type of stack config, and its words: the key as `config set --path` takes
+it, the value, what is allowed (the description and example, or the Literal, of the field
+that pydantic found wrong) and the command that fixes it."""
 
 from __future__ import annotations
 
@@ -23,9 +22,8 @@ class ConfigError(pulumi.RunError):
 
 
 def cli_command(words: str, stack: str | None) -> str:
-    """A command to type, as the user runs Pulumi (OLLAMA_JUDGE_CLI: `scripts/pulumi`
-    where the offline toolchain put no `pulumi` on PATH), for the stack, whichever is
-    selected."""
+    """A command as the user runs Pulumi (OLLAMA_JUDGE_CLI: `scripts/pulumi` where the
+    offline toolchain put no `pulumi` on PATH), for the stack whichever is selected."""
     command = f"{os.environ.get('OLLAMA_JUDGE_CLI', 'pulumi')} {words}"
     return f"{command} --stack {stack}" if stack else command
 
@@ -38,8 +36,7 @@ def not_allowed(allowed: str, example: Any = None) -> PydanticCustomError:
 def config_error(
     error: ValidationError, raw: Mapping[str, Any], stack: str | None, targets: Mapping[str, Any]
 ) -> ConfigError:
-    """The first problem that pydantic found in `raw`, validated as the model in `targets`
-    of its target; the fixes name `stack`."""
+    """The first problem pydantic found in `raw`, validated as the model of its target."""
     problem = error.errors()[0]
     kind, loc, context = problem["type"], problem["loc"], problem.get("ctx", {})
     if kind.startswith("union_tag_"):  # no target, or an unknown one
@@ -56,13 +53,13 @@ def config_error(
         return ConfigError(f"{key} must be an object (key: value pairs), got {value!r}.")
     if kind == "none_required":  # the other target's section
         fix = cli_command(f"config rm '{key}'", stack)
-        return ConfigError(
-            f"{key} is set, but {PROJECT}:target is {raw['target']}: its settings would be "
-            f"ignored. Remove it with: {fix}"
-        )
+        ignored = f"{PROJECT}:target is {raw['target']}: its settings would be ignored"
+        return ConfigError(f"{key} is set, but {ignored}. Remove it with: {fix}")
     if kind == "shared_claim":
         return _shared_claim(key, context, stack)
-    allowed, example = _allowed(info)
+    choices = [choice for choice in get_args(info.annotation) if choice is not None]
+    allowed = info.description or " or ".join(choices)
+    example = (info.examples or [info.default])[0] if info.description else choices[0]
     if kind == "not_allowed":
         allowed, example = context["allowed"], context["example"] or example
     return _fix(path, value, allowed, example, stack)
@@ -76,8 +73,8 @@ def _fix(path: str, value: Any, allowed: str, example: Any, stack: str | None) -
 
 
 def _walk(model: type, raw: Any, loc: tuple[Any, ...]) -> tuple[str, Any, FieldInfo]:
-    """What pydantic's location of an error names: the key, its value as the user wrote
-    it, and the field (or the item of one) that it is."""
+    """The key that pydantic's location names, its value as written, and its field (or
+    the item of one)."""
     path, value, info, outer = "", raw, FieldInfo.from_annotation(model), None
     for part in loc:
         if part == "[key]":  # a map's key: named by its entry, shown with the entry's value
@@ -103,15 +100,6 @@ def _join(path: str, name: str) -> str:
     if path and any(c in name for c in '.:/[]"'):  # hosts, label keys: quoted for `--path`
         return f'{path}["{name}"]'
     return f"{path}.{name}" if path else name
-
-
-def _allowed(info: FieldInfo) -> tuple[str, Any]:
-    """What a field allows and the example its fix sets: its description and example (or
-    default), or its Literal's choices."""
-    if info.description:
-        return info.description, (info.examples or [info.default])[0]
-    choices = [choice for choice in get_args(info.annotation) if choice is not None]
-    return " or ".join(choices), choices[0]
 
 
 def _shared_claim(key: str, context: dict[str, Any], stack: str | None) -> ConfigError:
