@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import requests
 
 from components.config import JudgeSettings
-from components.config_errors import PROJECT, ConfigError, cli_command
+from components.config_rules import PROJECT, ConfigError, cli_command
 
 # Ollama's defaults for the parts a model reference leaves out.
 DEFAULT_HOST = "registry.ollama.ai"

@@ -115,7 +115,7 @@ usage() {
 # The version of the image the project pins by default, so that one command builds what
 # `pulumi up` will look for.
 pinned_version() {
-    sed -n "s|^ *image: Image = \"${IMAGE_REPO}:\([^\"@]*\)\".*|\1|p" "${REPO}/components/config.py"
+    sed -n "s|^ *image: [^=]*= \"${IMAGE_REPO}:\([^\"@]*\)\".*|\1|p" "${REPO}/components/config.py"
 }
 
 force=false

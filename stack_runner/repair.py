@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from pulumi import automation as auto
 
 from components.config import DockerJudgeArgs, settings_from_config
-from components.config_errors import PROJECT, ConfigError
+from components.config_rules import PROJECT, ConfigError
 from components.docker import engine as docker_engine
 from components.docker.judge import STACK_LABEL
 

@@ -21,7 +21,7 @@ from components.config import (
     parse_settings,
     settings_from_config,
 )
-from components.config_errors import ConfigError
+from components.config_rules import ConfigError
 
 
 def docker(**docker_settings: Any) -> dict[str, Any]:

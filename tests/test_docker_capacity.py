@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from components.config import DockerJudgeArgs
-from components.config_errors import ConfigError
+from components.config_rules import ConfigError
 from components.docker.engine import engine_address
 from components.docker.preflight import check_gpu_support, gpu_shortfall
 

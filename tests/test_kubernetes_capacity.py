@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
-from components.config_errors import ConfigError
+from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, gpu_shortfall, read_nodes
 
 

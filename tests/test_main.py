@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from components.config import ClusterAccess
-from components.config_errors import PROJECT, ConfigError
+from components.config_rules import PROJECT, ConfigError
 from tests.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from components import model_registry
 from components.config import JudgeSettings, Registry
-from components.config_errors import ConfigError
+from components.config_rules import ConfigError
 from components.model_registry import ModelReference, check_models
 
 REAL_MANIFEST_STATUS = model_registry.manifest_status

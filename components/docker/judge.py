@@ -18,7 +18,7 @@ import pulumi_docker as docker
 
 from components import judge, readiness
 from components.config import DockerJudgeArgs
-from components.config_errors import PROJECT
+from components.config_rules import PROJECT
 from components.docker import wait
 from components.judge import JudgeComponent
 

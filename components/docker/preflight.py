@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from components.config import DockerJudgeArgs
-from components.config_errors import PROJECT, ConfigError, cli_command
+from components.config_rules import PROJECT, ConfigError, cli_command
 from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
 
 NVIDIA_CDI_KIND = "nvidia.com/gpu"

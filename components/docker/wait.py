@@ -21,7 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from components import judge
-from components.config_errors import PROJECT
+from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
 from components.readiness import (
     CANCELLED,

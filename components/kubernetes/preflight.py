@@ -24,7 +24,7 @@ import pulumi
 from kubernetes import client
 
 from components.config import ClusterAccess, KubernetesJudgeArgs
-from components.config_errors import PROJECT, ConfigError, cli_command
+from components.config_rules import PROJECT, ConfigError, cli_command
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect, read_json
 
 # (connect, read) seconds: this runs before every preview of the stack.

@@ -23,7 +23,7 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
-from components.config_errors import PROJECT
+from components.config_rules import PROJECT
 from components.kubernetes import rollout
 from components.kubernetes.client import read_json
 from components.readiness import JudgeNotReady, Report

@@ -20,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from components.config import ClusterAccess
-from components.config_errors import PROJECT
+from components.config_rules import PROJECT
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, Connection, connect
 from components.kubernetes.rollout_watch import RolloutWatch
 from components.readiness import CANCELLED, JudgeNotReady, Report

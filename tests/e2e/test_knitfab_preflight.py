@@ -17,7 +17,7 @@ import yaml
 from pulumi import automation as auto
 
 from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
-from components.config_errors import ConfigError
+from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, read_nodes
 from tests.e2e.engine import ProjectCopy
 from tests.e2e.kube_cluster import GPU_NODE, Cluster

@@ -1,18 +1,25 @@
-"""The one error type of stack config, and its words: the key as `config set --path` takes
-it, the value, what is allowed (the description and example, or the Literal, of the field
-that pydantic found wrong) and the command that fixes it."""
+"""What a setting's value may be, and the words of every config error.
 
-from __future__ import annotations
+The shapes of values (patterns, ranges, checks) carry the words that their errors use:
+what is allowed and the example that the fix sets. `config_error` turns the first error
+that pydantic found into a message naming the key as `config set --path` takes it, the
+value, what is allowed and the command that fixes it.
+"""
 
+import ipaddress
 import json
 import os
+import re
 from collections.abc import Mapping
-from typing import Any, get_args
+from pathlib import Path
+from typing import Annotated, Any, get_args
 
 import pulumi
-from pydantic import ValidationError
+from pydantic import AfterValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
+
+from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX, is_managed
 
 PROJECT = "ollama-judge"
 
@@ -28,9 +35,119 @@ def cli_command(words: str, stack: str | None) -> str:
     return f"{command} --stack {stack}" if stack else command
 
 
+def allows(allowed: str, example: Any = None, pattern: str = "", **field: Any) -> Any:
+    """A field's constraints, with what it allows and the example that its fix sets
+    (None: its default). Patterns match whole (pydantic's search) and, compiled, run on
+    Python's engine, which looks ahead."""
+    whole = re.compile(rf"^(?:{pattern})\Z") if pattern else None
+    examples = None if example is None else [example]
+    return Field(description=allowed, examples=examples, pattern=whole, **field)
+
+
+def between(low: int, high: int) -> Any:
+    return allows(f"a whole number from {low} to {high}", low, strict=True, ge=low, le=high)
+
+
 def not_allowed(allowed: str, example: Any = None) -> PydanticCustomError:
-    """A validator's refusal: what is allowed, and the fix's value (None: the field's)."""
+    """A check's refusal: what is allowed, and the fix's value (None: the field's)."""
     return PydanticCustomError("not_allowed", "{allowed}", {"allowed": allowed, "example": example})
+
+
+DNS_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+DNS_NAME = rf"(?=.{{1,253}}$){DNS_LABEL}(\.{DNS_LABEL})*"
+LABEL_KEY = rf"({DNS_NAME}/)?[A-Za-z0-9]([-A-Za-z0-9_.]{{0,61}}[A-Za-z0-9])?"
+RESOURCE = rf"{DNS_NAME}/[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?"
+HOST = r"[A-Za-z0-9]([-A-Za-z0-9.]*[A-Za-z0-9])?(:\d{1,5})?"
+IMAGE = r"[^\s@]+(@sha256:[0-9a-f]{64})?"
+# Positive (a digit other than 0 comes first), with an SI, binary or exponent suffix.
+QUANTITY = r"(?=[0.]*[1-9])(\d+(\.\d*)?|\.\d+)([kMGTPE]|[KMGTPE]i|m|[eE][-+]?\d+)?"
+A_MAP = '\'{"KEY": "value"}\''
+
+
+def _released(image: str) -> str:
+    reference, _, digest = image.partition("@")
+    if not digest and reference.rsplit("/", 1)[-1].partition(":")[2] in ("", "latest"):
+        raise not_allowed("an image with a released tag or a digest, never latest")
+    return image
+
+
+def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
+    if len(set(models)) != len(models):
+        raise not_allowed("each model once")
+    return models
+
+
+def _unmanaged(name: str) -> str:
+    if is_managed(name):
+        managed = ", ".join(sorted(MANAGED_ENV_NAMES))
+        raise not_allowed(
+            f"any variable but {managed}, {MANAGED_ENV_PREFIX}* (set by the judge) and "
+            f"{CLOUD_ENV} (set {PROJECT}:allowCloud instead)",
+            "null",
+        )
+    return name
+
+
+def ca_bundle(value: str) -> str:
+    """A readable PEM file, kept as an absolute path, as the program reads it later."""
+    path = Path(value).expanduser()
+    try:
+        text = path.read_text()
+    except OSError as error:
+        raise not_allowed(f"a readable PEM CA bundle ({error.strerror or error})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise not_allowed("a PEM CA bundle (BEGIN CERTIFICATE)")
+    return str(path.resolve())
+
+
+def docker_gpus(value: Any) -> str | None:
+    """Docker's form of a GPU request: "all", a count, device ids, or None for none."""
+    if value in ("all", "none"):
+        return None if value == "none" else value
+    if type(value) is int and value >= 0:
+        return str(value) if value else None
+    ids = value if isinstance(value, list) else []
+    if ids and all(type(i) in (str, int) and re.fullmatch(r"[\w:-]+", str(i), re.A) for i in ids):
+        # Quoted: Docker reads the option as CSV, and the ids are comma-separated.
+        return f'"device={",".join(str(i) for i in ids)}"'
+    raise ValueError("not a GPU request")
+
+
+Flag = Annotated[bool, allows("true or false", "true", strict=True)]
+# Values of maps of strings: a number is taken as it is written.
+Text = Annotated[str, allows("a string", '"value"', coerce_numbers_to_str=True)]
+Labels = Annotated[
+    dict[Annotated[str, allows("keys that are label keys", A_MAP, LABEL_KEY)], Text],
+    allows("an object of label keys", A_MAP),
+]
+Quantity = Annotated[
+    str,
+    allows("a positive Kubernetes quantity such as 4, 500m or 5Gi", "5Gi", QUANTITY),
+    Field(coerce_numbers_to_str=True),
+]
+DockerName = Annotated[
+    str, allows("a Docker name (letters, digits, _ . -)", "ollama", "[A-Za-z0-9][A-Za-z0-9_.-]*")
+]
+# A string only: Python's ipaddress takes the number 5 for 0.0.0.5.
+IpAddress = Annotated[
+    str,
+    allows("an IP address: 127.0.0.1 (this host only) or 0.0.0.0 (every interface)", "127.0.0.1"),
+    AfterValidator(lambda address: str(ipaddress.ip_address(address))),
+]
+Image = Annotated[
+    str,
+    allows("an image reference such as ollama/ollama:<tag>", None, IMAGE),
+    AfterValidator(_released),
+]
+ModelName = Annotated[
+    str, allows("a model name such as llama3.2", "llama3.2", "[A-Za-z0-9][A-Za-z0-9._:/@-]*")
+]
+EnvName = Annotated[
+    str,
+    allows("keys that are environment variable names", A_MAP, "[A-Za-z_][A-Za-z0-9_]*"),
+    AfterValidator(_unmanaged),
+]
+Host = Annotated[str, allows("keys that are registry hosts (host[:port])", "{}", HOST)]
 
 
 def config_error(
