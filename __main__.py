@@ -9,10 +9,9 @@ would cost the program about half a second of imports on every run.
 
 import pulumi
 
-from components.config import load_settings
+from components.config import DockerJudgeArgs, KubernetesJudgeArgs, load_settings
 from components.judge import JudgeComponent
 from components.model_registry import check_models
-from components.settings import DockerJudgeArgs, KubernetesJudgeArgs
 
 settings = load_settings()
 # Before anything changes: a model its registry does not have would take the judge down.

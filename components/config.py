@@ -1,262 +1,245 @@
-"""Stack config in, typed settings out: the one place that reads Pulumi's config.
+"""The stack's settings: pydantic models of the project's config, with their defaults, and
+the one reader of Pulumi's config.
 
-`parse_settings` turns the project's config (plain dicts, as Pulumi stores them) into
-the frozen dataclasses of `components.settings` and rejects anything it does not
-understand, so a typo or a bad value stops the program before any resource is touched.
-`load_settings` is the only reader of `pulumi.Config`; `settings_from_config` reads
-the same settings from a stack's config as the Automation API returns it.
+Parsing is pure (dicts in, frozen models out), and a typo or a bad value stops the program
+before any resource is touched; components/config_rules.py holds the shapes of values and
+the words of every error.
 """
 
-from __future__ import annotations
-
 import json
-import re
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from typing import Annotated, Any, Literal, Self
 
 import pulumi
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic.alias_generators import to_camel
+from pydantic.functional_validators import AfterValidator, BeforeValidator, model_validator
+from pydantic_core import PydanticCustomError
+from pydantic_core.core_schema import ValidationInfo
 
-from components.config_reader import (
-    DNS_LABEL,
-    DNS_SUBDOMAIN,
-    DOCKER_NAME,
-    EXTENDED_RESOURCE,
-    LABEL_KEY,
-    REGISTRY_HOST,
-    Section,
-    ca_file,
-    docker_gpus,
-    environment,
-    image,
-    ip_address,
-    models,
-    quantity,
-)
-from components.settings import (
-    PROJECT,
-    ClusterAccess,
-    ConfigError,
-    DockerJudgeArgs,
-    JudgeSettings,
-    KubernetesJudgeArgs,
-    NetworkPolicySettings,
-    Persistence,
-    Registry,
-    StackSettings,
-    Toleration,
-    cli_command,
-)
+from components import config_rules as rules
 
 
-def _toleration(section: Section, name: str, value: Any) -> Toleration:
-    item = Section(f"{section.path}.{name}", value, section.stack)
-    toleration = Toleration(
-        key=item.get("key", None, item.matching(LABEL_KEY, "a label key", "nvidia.com/gpu")),
-        operator=item.get("operator", Toleration.operator, item.choice("Equal", "Exists")),
-        value=item.get("value", None, item.matching(r"[^\n]*", "a string", '""')),
-        effect=item.get("effect", None, item.choice("NoSchedule", "PreferNoSchedule", "NoExecute")),
-        toleration_seconds=item.get("tolerationSeconds", None, item.integer(0, 2**31 - 1)),
-    )
-    item.done()
-    return toleration
+class Settings(BaseModel):
+    """camelCase keys in the stack file, snake_case attributes (by which code and tests
+    build settings too); frozen; no unknown key."""
 
-
-def _tolerations(section: Section, name: str, value: Any) -> tuple[Toleration, ...]:
-    if not isinstance(value, list):
-        raise section.fail(
-            name,
-            value,
-            "a list of tolerations",
-            '\'[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]\'',
-        )
-    return tuple(_toleration(section, f"{name}[{i}]", t) for i, t in enumerate(value))
-
-
-# --- the whole stack --------------------------------------------------------------------
-
-
-def _parse_judge(top: Section) -> JudgeSettings:
-    defaults = JudgeSettings()
-    return JudgeSettings(
-        image=top.get("image", defaults.image, lambda n, v: image(top, n, v, defaults.image)),
-        models=top.get("models", defaults.models, lambda n, v: models(top, n, v)),
-        pull_timeout_seconds=top.get(
-            "pullTimeoutSeconds", defaults.pull_timeout_seconds, top.integer(60, 86400)
-        ),
-        pull_attempts=top.get("pullAttempts", defaults.pull_attempts, top.integer(1, 10)),
-        environment=top.get(
-            "environment", defaults.environment, lambda n, v: environment(top, n, v)
-        ),
-        keep_models_on_destroy=top.get(
-            "keepModelsOnDestroy", defaults.keep_models_on_destroy, top.boolean
-        ),
-        registries=top.get("registries", defaults.registries, lambda n, v: _registries(top, n, v)),
-        allow_cloud=top.get("allowCloud", defaults.allow_cloud, top.boolean),
+    model_config = ConfigDict(
+        alias_generator=to_camel, validate_by_name=True, extra="forbid", frozen=True
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_the_default(cls, data: Any) -> Any:
+        # `config set --path KEY null`, or a key left empty in YAML, keeps the default.
+        if not isinstance(data, Mapping):
+            return data
+        known = {field.alias for field in cls.model_fields.values()}
+        return {key: value for key, value in data.items() if value is not None or key not in known}
 
-def _registries(section: Section, name: str, value: Any) -> dict[str, Registry]:
-    if not isinstance(value, Mapping):
-        raise section.fail(
-            name, value, "an object of registry hosts", "'{\"registry.example:5000\": {}}'"
-        )
-    return {str(host): _registry(section, name, str(host), item) for host, item in value.items()}
 
+class Registry(Settings):
+    """How the judge reaches one model registry (air-gapped sites keep their own)."""
 
-def _registry(section: Section, name: str, host: str, value: Any) -> Registry:
-    # Hosts have dots, so their key is quoted, as `pulumi config set --path` wants it.
-    key = f'{name}["{host}"]'
-    if not re.fullmatch(REGISTRY_HOST, host):
-        raise section.fail(key, value, "keys that are registry hosts (host[:port])", "{}")
-    item = Section(f"{section.path}.{key}" if section.path else key, value or {}, section.stack)
-    registry = Registry(
-        ca_file=item.get("caFile", None, lambda n, v: ca_file(item, n, v)),
-        insecure=item.get("insecure", False, item.boolean),
+    # A PEM bundle, on the machine where Pulumi runs, of the CA that signed the
+    # registry's certificate: the judge trusts it in addition to the public ones.
+    ca_file: Annotated[str | None, AfterValidator(rules.ca_bundle)] = rules.allows(
+        "the path of a PEM CA bundle",
+        "/etc/ssl/private-registry-ca.pem",
+        default=None,
+        min_length=1,
     )
-    item.done()
-    if registry.ca_file and registry.insecure:
-        raise item.fail(
-            "insecure", True, "false when caFile is set (plain HTTP uses no CA)", "false"
-        )
-    return registry
+    insecure: rules.Flag = False  # plain HTTP: only by this explicit opt-in
+
+    @field_validator("insecure")
+    @classmethod
+    def _no_ca_over_plain_http(cls, insecure: bool, info: ValidationInfo) -> bool:
+        if insecure and info.data.get("ca_file"):
+            raise rules.not_allowed("false when caFile is set (plain HTTP uses no CA)", "false")
+        return insecure
 
 
-def _parse_docker(judge: JudgeSettings, s: Section) -> DockerJudgeArgs:
-    d = DockerJudgeArgs()
-    docker_name = s.matching(DOCKER_NAME, "a Docker name (letters, digits, _ . -)", "ollama")
-    args = DockerJudgeArgs(
-        judge=judge,
-        gpus=s.get("gpus", d.gpus, lambda n, v: docker_gpus(s, n, v)),
-        publish=s.get("publish", d.publish, s.boolean),
-        host_address=s.get("hostAddress", d.host_address, lambda n, v: ip_address(s, n, v)),
-        host_port=s.get("hostPort", d.host_port, s.integer(1, 65535)),
-        container_name=s.get("containerName", d.container_name, docker_name),
-        network_name=s.get("networkName", d.network_name, docker_name),
-        volume_name=s.get("volumeName", d.volume_name, docker_name),
-        restart=s.get(
-            "restart", d.restart, s.choice("unless-stopped", "always", "on-failure", "no")
-        ),
+class JudgeSettings(Settings):
+    """What both targets share: the keys at the top of the project's config."""
+
+    # A released tag: an untagged image is `latest`, which changes under your feet.
+    image: rules.Image = "ollama/ollama:0.24.0"
+    models: Annotated[tuple[rules.ModelName, ...], AfterValidator(rules.once_each)] = rules.allows(
+        "a list of model names", "'[\"llama3.2\"]'", default=("llama3.2",)
     )
-    s.done()
-    return args
-
-
-# Enough judges for any evaluation we know of; a typo of a few zeros is not a request for
-# a thousand GPUs.
-MAX_REPLICAS = 100
-ACCESS_MODES = ("ReadWriteOnce", "ReadWriteMany")
-
-
-def _parse_kubernetes(judge: JudgeSettings, s: Section) -> KubernetesJudgeArgs:
-    d = KubernetesJudgeArgs()
-    gpu = s.section("gpu")
-    persistence = s.section("persistence")
-    policy = s.section("networkPolicy")
-    labels = s.string_map(LABEL_KEY, "label keys")
-    args = KubernetesJudgeArgs(
-        judge=judge,
-        namespace=s.get("namespace", d.namespace, s.matching(DNS_LABEL, "a DNS label", "knitfab")),
-        create_namespace=s.get("createNamespace", d.create_namespace, s.boolean),
-        replicas=s.get("replicas", d.replicas, s.integer(1, MAX_REPLICAS)),
-        gpu_count=gpu.get("count", d.gpu_count, gpu.integer(0, 64)),
-        gpu_resource=gpu.get(
-            "resourceName",
-            d.gpu_resource,
-            gpu.matching(EXTENDED_RESOURCE, "an extended resource name", "nvidia.com/gpu"),
-        ),
-        cpu=s.get("cpu", d.cpu, lambda n, v: quantity(s, n, v)),
-        memory=s.get("memory", d.memory, lambda n, v: quantity(s, n, v)),
-        node_selector=s.get("nodeSelector", d.node_selector, labels),
-        tolerations=s.get("tolerations", d.tolerations, lambda n, v: _tolerations(s, n, v)),
-        runtime_class_name=s.get(
-            "runtimeClassName",
-            d.runtime_class_name,
-            s.matching(DNS_SUBDOMAIN, "a RuntimeClass name", "nvidia"),
-        ),
-        image_pull_policy=s.get(
-            "imagePullPolicy", d.image_pull_policy, s.choice("IfNotPresent", "Always", "Never")
-        ),
-        persistence=Persistence(
-            enabled=persistence.get("enabled", d.persistence.enabled, persistence.boolean),
-            size=persistence.get(
-                "size", d.persistence.size, lambda n, v: quantity(persistence, n, v)
-            ),
-            storage_class=persistence.get(
-                "storageClass",
-                d.persistence.storage_class,
-                persistence.matching(DNS_SUBDOMAIN, "a StorageClass name", "standard"),
-            ),
-            access_mode=persistence.get(
-                "accessMode", d.persistence.access_mode, persistence.choice(*ACCESS_MODES)
-            ),
-        ),
-        network_policy=NetworkPolicySettings(
-            enabled=policy.get("enabled", d.network_policy.enabled, policy.boolean),
-            pod_labels=policy.get(
-                "podLabels", d.network_policy.pod_labels, policy.string_map(LABEL_KEY, "label keys")
-            ),
-            namespace_labels=policy.get(
-                "namespaceLabels",
-                d.network_policy.namespace_labels,
-                policy.string_map(LABEL_KEY, "label keys"),
-            ),
-        ),
+    # Budget for pulling every model on a fresh start; sets healthcheck, probe and
+    # deployment timeouts so that nothing gives up before the pulls could finish.
+    pull_timeout_seconds: Annotated[int, rules.between(60, 86400)] = 1800
+    # Tries per model when a pull fails for a reason that may pass (no route, a cut
+    # transfer), with pauses of 5, 10, 20, ... s between them: 5 tries span about 75 s.
+    pull_attempts: Annotated[int, rules.between(1, 10)] = 5
+    environment: dict[rules.EnvName, rules.Text] = rules.allows(
+        "an object of environment variable names", rules.A_MAP, default={}
     )
-    for section in (gpu, persistence, policy, s):
-        section.done()
-    _check_shared_claim(args, s)
-    return args
-
-
-def _check_shared_claim(args: KubernetesJudgeArgs, s: Section) -> None:
-    """A Deployment cannot give each replica a claim of its own: every pod mounts the one
-    claim, which a ReadWriteOnce volume lets only one node mount. Without this check the
-    replicas beyond the first would wait unscheduled (or, on one node, share it)."""
-    shared = args.persistence.enabled and args.replicas > 1
-    if not shared or args.persistence.access_mode == "ReadWriteMany":
-        return
-    key = f"{PROJECT}:kubernetes"
-
-    def command(words: str) -> str:
-        return cli_command(f"config set --path {words}", s.stack)
-
-    raise ConfigError(
-        f"{key}.replicas is {args.replicas} with {key}.persistence.enabled, but the models' "
-        f"claim is {args.persistence.access_mode} ({key}.persistence.accessMode): all the "
-        "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
-        "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
-        "claim, or no persistence. Fix it with one of: "
-        + command(f"'{key}.persistence.accessMode' ReadWriteMany")
-        + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
-        f"{key}.persistence.storageClass to it); "
-        + command(f"'{key}.persistence.enabled' false")
-        + " (each pod pulls the models into its own emptyDir); or "
-        + command(f"'{key}.replicas' 1")
+    keep_models_on_destroy: rules.Flag = True
+    # By host ("registry.example:5000"), as model references name them; a host with
+    # nothing under it (`reg.example:5000:` in YAML) takes the defaults.
+    registries: dict[rules.Host, Annotated[Registry, BeforeValidator(lambda r: r or {})]] = (
+        rules.allows("an object of registry hosts", "'{\"registry.example:5000\": {}}'", default={})
     )
+    # Ollama can serve cloud-hosted models and calls its cloud service at start: an
+    # evaluation's articles and labels must not leave the site unless asked.
+    allow_cloud: rules.Flag = False
+
+
+class DockerSettings(Settings):
+    """The `docker` section (stack `local`)."""
+
+    # Docker's forms: "all", a count ("2"), '"device=0,1"', or None for no GPU at all.
+    gpus: Annotated[str | None, BeforeValidator(rules.docker_gpus)] = rules.allows(
+        '"all", "none", a count (0 = none) or a list of device ids', "all", default="all"
+    )
+    publish: rules.Flag = True
+    # The API has no authentication: loopback unless the user says otherwise.
+    host_address: rules.IpAddress = "127.0.0.1"
+    host_port: Annotated[int, rules.between(1, 65535)] = 11434
+    container_name: rules.DockerName = "ollama"
+    network_name: rules.DockerName = "ollama-net"
+    volume_name: rules.DockerName = "ollama"
+    restart: Literal["unless-stopped", "always", "on-failure", "no"] = "unless-stopped"
+
+
+class DockerJudgeArgs(DockerSettings):
+    """The `docker` target's settings: its section, what both targets share, and (not
+    project config) the docker provider's `docker:host` (None: DOCKER_HOST or the local
+    socket, as for the provider)."""
+
+    judge: JudgeSettings = JudgeSettings()
+    engine_host: str | None = None
+
+
+class Toleration(Settings):
+    key: str | None = rules.allows("a label key", "nvidia.com/gpu", rules.LABEL_KEY, default=None)
+    operator: Literal["Equal", "Exists"] = "Equal"
+    value: str | None = rules.allows("a string", '""', r"[^\n]*", default=None)
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", None] = None
+    toleration_seconds: Annotated[int | None, rules.between(0, 2**31 - 1)] = None
+
+
+class Persistence(Settings):
+    enabled: rules.Flag = False
+    size: rules.Quantity = "30Gi"
+    storage_class: str | None = rules.allows(
+        "a StorageClass name", "standard", rules.DNS_NAME, default=None
+    )
+    # A Deployment gives every replica the same claim: more than one replica needs
+    # ReadWriteMany (KubernetesSettings checks it).
+    access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
+
+
+class NetworkPolicySettings(Settings):
+    enabled: rules.Flag = False
+    # Peers allowed to reach the judge. Empty pod labels = every pod of the namespaces
+    # selected; no namespace labels = the judge's own namespace only.
+    pod_labels: rules.Labels = {}
+    namespace_labels: rules.Labels | None = None
+
+
+class Gpu(Settings):
+    count: Annotated[int, rules.between(0, 64)] = 1
+    resource_name: str = rules.allows(
+        "an extended resource name", "nvidia.com/gpu", rules.RESOURCE, default="nvidia.com/gpu"
+    )
+
+
+class ClusterAccess(Settings):
+    """How the kubernetes provider reaches the cluster: its own `kubernetes:` settings."""
+
+    kubeconfig: str | None = None
+    context: str | None = None
+    render_directory: str | None = None
+
+
+class KubernetesSettings(Settings):
+    """The `kubernetes` section (stack `knitfab`)."""
+
+    namespace: str = rules.allows("a DNS label", "knitfab", rules.DNS_LABEL, default="knitfab")
+    create_namespace: rules.Flag = False
+    # Judge pods behind the Service, each with its own GPUs (the manual's: 1). Enough for
+    # any evaluation we know of; a typo of a few zeros is not a request for 1000 GPUs.
+    replicas: Annotated[int, rules.between(1, 100)] = 1
+    gpu: Gpu = Gpu()
+    cpu: rules.Quantity = "4"
+    memory: rules.Quantity = "5Gi"
+    node_selector: rules.Labels = {}
+    tolerations: tuple[Toleration, ...] = rules.allows(
+        "a list of tolerations",
+        '\'[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]\'',
+        default=(),
+    )
+    runtime_class_name: str | None = rules.allows(
+        "a RuntimeClass name", "nvidia", rules.DNS_NAME, default=None
+    )
+    image_pull_policy: Literal["IfNotPresent", "Always", "Never"] = "IfNotPresent"
+    persistence: Persistence = Persistence()
+    network_policy: NetworkPolicySettings = NetworkPolicySettings()
+
+    @property
+    def gpu_count(self) -> int:
+        return self.gpu.count
+
+    @property
+    def gpu_resource(self) -> str:
+        return self.gpu.resource_name
+
+    @model_validator(mode="after")
+    def _one_node_per_claim(self) -> Self:
+        # Every replica of a Deployment mounts its one claim, which only one node can
+        # mount if it is ReadWriteOnce: the replicas beyond the first would wait
+        # unscheduled (or, on one node, share it).
+        claim = self.persistence
+        if claim.enabled and self.replicas > 1 and claim.access_mode != "ReadWriteMany":
+            context = {"replicas": self.replicas, "access_mode": claim.access_mode}
+            raise PydanticCustomError("shared_claim", "replicas share a claim", context)
+        return self
+
+
+class KubernetesJudgeArgs(KubernetesSettings):
+    """The `kubernetes` target's settings: its section, what both targets share, and
+    (not project config) the provider's own settings, so that `up` reads the rollout
+    from the cluster the provider deploys to."""
+
+    judge: JudgeSettings = JudgeSettings()
+    cluster: ClusterAccess = ClusterAccess()
+
+
+StackSettings = DockerJudgeArgs | KubernetesJudgeArgs
+
+
+class DockerStack(JudgeSettings):
+    target: Literal["docker"]
+    docker: DockerSettings = DockerSettings()
+    kubernetes: None = None  # the other target's section would be ignored without a word
+
+
+class KubernetesStack(JudgeSettings):
+    target: Literal["kubernetes"]
+    kubernetes: KubernetesSettings = KubernetesSettings()
+    docker: None = None
+
+
+TARGETS = {"docker": DockerStack, "kubernetes": KubernetesStack}
+STACK = TypeAdapter(Annotated[DockerStack | KubernetesStack, Field(discriminator="target")])
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:
-    """Typed settings from the project's config, keys as in the stack file; `stack` is
-    named in the commands that error messages give."""
-    top = Section("", raw, stack)
-    target = top.get("target", None, top.choice("docker", "kubernetes"))
-    if target is None:
-        raise top.fail("target", None, "docker or kubernetes", "docker")
-    judge = _parse_judge(top)
-    chosen, other = ("docker", "kubernetes") if target == "docker" else ("kubernetes", "docker")
-    if top.raw.get(other) is not None:
-        raise ConfigError(
-            f"{PROJECT}:{other} is set, but {PROJECT}:target is {target}: its settings "
-            "would be ignored. Remove it with: "
-            + cli_command(f"config rm '{PROJECT}:{other}'", stack)
-        )
-    top.read.add(other)
-    section = top.section(chosen)
-    top.done()
-    if target == "docker":
-        return _parse_docker(judge, section)
-    return _parse_kubernetes(judge, section)
+    """Typed settings from the project's config, keys (camelCase) as in the stack file;
+    `stack` is named in the commands that error messages give."""
+    try:
+        config = STACK.validate_python(raw, by_name=False)
+    except ValidationError as error:
+        raise rules.config_error(error, raw, stack, TARGETS) from None
+    # Validated already: put together as they are.
+    shared = {name: getattr(config, name) for name in JudgeSettings.model_fields}
+    judge = JudgeSettings.model_construct(**shared)
+    if isinstance(config, DockerStack):
+        return DockerJudgeArgs.model_construct(**dict(config.docker), judge=judge)
+    return KubernetesJudgeArgs.model_construct(**dict(config.kubernetes), judge=judge)
 
 
 def _decode(text: str) -> Any:
@@ -271,17 +254,17 @@ def settings_from_config(values: Mapping[str, str], stack: str | None) -> StackS
     """Typed settings from a stack's whole config as Pulumi stores it: full keys
     ("ollama-judge:models", "docker:host"), every value a string. Besides the project's
     own, the providers' settings that say where the engine or the cluster is."""
-    prefix = f"{PROJECT}:"
+    prefix = f"{rules.PROJECT}:"
     raw = {key[len(prefix) :]: _decode(v) for key, v in values.items() if key.startswith(prefix)}
     settings = parse_settings(raw, stack)
     if isinstance(settings, DockerJudgeArgs):
-        return replace(settings, engine_host=values.get("docker:host"))
-    access = ClusterAccess(
+        return settings.model_copy(update={"engine_host": values.get("docker:host")})
+    cluster = ClusterAccess(
         kubeconfig=values.get("kubernetes:kubeconfig"),
         context=values.get("kubernetes:context"),
         render_directory=values.get("kubernetes:renderYamlToDirectory"),
     )
-    return replace(settings, cluster=access)
+    return settings.model_copy(update={"cluster": cluster})
 
 
 def load_settings() -> StackSettings:

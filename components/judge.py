@@ -11,10 +11,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pulumi
 
-from components.settings import JudgeSettings
+if TYPE_CHECKING:  # components.config reads the names of the variables managed here
+    from components.config import JudgeSettings
 
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 
 import requests
 
-from components.settings import PROJECT, ConfigError, JudgeSettings, cli_command
+from components.config import JudgeSettings
+from components.config_rules import PROJECT, ConfigError, cli_command
 
 # Ollama's defaults for the parts a model reference leaves out.
 DEFAULT_HOST = "registry.ollama.ai"

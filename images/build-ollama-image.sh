@@ -8,7 +8,7 @@
 #   images/build-ollama-image.sh [--force] [VERSION]
 #
 #   VERSION  an Ollama release, e.g. 0.24.0 (a leading "v" is accepted). Default: the
-#            version of the image the project pins (`image` in components/settings.py).
+#            version of the image the project pins (`image` in components/config.py).
 #   --force  replace an existing image of that tag even if it is not one of our builds
 #            (e.g. the official image pulled from a registry), and rebuild it even if
 #            its recipe is current. The compiled binary is still reused.
@@ -115,7 +115,7 @@ usage() {
 # The version of the image the project pins by default, so that one command builds what
 # `pulumi up` will look for.
 pinned_version() {
-    sed -n "s|^ *image: str = \"${IMAGE_REPO}:\([^\"@]*\)\".*|\1|p" "${REPO}/components/settings.py"
+    sed -n "s|^ *image: [^=]*= \"${IMAGE_REPO}:\([^\"@]*\)\".*|\1|p" "${REPO}/components/config.py"
 }
 
 force=false
@@ -134,7 +134,7 @@ while (($# > 0)); do
 done
 if [[ -z "${version}" ]]; then
     version="$(pinned_version)"
-    [[ -n "${version}" ]] || die "no ${IMAGE_REPO}:<version> default found in components/settings.py; pass a version"
+    [[ -n "${version}" ]] || die "no ${IMAGE_REPO}:<version> default found in components/config.py; pass a version"
 fi
 [[ "${version}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not a release version: ${version} (want e.g. 0.24.0)"
 readonly version force

@@ -71,7 +71,7 @@ ensure_docker_running() {
 # be reached — built from Ollama's source (images/build-ollama-image.sh, CPU only).
 ensure_judge_image() {
     local image
-    image="$(.venv/bin/python -c 'from components.settings import JudgeSettings; print(JudgeSettings().image)')"
+    image="$(.venv/bin/python -c 'from components.config import JudgeSettings; print(JudgeSettings().image)')"
     docker image inspect "${image}" >/dev/null 2>&1 && return 0
     docker pull "${image}" >/dev/null 2>&1 && return 0
     echo "--- ${image} cannot be pulled: building it here (CPU only; minutes, once)" >&2

@@ -17,10 +17,10 @@ from typing import Any
 
 from pulumi import automation as auto
 
-from components.config import settings_from_config
+from components.config import DockerJudgeArgs, settings_from_config
+from components.config_rules import PROJECT, ConfigError
 from components.docker import engine as docker_engine
 from components.docker.judge import STACK_LABEL
-from components.settings import PROJECT, ConfigError, DockerJudgeArgs
 from stack_runner.engine_only import engine_only
 from stack_runner.output import shown
 

@@ -7,17 +7,21 @@ from typing import Any
 import pulumi
 import pytest
 
-from components.config import _decode, parse_settings, settings_from_config
-from components.settings import (
+from components.config import (
     ClusterAccess,
-    ConfigError,
     DockerJudgeArgs,
+    Gpu,
     JudgeSettings,
     KubernetesJudgeArgs,
     NetworkPolicySettings,
     Persistence,
+    Registry,
     Toleration,
+    _decode,
+    parse_settings,
+    settings_from_config,
 )
+from components.config_rules import ConfigError
 
 
 def docker(**docker_settings: Any) -> dict[str, Any]:
@@ -166,8 +170,7 @@ def test_kubernetes_settings_are_all_read():
         namespace="judges",
         create_namespace=True,
         replicas=3,
-        gpu_count=2,
-        gpu_resource="nvidia.com/mig-1g.5gb",
+        gpu=Gpu(count=2, resource_name="nvidia.com/mig-1g.5gb"),
         cpu="500m",
         memory="8589934592",
         node_selector={"nvidia.com/gpu.present": "true"},
@@ -339,6 +342,52 @@ def test_the_bad_value_itself_is_in_the_message():
     assert "'5 GB'" in error_of(kubernetes(memory="5 GB"))
 
 
+def test_a_number_is_not_a_host_address():
+    # Python's ipaddress reads the number 5 as 0.0.0.5; a stack file means no such thing.
+    assert error_of(docker(hostAddress=5)) == (
+        "ollama-judge:docker.hostAddress is 5; allowed: an IP address: 127.0.0.1 (this host "
+        "only) or 0.0.0.0 (every interface). Fix it with: "
+        "pulumi config set --path 'ollama-judge:docker.hostAddress' 127.0.0.1"
+    )
+
+
+def test_a_label_key_with_dots_is_quoted_in_the_fix():
+    # Unquoted, `config set --path` would read the dots as nested keys.
+    message = error_of(kubernetes(nodeSelector={"nvidia.com/gpu.present": ["true"]}))
+    key = 'ollama-judge:kubernetes.nodeSelector["nvidia.com/gpu.present"]'
+    assert message.startswith(f"{key} is ['true']; allowed: a string.")
+    assert message.endswith(f"pulumi config set --path '{key}' \"value\"")
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        (docker(judge={"image": "x"}), "ollama-judge:docker.judge"),
+        (docker(engineHost="ssh://gpu-box"), "ollama-judge:docker.engineHost"),
+        (kubernetes(cluster={"context": "gpu"}), "ollama-judge:kubernetes.cluster"),
+        (docker(host_port=1), "ollama-judge:docker.host_port"),
+    ],
+)
+def test_what_is_not_project_config_cannot_be_set_as_project_config(raw, key):
+    # The engine and the cluster are the providers' settings (docker:host, kubernetes:*),
+    # and the stack file's keys are camelCase.
+    assert error_of(raw).startswith(f"{key} is not a setting; known here:")
+
+
+def test_null_keeps_the_default():
+    raw = {
+        "target": "kubernetes",
+        "image": None,
+        "docker": None,
+        "kubernetes": {"replicas": None, "networkPolicy": None},
+        "registries": {"reg.example:5000": None},
+    }
+    settings = parse_settings(raw)
+    assert isinstance(settings, KubernetesJudgeArgs)
+    assert settings.model_copy(update={"judge": JudgeSettings()}) == KubernetesJudgeArgs()
+    assert settings.judge.registries["reg.example:5000"] == Registry()
+
+
 @pytest.mark.parametrize(
     ("text", "value"),
     [
@@ -432,7 +481,9 @@ def test_settings_from_a_stacks_config_as_pulumi_stores_it_take_the_providers_ac
         "knitfab",
     )
     assert isinstance(knitfab, KubernetesJudgeArgs)
-    assert knitfab.cluster == ClusterAccess("/etc/kube/config", "gpu", "rendered")
+    assert knitfab.cluster == ClusterAccess(
+        kubeconfig="/etc/kube/config", context="gpu", render_directory="rendered"
+    )
 
 
 def test_settings_from_a_stacks_config_name_the_stack_in_their_fixes():

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from components.config import parse_settings
-from components.settings import ConfigError
+from components.config_rules import ConfigError
 
 GOLDEN = Path(__file__).parent / "golden" / "config_errors.json"
 PROJECT_DIR = Path(__file__).resolve().parent.parent

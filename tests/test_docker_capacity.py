@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from components.config import DockerJudgeArgs
+from components.config_rules import ConfigError
 from components.docker.engine import engine_address
 from components.docker.preflight import check_gpu_support, gpu_shortfall
-from components.settings import ConfigError, DockerJudgeArgs
 
 SOCKET = "unix:///var/run/docker.sock"
 RUNC = {"path": "runc"}
@@ -25,7 +25,7 @@ PLAIN_ENGINE: dict[str, Any] = {
 
 
 def verdict(info: dict[str, Any], gpus: str | None = "all") -> str | None:
-    return gpu_shortfall(info, replace(DockerJudgeArgs(), gpus=gpus), SOCKET, "local")
+    return gpu_shortfall(info, DockerJudgeArgs().model_copy(update={"gpus": gpus}), SOCKET, "local")
 
 
 def test_engine_without_nvidia_runtime_cannot_give_gpus_and_the_message_says_why():
@@ -86,7 +86,7 @@ def test_no_gpus_asks_nothing_of_the_engine(monkeypatch: pytest.MonkeyPatch):
         raise AssertionError("the engine was asked")
 
     monkeypatch.setattr("components.docker.preflight.engine_info", no_engine)
-    cpu_only = replace(DockerJudgeArgs(), gpus=None)
+    cpu_only = DockerJudgeArgs().model_copy(update={"gpus": None})
     assert check_gpu_support(cpu_only, "local") is None
 
 
@@ -97,7 +97,9 @@ def test_shortfall_is_a_config_error_naming_the_stack(monkeypatch: pytest.Monkey
 
 
 def test_an_unreachable_engine_skips_the_check_naming_the_host():
-    unreachable = replace(DockerJudgeArgs(), engine_host="unix:///nonexistent/docker.sock")
+    unreachable = DockerJudgeArgs().model_copy(
+        update={"engine_host": "unix:///nonexistent/docker.sock"}
+    )
     reason = check_gpu_support(unreachable, "local")
     assert reason is not None
     assert "cannot reach the Docker engine at unix:///nonexistent/docker.sock" in reason

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from components.config import DockerJudgeArgs, JudgeSettings, Registry
 from components.docker import wait as docker_wait
 from components.docker.judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
 from components.readiness import JudgeNotReady
-from components.settings import DockerJudgeArgs, JudgeSettings, Registry
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"
@@ -117,7 +116,7 @@ def test_children_are_parented_to_the_component(default: Program):
 
 
 def test_no_gpus_hides_the_gpus_the_image_would_expose(default: Program):
-    cpu_only = deploy(replace(DockerJudgeArgs(), gpus=None))
+    cpu_only = deploy(DockerJudgeArgs().model_copy(update={"gpus": None}))
     container = cpu_only.one(CONTAINER).inputs
     assert "gpus" not in container
     assert "NVIDIA_VISIBLE_DEVICES=void" in container["envs"]
@@ -125,13 +124,15 @@ def test_no_gpus_hides_the_gpus_the_image_would_expose(default: Program):
 
 
 def test_gpu_devices_are_passed_as_docker_reads_them(default: Program):
-    two = deploy(replace(DockerJudgeArgs(), gpus='"device=0,1"'))
+    two = deploy(DockerJudgeArgs().model_copy(update={"gpus": '"device=0,1"'}))
     assert two.one(CONTAINER).inputs["gpus"] == '"device=0,1"'
     assert_only_changed(default, two, "ollama-container:gpus")
 
 
 def test_publishing_on_every_interface_needs_an_explicit_address(default: Program):
-    everywhere = deploy(replace(DockerJudgeArgs(), host_address="0.0.0.0", host_port=8080))
+    everywhere = deploy(
+        DockerJudgeArgs().model_copy(update={"host_address": "0.0.0.0", "host_port": 8080})
+    )
     assert everywhere.one(CONTAINER).inputs["ports"] == [
         {"internal": 11434, "external": 8080, "ip": "0.0.0.0"}
     ]
@@ -140,13 +141,13 @@ def test_publishing_on_every_interface_needs_an_explicit_address(default: Progra
 
 
 def test_ipv6_host_url_is_bracketed():
-    assert deploy(replace(DockerJudgeArgs(), host_address="::1")).outputs["hostUrl"] == (
-        "http://[::1]:11434"
-    )
+    assert deploy(DockerJudgeArgs().model_copy(update={"host_address": "::1"})).outputs[
+        "hostUrl"
+    ] == ("http://[::1]:11434")
 
 
 def test_unpublished_port_leaves_only_the_network_url(default: Program):
-    hidden = deploy(replace(DockerJudgeArgs(), publish=False))
+    hidden = deploy(DockerJudgeArgs().model_copy(update={"publish": False}))
     assert "ports" not in hidden.one(CONTAINER).inputs
     assert hidden.outputs["hostUrl"] is None
     assert hidden.outputs["evaluationUrl"] == "http://ollama:11434"
@@ -202,7 +203,9 @@ def test_opting_out_of_keeping_models_lets_destroy_remove_the_volume(default: Pr
 
 def test_names_are_settable(default: Program):
     renamed = deploy(
-        replace(DockerJudgeArgs(), container_name="judge", network_name="eval", volume_name="m")
+        DockerJudgeArgs().model_copy(
+            update={"container_name": "judge", "network_name": "eval", "volume_name": "m"}
+        )
     )
     container = renamed.one(CONTAINER).inputs
     assert container["networksAdvanced"] == [{"name": "eval", "aliases": ["ollama"]}]
@@ -257,7 +260,7 @@ def test_up_waits_for_the_judge_through_the_engine_the_provider_uses(
 ):
     waits: list[tuple[Any, ...]] = []
     monkeypatch.setattr(docker_wait, "follow", lambda *args: waits.append(args[:4]))
-    deploy(replace(DockerJudgeArgs(), engine_host="tcp://judge-box:2375"))
+    deploy(DockerJudgeArgs(engine_host="tcp://judge-box:2375"))
     # The server's start (120 s) plus the default pull budget (1800 s).
     assert waits == [("tcp://judge-box:2375", "ollama-container-id", ("llama3.2",), 1920)]
 

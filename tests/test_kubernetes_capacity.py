@@ -7,7 +7,6 @@ import os
 import sys
 import threading
 from collections.abc import Iterator
-from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -15,8 +14,9 @@ from typing import Any
 import pytest
 import yaml
 
+from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
+from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, gpu_shortfall, read_nodes
-from components.settings import ClusterAccess, ConfigError, KubernetesJudgeArgs
 
 
 def node(name: str, gpus: int | None, labels: dict[str, str] | None = None, **spec) -> dict:
@@ -36,7 +36,8 @@ def test_one_gpu_node_holds_the_default_judge():
 
 def test_two_gpus_do_not_fit_on_one_gpu_nodes_and_the_message_says_why():
     message = gpu_shortfall(
-        [node("gpu-1", 1), node("gpu-2", 1)], replace(KubernetesJudgeArgs(), gpu_count=2)
+        [node("gpu-1", 1), node("gpu-2", 1)],
+        KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=2)}),
     )
     assert message is not None
     assert message.startswith("ollama-judge:kubernetes.gpu.count is 2")
@@ -46,11 +47,18 @@ def test_two_gpus_do_not_fit_on_one_gpu_nodes_and_the_message_says_why():
 
 
 def test_cpu_only_judge_needs_no_gpu_node():
-    assert gpu_shortfall([node("cpu-1", None)], replace(KubernetesJudgeArgs(), gpu_count=0)) is None
+    assert (
+        gpu_shortfall(
+            [node("cpu-1", None)], KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=0)})
+        )
+        is None
+    )
 
 
 def test_other_resource_names_are_counted_by_their_own_name():
-    shared = replace(KubernetesJudgeArgs(), gpu_resource="nvidia.com/gpu.shared")
+    shared = KubernetesJudgeArgs().model_copy(
+        update={"gpu": Gpu(resource_name="nvidia.com/gpu.shared")}
+    )
     assert gpu_shortfall([node("gpu-1", 4)], shared) is not None
 
 
@@ -59,14 +67,18 @@ def test_only_selected_and_schedulable_nodes_count():
         node("gpu-a", 2, {"pool": "a"}),
         node("gpu-b", 2, {"pool": "b"}, unschedulable=True),
     ]
-    two = replace(KubernetesJudgeArgs(), gpu_count=2)
-    assert gpu_shortfall(nodes, replace(two, node_selector={"pool": "a"})) is None
-    assert gpu_shortfall(nodes, replace(two, node_selector={"pool": "b"})) is not None
-    assert "none match" in (gpu_shortfall(nodes, replace(two, node_selector={"pool": "c"})) or "")
+    two = KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=2)})
+    assert gpu_shortfall(nodes, two.model_copy(update={"node_selector": {"pool": "a"}})) is None
+    assert gpu_shortfall(nodes, two.model_copy(update={"node_selector": {"pool": "b"}})) is not None
+    assert "none match" in (
+        gpu_shortfall(nodes, two.model_copy(update={"node_selector": {"pool": "c"}})) or ""
+    )
 
 
 def replicas(count: int, gpus: int = 1, **settings: Any) -> KubernetesJudgeArgs:
-    return replace(KubernetesJudgeArgs(), replicas=count, gpu_count=gpus, **settings)
+    return KubernetesJudgeArgs().model_copy(
+        update={"replicas": count, "gpu": Gpu(count=gpus), **settings}
+    )
 
 
 def test_each_replica_needs_its_gpus_on_one_node():
@@ -125,7 +137,10 @@ def test_cpu_only_replicas_are_not_counted():
 
 def test_rendering_to_yaml_needs_no_cluster():
     access = ClusterAccess(render_directory="rendered")
-    assert check_gpu_capacity(replace(KubernetesJudgeArgs(), gpu_count=64), access) is None
+    assert (
+        check_gpu_capacity(KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=64)}), access)
+        is None
+    )
 
 
 def test_an_unreadable_cluster_skips_the_check_with_the_reason(tmp_path: Path):
@@ -138,7 +153,9 @@ def test_shortfall_is_a_config_error(monkeypatch: pytest.MonkeyPatch):
         "components.kubernetes.preflight.read_nodes", lambda access: [node("gpu-1", 1)]
     )
     with pytest.raises(ConfigError, match=r"insufficient nvidia\.com/gpu"):
-        check_gpu_capacity(replace(KubernetesJudgeArgs(), gpu_count=2), ClusterAccess())
+        check_gpu_capacity(
+            KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=2)}), ClusterAccess()
+        )
 
 
 # --- reading the nodes with the provider's kubeconfig, from a fake API server ----------
@@ -228,7 +245,10 @@ def test_an_exec_plugins_credentials_read_the_nodes(api_server: FakeApiServer, t
     path = tmp_path / "kubeconfig"
     path.write_text(yaml.safe_dump(kubeconfig(api_server.url, exec_plugin(tmp_path))))
     with pytest.raises(ConfigError, match=r"nodes: gpu-node-1: 1\)"):
-        check_gpu_capacity(replace(KubernetesJudgeArgs(), gpu_count=2), ClusterAccess(str(path)))
+        check_gpu_capacity(
+            KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=2)}),
+            ClusterAccess(kubeconfig=str(path)),
+        )
     assert api_server.authorizations == [f"Bearer {TOKEN}"]
 
 

@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from components.judge import MODEL_SCRIPT
-from components.kubernetes import endpoints as kubernetes_endpoints
-from components.kubernetes import wait as kubernetes_readiness
-from components.kubernetes.judge import KubernetesJudge, rollout_waves
-from components.readiness import JudgeNotReady, Report
-from components.settings import (
+from components.config import (
     ClusterAccess,
+    Gpu,
     JudgeSettings,
     KubernetesJudgeArgs,
     NetworkPolicySettings,
@@ -23,6 +18,11 @@ from components.settings import (
     Registry,
     Toleration,
 )
+from components.judge import MODEL_SCRIPT
+from components.kubernetes import endpoints as kubernetes_endpoints
+from components.kubernetes import wait as kubernetes_readiness
+from components.kubernetes.judge import KubernetesJudge, rollout_waves
+from components.readiness import JudgeNotReady, Report
 from tests.pulumi_program import Program, assert_only_changed, deploy_judge
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -187,7 +187,7 @@ def test_the_provider_waits_only_for_the_controller_and_up_for_the_rollout(
 def test_up_follows_the_rollout_on_the_providers_cluster(monkeypatch: pytest.MonkeyPatch):
     followed = Followed(monkeypatch)
     cluster = ClusterAccess(kubeconfig="/home/me/.kube/knitfab", context="gpu")
-    deploy(replace(KubernetesJudgeArgs(), namespace="judges", cluster=cluster))
+    deploy(KubernetesJudgeArgs().model_copy(update={"namespace": "judges", "cluster": cluster}))
     assert followed.waits == [
         {
             "access": cluster,
@@ -244,7 +244,9 @@ def test_preview_and_rendering_to_yaml_do_not_wait(monkeypatch: pytest.MonkeyPat
     followed = Followed(monkeypatch, JudgeNotReady("must not wait"))
     preview = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), Program(preview=True))
     assert preview.one(SERVICE)
-    rendered = replace(KubernetesJudgeArgs(), cluster=ClusterAccess(render_directory="out"))
+    rendered = KubernetesJudgeArgs().model_copy(
+        update={"cluster": ClusterAccess(render_directory="out")}
+    )
     assert deploy(rendered).outputs["evaluationUrl"].startswith("http://ollama.")
     assert followed.waits == []
 
@@ -263,7 +265,7 @@ def test_recreate_strategy_and_locked_down_pod(default: Program):
 
 
 def test_replicas_are_judge_pods_behind_the_service_each_with_its_own_gpu(default: Program):
-    three = deploy(replace(KubernetesJudgeArgs(), replicas=3, gpu_count=2))
+    three = deploy(KubernetesJudgeArgs().model_copy(update={"replicas": 3, "gpu": Gpu(count=2)}))
     spec = three.one(DEPLOYMENT).inputs["spec"]
     assert spec["replicas"] == 3
     # Requests are per pod: the scheduler finds 2 GPUs on one node for each of the three.
@@ -276,7 +278,7 @@ def test_replicas_are_judge_pods_behind_the_service_each_with_its_own_gpu(defaul
 
 def test_many_replicas_roll_a_quarter_at_a_time_without_a_spare_gpu():
     for replicas, waves in ((2, 2), (3, 3), (7, 7), (8, 4), (50, 5), (100, 4)):
-        program = deploy(replace(KubernetesJudgeArgs(), replicas=replicas))
+        program = deploy(KubernetesJudgeArgs().model_copy(update={"replicas": replicas}))
         assert program.one(DEPLOYMENT).inputs["spec"]["strategy"] == {
             "type": "RollingUpdate",
             "rollingUpdate": {"maxSurge": 0, "maxUnavailable": "25%"},
@@ -286,7 +288,7 @@ def test_many_replicas_roll_a_quarter_at_a_time_without_a_spare_gpu():
 
 
 def test_going_from_one_replica_to_three_changes_no_pod(default: Program):
-    three = deploy(replace(KubernetesJudgeArgs(), replicas=3))
+    three = deploy(KubernetesJudgeArgs().model_copy(update={"replicas": 3}))
     assert_only_changed(
         default, three, "ollama-deployment:spec.replicas", "ollama-deployment:spec.strategy"
     )
@@ -294,19 +296,20 @@ def test_going_from_one_replica_to_three_changes_no_pod(default: Program):
 
 def test_up_waits_for_every_round_of_a_rolling_update(monkeypatch: pytest.MonkeyPatch):
     followed = Followed(monkeypatch)
-    deploy(replace(KubernetesJudgeArgs(), replicas=8))
+    deploy(KubernetesJudgeArgs().model_copy(update={"replicas": 8}))
     deadline = 120 + 1800 + 60
     assert followed.waits[-1]["timeout_seconds"] == 4 * deadline, "two pods at a time"
-    deployment = deploy(replace(KubernetesJudgeArgs(), replicas=8)).one(DEPLOYMENT)
+    deployment = deploy(KubernetesJudgeArgs().model_copy(update={"replicas": 8})).one(DEPLOYMENT)
     assert deployment.inputs["spec"]["progressDeadlineSeconds"] == deadline, "per pod start"
 
 
 def test_replicas_share_a_read_write_many_claim():
     shared = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            replicas=3,
-            persistence=Persistence(enabled=True, access_mode="ReadWriteMany"),
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "replicas": 3,
+                "persistence": Persistence(enabled=True, access_mode="ReadWriteMany"),
+            }
         )
     )
     assert shared.one(PVC).inputs["spec"]["accessModes"] == ["ReadWriteMany"]
@@ -339,7 +342,7 @@ def test_model_list_changes_only_the_hook_and_probes(default: Program):
 
 
 def test_gpu_count_zero_sets_no_gpu_limit_and_hides_gpus(default: Program):
-    cpu_only = deploy(replace(KubernetesJudgeArgs(), gpu_count=0))
+    cpu_only = deploy(KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=0)}))
     expected = {"cpu": "4", "memory": "5Gi"}
     assert container_of(cpu_only)["resources"] == {"requests": expected, "limits": expected}
     assert env_of(cpu_only)["NVIDIA_VISIBLE_DEVICES"] == "void"
@@ -347,7 +350,11 @@ def test_gpu_count_zero_sets_no_gpu_limit_and_hides_gpus(default: Program):
 
 
 def test_gpu_resource_name_for_shared_gpus(default: Program):
-    mig = deploy(replace(KubernetesJudgeArgs(), gpu_count=2, gpu_resource="nvidia.com/mig-1g.5gb"))
+    mig = deploy(
+        KubernetesJudgeArgs().model_copy(
+            update={"gpu": Gpu(count=2, resource_name="nvidia.com/mig-1g.5gb")}
+        )
+    )
     limits = container_of(mig)["resources"]["limits"]
     assert limits == {"cpu": "4", "memory": "5Gi", "nvidia.com/mig-1g.5gb": "2"}
     assert container_of(mig)["resources"]["requests"] == limits
@@ -355,18 +362,21 @@ def test_gpu_resource_name_for_shared_gpus(default: Program):
 
 
 def test_cpu_and_memory(default: Program):
-    small = deploy(replace(KubernetesJudgeArgs(), cpu="2", memory="8Gi"))
+    small = deploy(KubernetesJudgeArgs().model_copy(update={"cpu": "2", "memory": "8Gi"}))
     assert container_of(small)["resources"]["limits"]["memory"] == "8Gi"
     assert_only_changed(default, small, f"{CONTAINER}.resources")
 
 
 def test_scheduling_settings(default: Program):
     placed = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            node_selector={"nvidia.com/gpu.present": "true"},
-            tolerations=(Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),),
-            runtime_class_name="nvidia",
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "node_selector": {"nvidia.com/gpu.present": "true"},
+                "tolerations": (
+                    Toleration(key="nvidia.com/gpu", operator="Exists", effect="NoSchedule"),
+                ),
+                "runtime_class_name": "nvidia",
+            }
         )
     )
     pod = pod_spec_of(placed)
@@ -383,10 +393,11 @@ def test_scheduling_settings(default: Program):
 
 def test_image_pull_policy_and_environment(default: Program):
     tuned = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            judge=JudgeSettings(environment={"OLLAMA_KEEP_ALIVE": "24h"}),
-            image_pull_policy="Always",
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "judge": JudgeSettings(environment={"OLLAMA_KEEP_ALIVE": "24h"}),
+                "image_pull_policy": "Always",
+            }
         )
     )
     assert container_of(tuned)["imagePullPolicy"] == "Always"
@@ -396,9 +407,8 @@ def test_image_pull_policy_and_environment(default: Program):
 
 def test_persistence_mounts_a_claim_that_outlives_the_stack(default: Program):
     kept = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            persistence=Persistence(enabled=True, size="50Gi", storage_class="fast"),
+        KubernetesJudgeArgs().model_copy(
+            update={"persistence": Persistence(enabled=True, size="50Gi", storage_class="fast")}
         )
     )
     claim = kept.one(PVC)
@@ -419,10 +429,11 @@ def test_persistence_mounts_a_claim_that_outlives_the_stack(default: Program):
 
 def test_persistence_opt_out_of_keeping_models():
     claim = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            judge=JudgeSettings(keep_models_on_destroy=False),
-            persistence=Persistence(enabled=True),
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "judge": JudgeSettings(keep_models_on_destroy=False),
+                "persistence": Persistence(enabled=True),
+            }
         )
     ).one(PVC)
     assert not claim.retain_on_delete
@@ -430,9 +441,12 @@ def test_persistence_opt_out_of_keeping_models():
 
 def test_network_policy_admits_only_the_evaluation_pods(default: Program):
     guarded = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            network_policy=NetworkPolicySettings(enabled=True, pod_labels={"role": "evaluate"}),
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "network_policy": NetworkPolicySettings(
+                    enabled=True, pod_labels={"role": "evaluate"}
+                )
+            }
         )
     )
     policy = guarded.one(NETWORK_POLICY).inputs
@@ -452,11 +466,12 @@ def test_network_policy_admits_only_the_evaluation_pods(default: Program):
 
 def test_network_policy_from_other_namespaces():
     policy = deploy(
-        replace(
-            KubernetesJudgeArgs(),
-            network_policy=NetworkPolicySettings(
-                enabled=True, namespace_labels={"kubernetes.io/metadata.name": "knitfab"}
-            ),
+        KubernetesJudgeArgs().model_copy(
+            update={
+                "network_policy": NetworkPolicySettings(
+                    enabled=True, namespace_labels={"kubernetes.io/metadata.name": "knitfab"}
+                )
+            }
         )
     ).one(NETWORK_POLICY)
     assert policy.inputs["spec"]["ingress"][0]["from"] == [
@@ -469,7 +484,9 @@ def test_network_policy_from_other_namespaces():
 
 def test_namespace_is_assumed_unless_created(default: Program):
     assert default.of_type(NAMESPACE) == []
-    own = deploy(replace(KubernetesJudgeArgs(), namespace="judges", create_namespace=True))
+    own = deploy(
+        KubernetesJudgeArgs().model_copy(update={"namespace": "judges", "create_namespace": True})
+    )
     assert own.one(NAMESPACE).inputs["metadata"]["name"] == "judges"
     assert own.one(SERVICE).inputs["metadata"]["namespace"] == "judges"
     assert own.outputs["evaluationUrl"] == "http://ollama.judges.svc.cluster.local:11434"

@@ -13,13 +13,13 @@ import pytest
 import urllib3
 
 from components import readiness
+from components.config import ClusterAccess
 from components.judge import MODEL_SCRIPT
 from components.kubernetes import rollout_watch as kubernetes_rollout_watch
 from components.kubernetes import watches
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
 from components.kubernetes.wait import follow, wait_until_available
 from components.readiness import JudgeNotReady
-from components.settings import ClusterAccess
 from tests import fake_kubernetes
 from tests.fake_kubernetes import (
     TEMPLATE,

@@ -16,11 +16,11 @@ import yaml
 from kubernetes import client
 
 from components import readiness
+from components.config import ClusterAccess
 from components.kubernetes import watches
 from components.kubernetes.client import connect
 from components.kubernetes.wait import wait_until_available
 from components.readiness import JudgeNotReady
-from components.settings import ClusterAccess
 from tests import fake_kubernetes
 from tests.fake_kubernetes import deployment, pod, replica_set
 

@@ -8,7 +8,8 @@ import pulumi
 import pytest
 import yaml
 
-from components.settings import PROJECT, ClusterAccess, ConfigError
+from components.config import ClusterAccess
+from components.config_rules import PROJECT, ConfigError
 from tests.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
 
 

@@ -12,8 +12,9 @@ from typing import ClassVar
 import pytest
 
 from components import model_registry
+from components.config import JudgeSettings, Registry
+from components.config_rules import ConfigError
 from components.model_registry import ModelReference, check_models
-from components.settings import ConfigError, JudgeSettings, Registry
 
 REAL_MANIFEST_STATUS = model_registry.manifest_status
 

@@ -17,9 +17,10 @@ import pulumi
 import pulumi_docker as docker
 
 from components import judge, readiness
+from components.config import DockerJudgeArgs
+from components.config_rules import PROJECT
 from components.docker import wait
 from components.judge import JudgeComponent
-from components.settings import PROJECT, DockerJudgeArgs
 
 TYPE = "ollama-judge:index:DockerJudge"
 # Marks the containers this project creates, with the stack they belong to: the stack

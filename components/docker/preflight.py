@@ -22,13 +22,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from components.config import DockerJudgeArgs
+from components.config_rules import PROJECT, ConfigError, cli_command
 from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
-from components.settings import (
-    PROJECT,
-    ConfigError,
-    DockerJudgeArgs,
-    cli_command,
-)
 
 NVIDIA_CDI_KIND = "nvidia.com/gpu"
 

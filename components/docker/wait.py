@@ -22,10 +22,10 @@ from collections.abc import Callable
 from typing import Any
 
 from components import judge
+from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
 from components.docker.streams import HEALTHY, READY, STOPPED, ContainerStreams
 from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason
-from components.settings import PROJECT
 
 # How often the wait looks at its deadline and at CANCELLED while the container is silent
 # (it reads nothing then), and runs the healthcheck's command again if it failed.

@@ -25,7 +25,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from components.settings import ClusterAccess
+from components.config import ClusterAccess
 
 # What a call through the client raises when it fails: the API's refusal, or no answer.
 API_ERRORS = (ApiException, urllib3.exceptions.HTTPError, OSError)

@@ -30,7 +30,7 @@ from pulumi_kubernetes.core.v1 import (
 )
 
 from components import judge
-from components.settings import KubernetesJudgeArgs
+from components.config import KubernetesJudgeArgs
 
 # The model script's check (every model pulled and loaded, the server answering) is the
 # startup probe: it runs only until its first success, and the pod cannot turn ready

@@ -15,10 +15,10 @@ from typing import Any
 
 from kubernetes import client
 
+from components.config import ClusterAccess
 from components.kubernetes.client import ClusterUnreadable, connect
 from components.kubernetes.watches import Watches
 from components.readiness import JudgeNotReady
-from components.settings import ClusterAccess
 
 LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 

@@ -43,11 +43,11 @@ from pulumi_kubernetes.core.v1 import (
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 
 from components import judge, readiness
+from components.config import KubernetesJudgeArgs
 from components.judge import JudgeComponent
 from components.kubernetes import endpoints, wait
 from components.kubernetes.container import CA_VOLUME, MODELS_VOLUME, judge_container
 from components.kubernetes.network_policy import judge_network_policy
-from components.settings import KubernetesJudgeArgs
 
 TYPE = "ollama-judge:index:KubernetesJudge"
 # The provider waits for this JSONPath to be present on the Deployment, with the

@@ -18,7 +18,7 @@ from pulumi_kubernetes.networking.v1 import (
 )
 
 from components import judge
-from components.settings import NetworkPolicySettings
+from components.config import NetworkPolicySettings
 
 
 def judge_network_policy(

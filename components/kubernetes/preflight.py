@@ -23,14 +23,9 @@ from typing import Any
 import pulumi
 from kubernetes import client
 
+from components.config import ClusterAccess, KubernetesJudgeArgs
+from components.config_rules import PROJECT, ConfigError, cli_command
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect, read_json
-from components.settings import (
-    PROJECT,
-    ClusterAccess,
-    ConfigError,
-    KubernetesJudgeArgs,
-    cli_command,
-)
 
 # (connect, read) seconds: this runs before every preview of the stack.
 TIMEOUT_SECONDS = (3, 5)

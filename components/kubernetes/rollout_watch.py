@@ -20,10 +20,10 @@ from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
+from components.config_rules import PROJECT
 from components.kubernetes import rollout
 from components.kubernetes.watches import Selected, Watches
 from components.readiness import JudgeNotReady, Report
-from components.settings import PROJECT
 
 # A pod the scheduler cannot place yet may soon be placed: a claim is being bound, or a
 # cluster autoscaler adds a node (it says so with an event, and the wait goes on).

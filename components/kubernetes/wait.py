@@ -20,10 +20,11 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from components.config import ClusterAccess
+from components.config_rules import PROJECT
 from components.kubernetes.client import ClusterUnreadable, Connection, connect
 from components.kubernetes.rollout_watch import RolloutWatch
 from components.readiness import JudgeNotReady, Report
-from components.settings import PROJECT, ClusterAccess
 
 # How long the API may go on failing before the wait stops following it.
 API_SILENCE_SECONDS = 60

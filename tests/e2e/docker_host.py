@@ -15,7 +15,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from components.settings import JudgeSettings
+from components.config import JudgeSettings
 from tests.e2e.engine import PROJECT_DIR, MissingPartError
 
 JUDGE_NAMES = {"container": "ollama", "network": "ollama-net", "volume": "ollama"}

@@ -10,15 +10,15 @@ itself holds no credential, so the nodes are read only if the plugin ran.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 from pulumi import automation as auto
 
+from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
+from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, read_nodes
-from components.settings import ClusterAccess, ConfigError, KubernetesJudgeArgs
 from tests.e2e.engine import ProjectCopy
 from tests.e2e.kube_cluster import GPU_NODE, Cluster
 
@@ -56,19 +56,24 @@ def exec_kubeconfig(cluster: Cluster, tmp_path: Path, plugin_log: Path) -> Path:
 
 
 def test_the_nodes_are_read_with_an_exec_plugin_kubeconfig(exec_kubeconfig: Path, plugin_log: Path):
-    nodes = {n["metadata"]["name"]: n for n in read_nodes(ClusterAccess(str(exec_kubeconfig)))}
+    nodes = {
+        n["metadata"]["name"]: n for n in read_nodes(ClusterAccess(kubeconfig=str(exec_kubeconfig)))
+    }
     assert nodes[GPU_NODE]["status"]["allocatable"]["nvidia.com/gpu"] == "1"
     assert plugin_log.read_text() == "ran\n"
 
 
 def test_two_gpus_are_a_config_error_with_an_exec_plugin_kubeconfig(exec_kubeconfig: Path):
-    two = replace(KubernetesJudgeArgs(), gpu_count=2)
+    two = KubernetesJudgeArgs().model_copy(update={"gpu": Gpu(count=2)})
     with pytest.raises(ConfigError, match=f"gpu.count is 2, .*{SHORTFALL}"):
-        check_gpu_capacity(two, ClusterAccess(str(exec_kubeconfig)))
+        check_gpu_capacity(two, ClusterAccess(kubeconfig=str(exec_kubeconfig)))
     # The kubeconfig given as its content, as `kubernetes:kubeconfig` may be, works too.
     with pytest.raises(ConfigError, match=SHORTFALL):
-        check_gpu_capacity(two, ClusterAccess(exec_kubeconfig.read_text()))
-    assert check_gpu_capacity(KubernetesJudgeArgs(), ClusterAccess(str(exec_kubeconfig))) is None
+        check_gpu_capacity(two, ClusterAccess(kubeconfig=exec_kubeconfig.read_text()))
+    assert (
+        check_gpu_capacity(KubernetesJudgeArgs(), ClusterAccess(kubeconfig=str(exec_kubeconfig)))
+        is None
+    )
 
 
 def test_preview_of_two_gpus_stops_with_the_config_error_as_the_user_sees_it(
