@@ -1,92 +1,70 @@
-"""The judge's container as the engine's own streams tell it, for docker/wait.py: its log
-from the start, whose model script messages are relayed as they come, and its events since
-the start of its run (Docker found it healthy, it stopped), read at once and taken as one
-sequence of what happened. Neither stream is read again: each byte comes once.
+"""Blocking streams (a followed log, an event stream) read at once, each on a thread of its
+own, and taken in the order their items arrived. The Docker wait takes them with a timeout,
+so that it also sees its deadline and CANCELLED while every stream is silent.
+
+Leaving the `with` block closes every stream, which ends a read in progress, and joins the
+threads: neither a thread nor a connection outlives the wait.
 """
 
 from __future__ import annotations
 
-import time
+import queue
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from components.docker import engine as docker_engine
-from components.readiness import JudgeNotReady, Report, ScriptLines, StreamEnded, Streams
-
-# What happened, for the wait.
-READY, HEALTHY, STOPPED = "ready", "healthy", "stopped"
-# What the model script says once every model is pulled and loaded.
-READY_LINE = "ready:"
-# The only events the engine sends; "health_status" also stands for "health_status: healthy".
-EVENTS = ["die", "health_status"]
-HEALTHY_EVENT = "health_status: healthy"
-# How long the log may take to bring its last lines once the container stopped.
-LOG_DRAIN_SECONDS = 2.0
+# How long leaving `Streams` waits for each reading thread once its stream is closed.
+STREAM_JOIN_SECONDS = 5.0
 
 
-class ContainerStreams:
-    """A container's followed log, and its events unless it already stopped (`running`
-    false). Leaving the `with` block closes both and ends their threads."""
+@dataclass(frozen=True)
+class StreamEnded:
+    """A stream's last item: its source ended it, or `error` did."""
 
-    def __init__(self, container: Any, report: Report, running: bool) -> None:
-        self.said = ScriptLines()
-        self._container, self._report, self._running = container, report, running
-        self._streams = Streams()
-        self._log_ended = False
+    error: Exception | None = None
 
-    def __enter__(self) -> ContainerStreams:
-        container = self._container
-        try:
-            log = container.logs(stream=True, follow=True, stdout=True, stderr=True)
-            self._streams.follow("log", log, lambda: docker_engine.close_stream(log))
-            if self._running:
-                # Replayed from the start of this run: no event is lost before the stream
-                # began.
-                since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
-                filters = {"container": [container.id], "event": EVENTS}
-                events = container.client.events(since=since, filters=filters, decode=True)
-                self._streams.follow("events", events, lambda: docker_engine.close_stream(events))
-        except BaseException:
-            self._streams.__exit__()
-            raise
+
+class Streams:
+    def __init__(self) -> None:
+        self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._closers: list[Callable[[], None]] = []
+        self._threads: list[threading.Thread] = []
+        self._closing = threading.Event()
+
+    def __enter__(self) -> Streams:
         return self
 
     def __exit__(self, *exception: object) -> None:
-        self._streams.__exit__(*exception)
+        self._closing.set()
+        for close in self._closers:
+            close()
+        for thread in self._threads:
+            thread.join(STREAM_JOIN_SECONDS)
 
-    def next(self, timeout: float) -> str | None:
-        """What happened within `timeout` seconds: READY (the script said so), HEALTHY,
-        STOPPED, or None (nothing that ends a wait)."""
-        match self._streams.take(timeout):
-            case ("log", bytes() as piece):
-                return READY if self._relay(piece) else None
-            case ("events", {"Action": action}) if action == HEALTHY_EVENT:
-                return HEALTHY
-            case ("events", {"Action": "die"}):
-                return STOPPED
-            case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
-                self._log_ended = True
-            case (source, StreamEnded(error=error)):
-                why = f": {error}" if error else ""
-                raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
-        return None
+    def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
+        """Reads `stream` from now on; its items come as (name, item), then (name,
+        StreamEnded). `close` ends the stream from another thread."""
+        self._closers.append(close)
 
-    def last_words(self) -> list[str]:
-        """Every message of the model script, once the container stopped: its last ones may
-        still be on their way, and the log ends once it brought them."""
-        drained_by = time.monotonic() + LOG_DRAIN_SECONDS
-        while not self._log_ended and (
-            arrived := self._streams.take(drained_by - time.monotonic())
-        ):
-            match arrived:
-                case ("log", bytes() as piece):
-                    self._relay(piece)
-                case ("log", StreamEnded()):
-                    self._log_ended = True
-        return self.said.said
+        def read() -> None:
+            try:
+                for item in stream:
+                    self._arrived.put((name, item))
+            except Exception as error:  # handed to the wait, unless it closed the stream
+                ended = StreamEnded(error)
+            else:
+                ended = StreamEnded()
+            if not self._closing.is_set():
+                self._arrived.put((name, ended))
 
-    def _relay(self, piece: bytes) -> bool:
-        """Reports the messages that `piece` completes; True if one says the script is ready."""
-        lines = self.said.feed(piece)
-        for line in lines:
-            self._report(line)
-        return any(line.startswith(READY_LINE) for line in lines)
+        thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def take(self, timeout: float) -> tuple[str, Any] | None:
+        """The next item of any stream, or None if none came within `timeout` seconds."""
+        try:
+            return self._arrived.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            return None

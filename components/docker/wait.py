@@ -1,21 +1,20 @@
 """Waits, during `up`, until the judge's container is healthy (the server answers and every
 model is present) or has given up, and says why.
 
-The docker provider's own wait only knows "healthy" and a timeout: a pull that can never
-succeed would hold `up` for the whole pull budget, and its error would stay in the
-container's log. This wait follows the container by the engine's own streams instead
-(docker/streams.py): it relays the model script's progress to `up`'s output as it comes,
-and ends as soon as the script gives up (the container stops, and Docker restarts it),
-with the script's last words in the message.
+The docker provider's own wait knows only "healthy" and a timeout: a pull that can never
+succeed would hold `up` for the whole pull budget, its error left in the container's log.
+This wait follows the engine's own streams, each byte read once: the container's log from
+the start (the model script's progress is relayed as it comes) and its events since the
+start of its run (healthy; died, as when the script gave up and Docker restarts it).
 
-Docker runs the first healthcheck one interval (10 s) after the start, and version 20.10
-has no shorter start interval. Once the model script says it is ready, this wait runs the
-healthcheck's own command itself (`docker exec`) and ends when it passes: the same test,
-without the interval. Docker's status says "healthy" at its next check.
+Docker runs the first healthcheck one interval (10 s) after the start, and 20.10 has no
+shorter start interval: once the script says it is ready, this wait runs the healthcheck's
+own command itself (`docker exec`) and ends when it passes.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import time
 from collections.abc import Callable
@@ -24,14 +23,54 @@ from typing import Any
 from components import judge
 from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
-from components.docker.streams import HEALTHY, READY, STOPPED, ContainerStreams
-from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason
+from components.docker.streams import StreamEnded, Streams
+from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason, script_lines
 
 # How often the wait looks at its deadline and at CANCELLED while the container is silent
 # (it reads nothing then), and runs the healthcheck's command again if it failed.
 TICK_SECONDS = 0.5
 # Lines of the model script shown when the judge failed.
 LOG_LINES_SHOWN = 12
+# What the model script says once every model is pulled and loaded.
+READY_LINE = "ready:"
+# The only events the engine sends; "health_status" also stands for "health_status: healthy".
+EVENTS = ["die", "health_status"]
+# How long the log may take to bring its last lines once the container stopped.
+LOG_DRAIN_SECONDS = 2.0
+
+
+class ScriptLog:
+    """The model script's messages in the container's log, which arrives in pieces: each is
+    reported once complete (a message split between two pieces is read whole)."""
+
+    def __init__(self, report: Report) -> None:
+        self.said: list[str] = []
+        self.ended = False
+        self._report = report
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+
+    def relay(self, piece: bytes) -> bool:
+        """Reports the messages that `piece` completes; True if one says the script is ready."""
+        text = (self._partial + self._decoder.decode(piece)).replace("\r", "\n")
+        *complete, self._partial = text.split("\n")
+        lines = script_lines("\n".join(complete))
+        self.said += lines
+        for line in lines:
+            self._report(line)
+        return any(line.startswith(READY_LINE) for line in lines)
+
+    def last_words(self, streams: Streams) -> list[str]:
+        """Every message, once the container stopped: its last ones may still be on their
+        way, and the log ends once it brought them."""
+        drained_by = time.monotonic() + LOG_DRAIN_SECONDS
+        while not self.ended and (arrived := streams.take(drained_by - time.monotonic())):
+            match arrived:
+                case ("log", bytes() as piece):
+                    self.relay(piece)
+                case ("log", StreamEnded()):
+                    self.ended = True
+        return self.said
 
 
 def failure_message(container_name: str, said: list[str], models: tuple[str, ...]) -> str:
@@ -61,15 +100,11 @@ def follow(
 ) -> None:
     """The wait, through a client of the engine the provider uses, closed after it."""
     try:
-        client = docker_engine.docker_client(engine_host)
-    except docker_engine.DockerEngineUnreachable as unreachable:
-        raise JudgeNotReady(f"cannot follow the judge's start: {unreachable}") from None
-    with contextlib.closing(client):
-        try:
+        with contextlib.closing(docker_engine.docker_client(engine_host)) as client:
             container = client.containers.get(container_id)
             wait_until_ready(container, models, timeout_seconds, report)
-        except docker_engine.ENGINE_ERRORS as error:
-            raise JudgeNotReady(f"cannot follow the judge's start: {error}") from None
+    except (docker_engine.DockerEngineUnreachable, *docker_engine.ENGINE_ERRORS) as error:
+        raise JudgeNotReady(f"cannot follow the judge's start: {error}") from None
 
 
 def wait_until_ready(
@@ -88,17 +123,24 @@ def wait_until_ready(
     if (state.get("Health") or {}).get("Status") == "healthy":
         return
     restarted = container.attrs.get("RestartCount", 0) != restarts
-    stopped = restarted or state.get("Restarting") or not state.get("Running")
-    check_at = None
-    with ContainerStreams(container, report, running=not stopped) as streams:
-        while not stopped:
-            happened = streams.next(TICK_SECONDS)
-            if happened == HEALTHY:
-                return
-            if happened == STOPPED:
-                break
-            if happened == READY:
-                check_at = clock()
+    running = not (restarted or state.get("Restarting") or not state.get("Running"))
+    log, check_at = ScriptLog(report), None
+    with Streams() as streams:
+        _follow_container(streams, container, running)
+        while running:
+            match streams.take(TICK_SECONDS):
+                case ("log", bytes() as piece):
+                    if log.relay(piece):
+                        check_at = clock()
+                case ("events", {"Action": "health_status: healthy"}):
+                    return
+                case ("events", {"Action": "die"}):
+                    break
+                case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
+                    log.ended = True
+                case (source, StreamEnded(error=error)):
+                    why = f": {error}" if error else ""
+                    raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
             if check_at is not None and clock() >= check_at:
                 if _check_passes(container, models):
                     return
@@ -107,14 +149,26 @@ def wait_until_ready(
                 raise JudgeNotReady(
                     f"the judge container {name} was not ready within {timeout_seconds:.0f}s "
                     f"(the server's start plus {PROJECT}:pullTimeoutSeconds).\n"
-                    + failure_message(name, streams.said.said, models)
+                    + failure_message(name, log.said, models)
                 )
             if CANCELLED.is_set():
                 raise JudgeNotReady(
                     f"the update was interrupted while the judge container {name} was "
                     "starting; it keeps starting, and the next `up` waits for it again"
                 )
-        raise JudgeNotReady(failure_message(name, streams.last_words(), models))
+        raise JudgeNotReady(failure_message(name, log.last_words(streams), models))
+
+
+def _follow_container(streams: Streams, container: Any, running: bool) -> None:
+    """The container's whole log, and its events unless it already stopped."""
+    log = container.logs(stream=True, follow=True, stdout=True, stderr=True)
+    streams.follow("log", log, lambda: docker_engine.close_stream(log))
+    if running:
+        # Replayed from the start of this run: no event is lost before the stream began.
+        since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
+        filters = {"container": [container.id], "event": EVENTS}
+        events = container.client.events(since=since, filters=filters, decode=True)
+        streams.follow("events", events, lambda: docker_engine.close_stream(events))
 
 
 def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
