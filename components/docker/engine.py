@@ -1,13 +1,14 @@
 """The one way this program talks to a Docker engine itself (not through the provider).
 
 The engine is the one the docker provider uses: its `docker:host` setting, else
-DOCKER_HOST, else the local socket. TLS comes from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
-and ssh:// hosts go through the `ssh` command, as for the docker CLI. Docker CLI
-contexts are not followed: the provider does not follow them either.
+DOCKER_HOST, else the local socket. TLS comes from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH and
+ssh:// hosts go through the `ssh` command, as for the docker CLI. Docker CLI contexts are
+not followed: the provider does not follow them either.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -30,15 +31,12 @@ class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside,
 
 
 def engine_address(host: str | None) -> str:
-    """Where the engine is: `host` (the provider's `docker:host`), else DOCKER_HOST, else
-    the local socket."""
     return host or os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
 
 
 def docker_client(host: str | None) -> docker.DockerClient:
-    """A client of the engine at `engine_address(host)` that speaks the engine's own API
-    version (Docker 20.10 speaks 1.41; the client library would ask for newer ones).
-    Raises DockerEngineUnreachable when the engine does not answer."""
+    """A client that speaks the engine's own API version (Docker 20.10 speaks 1.41; the
+    client library would ask for newer ones)."""
     address = engine_address(host)
     try:
         return docker.DockerClient(
@@ -55,21 +53,17 @@ def docker_client(host: str | None) -> docker.DockerClient:
 
 
 def engine_info(host: str | None) -> dict[str, Any]:
-    """`docker info` of the engine, as the API returns it."""
-    client = docker_client(host)
-    try:
-        return client.info()
-    except ENGINE_ERRORS as error:
-        raise DockerEngineUnreachable(
-            f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
-        ) from None
-    finally:
-        client.close()
+    with contextlib.closing(docker_client(host)) as client:
+        try:
+            return client.info()
+        except ENGINE_ERRORS as error:
+            raise DockerEngineUnreachable(
+                f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
+            ) from None
 
 
 def close_stream(stream: CancellableStream) -> None:
-    """Ends a stream of the engine (its events, a followed log) that another thread may be
-    reading: that read returns."""
+    """Ends a stream of the engine that another thread may be reading: that read returns."""
     try:
         stream.close()
     except NameError:

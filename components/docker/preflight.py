@@ -1,19 +1,14 @@
 """Asks the Docker engine, before anything is created, whether it can give the judge GPUs.
 
-Docker accepts `gpus` only when it starts the container: without the NVIDIA Container
-Toolkit, `pulumi up` first creates the network, the volume and the image and only then
-fails with Docker's "could not select device driver "" with capabilities: [[gpu]]".
-Asking first turns that into a config error that names the setting, what the engine
-offers, and both fixes, with nothing created.
-
-What counts as GPU support is what `docker info` shows: a runtime of NVIDIA's (the
-toolkit's `nvidia` runtime, default or not), or on engines that list CDI devices
-(Docker 28 and later), an NVIDIA GPU among them. An engine whose toolkit is installed
-but whose runtime was never configured can still serve `gpus` through the toolkit's hook,
-which `docker info` does not show; the message then asks for the runtime to be
-configured, as NVIDIA's install guide does. Where the engine does not answer, a warning
-says so and the docker provider reports what it finds (it may reach engines that this
-check cannot, for example with TLS material from its own settings).
+Docker refuses `gpus` it has no runtime for only when it starts the container, after the
+network, volume and image exist ("could not select device driver "" with capabilities:
+[[gpu]]"); asked first, that is a config error naming the setting, what the engine offers
+and both fixes. GPU support is what `docker info` shows: an NVIDIA runtime (default or
+not), or an NVIDIA CDI device (listed by Docker 28 and later). A toolkit whose runtime was
+never configured may still serve `gpus` through its hook, which `docker info` does not
+show: the message asks for the runtime to be configured, as NVIDIA's install guide does.
+An engine that does not answer is a warning: the provider, which may reach it (with TLS
+material from its own settings), reports what it finds.
 """
 
 from __future__ import annotations
@@ -25,8 +20,6 @@ from typing import Any
 from components.config import DockerJudgeArgs
 from components.config_rules import PROJECT, ConfigError, cli_command
 from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
-
-NVIDIA_CDI_KIND = "nvidia.com/gpu"
 
 
 def gpu_shortfall(
@@ -42,7 +35,7 @@ def gpu_shortfall(
     if any("nvidia" in f"{name} {json.dumps(spec)}".lower() for name, spec in runtimes.items()):
         return None
     devices = [d.get("ID", "") for d in info.get("DiscoveredDevices") or []]
-    if any(d.startswith(f"{NVIDIA_CDI_KIND}=") for d in devices):
+    if any(d.startswith("nvidia.com/gpu=") for d in devices):
         return None
 
     key = f"{PROJECT}:docker.gpus"
