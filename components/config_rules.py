@@ -19,7 +19,7 @@ from pydantic import AfterValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX, is_managed
+from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX
 
 PROJECT = "ollama-judge"
 
@@ -78,7 +78,7 @@ def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _unmanaged(name: str) -> str:
-    if is_managed(name):
+    if name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX):
         managed = ", ".join(sorted(MANAGED_ENV_NAMES))
         raise not_allowed(
             f"any variable but {managed}, {MANAGED_ENV_PREFIX}* (set by the judge) and "

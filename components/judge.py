@@ -1,10 +1,10 @@
 """What every judge deployment shares, whatever runs it.
 
-The evaluation image has `http://ollama:11434/v1/` baked in, so the port, the host
-name and the URL shapes here are a contract, not a preference. The model script is the
-one piece of code that runs inside the Ollama container: Docker runs it as the
-entrypoint and healthcheck, Kubernetes as the postStart hook and the probes.
-`JudgeComponent`, the base of both targets' components, gives them the same outputs.
+The evaluation image has `http://ollama:11434/v1/` baked in, so the port, the host name and
+the URL shapes here are a contract, not a preference. The model script is the one piece of
+code that runs inside the Ollama container: Docker runs it as the entrypoint and
+healthcheck, Kubernetes as the postStart hook and the probes. `JudgeComponent`, the base
+of both targets' components, gives them the same outputs.
 """
 
 from __future__ import annotations
@@ -41,10 +41,6 @@ DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
 CA_DIRECTORY = "/etc/ssl/certs"
 
 
-def is_managed(name: str) -> bool:
-    return name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX)
-
-
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
 # On the models' volume: judges that share it (Kubernetes replicas on one ReadWriteMany
@@ -68,10 +64,6 @@ def evaluation_url(host: str) -> str:
     return f"http://{host}:{OLLAMA_PORT}"
 
 
-def openai_base_url(url: str) -> str:
-    return f"{url}/v1"
-
-
 def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     """The argv that runs the model script in `mode` ("serve", "pull" or "check")."""
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
@@ -79,7 +71,14 @@ def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
 
 def server_env(settings: JudgeSettings) -> dict[str, str]:
     """The judge container's variables: defaults, the user's, then the managed ones."""
-    env = {**DEFAULT_ENV, **settings.environment, **model_script_env(settings)}
+    env = {
+        **DEFAULT_ENV,
+        **settings.environment,
+        "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
+        "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
+        "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
+        "OLLAMA_JUDGE_PULL_LOCK": PULL_LOCK,
+    }
     if not settings.allow_cloud:
         env[CLOUD_ENV] = "1"
     insecure = sorted(host for host, registry in settings.registries.items() if registry.insecure)
@@ -90,22 +89,12 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
 
 def registry_ca_files(settings: JudgeSettings) -> dict[str, str]:
     """The private registries' CA bundles, as files for the judge: path -> PEM text."""
-    return {
-        f"{CA_DIRECTORY}/ollama-judge-{host.replace(':', '-')}.crt": Path(
-            registry.ca_file
-        ).read_text()
-        for host, registry in sorted(settings.registries.items())
-        if registry.ca_file
-    }
-
-
-def model_script_env(settings: JudgeSettings) -> dict[str, str]:
-    return {
-        "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
-        "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
-        "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
-        "OLLAMA_JUDGE_PULL_LOCK": PULL_LOCK,
-    }
+    files = {}
+    for host, registry in sorted(settings.registries.items()):
+        if registry.ca_file:
+            path = f"{CA_DIRECTORY}/ollama-judge-{host.replace(':', '-')}.crt"
+            files[path] = Path(registry.ca_file).read_text()
+    return files
 
 
 def ready_within_seconds(pull_seconds: int) -> int:
@@ -125,7 +114,7 @@ class JudgeComponent(pulumi.ComponentResource):
     ) -> None:
         """Sets every output and registers them; the last call of a subclass's __init__."""
         self.evaluation_url = evaluation_url
-        self.openai_base_url = evaluation_url.apply(openai_base_url)
+        self.openai_base_url = evaluation_url.apply(lambda url: f"{url}/v1")
         self.host_url = pulumi.Output.from_input(host_url)
         self.models = pulumi.Output.from_input(list(settings.models))
         self.image = pulumi.Output.from_input(settings.image)

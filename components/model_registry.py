@@ -1,13 +1,12 @@
-"""Asks each model's registry, before anything changes, whether it has the model.
+"""Asks each model's registry, before anything changes, whether it has the model: a
+misspelt model or tag is otherwise found only by the judge's pull, after the old judge was
+replaced.
 
-A misspelt model or tag is otherwise found only by the judge's pull, after the old judge
-was replaced. One manifest request per model, from where Pulumi runs, with the trust the
-judge gets (the registry's CA, or plain HTTP where the user opted in): "no such manifest"
-is a config error naming the model and the registry; a registry that cannot be reached
-from here, or that wants a login, is a warning, and the judge's own pull decides.
-
-One GET per model is all this needs: the `requests` package (which the Docker client
-already brings) makes it; a registry client library would add a dependency tree for it.
+One manifest GET per model (by `requests`, which the Docker client brings already: a
+registry client library would add a dependency tree for it), from where Pulumi runs, with
+the judge's trust (the registry's CA, or plain HTTP where the user opted in). No such
+manifest is a config error; a registry that cannot be reached from here, or that wants a
+login, is a warning, and the judge's own pull decides.
 """
 
 from __future__ import annotations
@@ -49,10 +48,8 @@ class ModelReference:
 
 def manifest_status(url: str, verify: str | bool) -> int:
     """The registry's HTTP status for one manifest; raises requests.RequestException."""
-    answer = requests.get(
-        url, headers={"Accept": MANIFEST_TYPE}, verify=verify, timeout=TIMEOUT_SECONDS
-    )
-    return answer.status_code
+    headers = {"Accept": MANIFEST_TYPE}
+    return requests.get(url, headers=headers, verify=verify, timeout=TIMEOUT_SECONDS).status_code
 
 
 def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
