@@ -1,7 +1,6 @@
-"""Ollama as the judge of an LLM-as-a-Judge evaluation.
-
-The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
-`kubernetes` (stack `knitfab`). Both export the same outputs.
+"""Ollama as the judge of an LLM-as-a-Judge evaluation, where the stack's
+`ollama-judge:target` says: `docker` (stack `local`) or `kubernetes` (stack `knitfab`).
+Both export the same outputs.
 
 Each target's modules are imported in its own branch: the other target's SDK and client
 would cost the program about half a second of imports on every run.
@@ -23,10 +22,8 @@ match settings:
         from components.docker.judge import DockerJudge
         from components.docker.preflight import check_gpu_support
 
-        # Before anything is created: Docker refuses GPUs it has no runtime for only when
-        # it starts the container, after the network, volume and image exist.
-        skipped = check_gpu_support(settings, pulumi.get_stack())
-        if skipped:
+        # Before anything is created: Docker refuses GPUs only when it starts the container.
+        if skipped := check_gpu_support(settings, pulumi.get_stack()):
             pulumi.log.warn(skipped)
         judge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
@@ -34,8 +31,7 @@ match settings:
         from components.kubernetes.preflight import check_gpu_capacity
 
         # Before anything changes: pods the nodes cannot hold would take the judge down.
-        skipped = check_gpu_capacity(settings, settings.cluster)
-        if skipped:
+        if skipped := check_gpu_capacity(settings, settings.cluster):
             pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)
 

@@ -1,9 +1,7 @@
 """The stack's settings: pydantic models of the project's config, with their defaults, and
-the one reader of Pulumi's config.
-
-Parsing is pure (dicts in, frozen models out), and a typo or a bad value stops the program
-before any resource is touched; components/config_rules.py holds the shapes of values and
-the words of every error.
+the one reader of Pulumi's config. Parsing is pure (dicts in, frozen models out); a typo or
+a bad value stops the program before any resource is touched, with the words of
+components/config_rules.py.
 """
 
 import json
@@ -21,8 +19,7 @@ from components import config_rules as rules
 
 
 class Settings(BaseModel):
-    """camelCase keys in the stack file, snake_case attributes (by which code and tests
-    build settings too); frozen; no unknown key."""
+    """camelCase keys in the stack file; snake_case attributes, by which code builds them too."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, validate_by_name=True, extra="forbid", frozen=True
@@ -105,9 +102,8 @@ class DockerSettings(Settings):
 
 
 class DockerJudgeArgs(DockerSettings):
-    """The `docker` target's settings: its section, what both targets share, and (not
-    project config) the docker provider's `docker:host` (None: DOCKER_HOST or the local
-    socket, as for the provider)."""
+    """The `docker` target's settings: its section, what both targets share, and the docker
+    provider's `docker:host` (None: DOCKER_HOST or the local socket, as for the provider)."""
 
     judge: JudgeSettings = JudgeSettings()
     engine_host: str | None = None
@@ -127,8 +123,6 @@ class Persistence(Settings):
     storage_class: str | None = rules.allows(
         "a StorageClass name", "standard", rules.DNS_NAME, default=None
     )
-    # A Deployment gives every replica the same claim: more than one replica needs
-    # ReadWriteMany (KubernetesSettings checks it).
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
 
 
@@ -189,9 +183,8 @@ class KubernetesSettings(Settings):
 
     @model_validator(mode="after")
     def _one_node_per_claim(self) -> Self:
-        # Every replica of a Deployment mounts its one claim, which only one node can
-        # mount if it is ReadWriteOnce: the replicas beyond the first would wait
-        # unscheduled (or, on one node, share it).
+        # Every replica of a Deployment mounts its one claim, which only one node mounts if
+        # it is ReadWriteOnce: the replicas beyond the first would wait unscheduled.
         claim = self.persistence
         if claim.enabled and self.replicas > 1 and claim.access_mode != "ReadWriteMany":
             context = {"replicas": self.replicas, "access_mode": claim.access_mode}
@@ -200,9 +193,8 @@ class KubernetesSettings(Settings):
 
 
 class KubernetesJudgeArgs(KubernetesSettings):
-    """The `kubernetes` target's settings: its section, what both targets share, and
-    (not project config) the provider's own settings, so that `up` reads the rollout
-    from the cluster the provider deploys to."""
+    """The `kubernetes` target's settings: its section, what both targets share, and the
+    provider's own settings, so that `up` reads the rollout from the cluster it deploys to."""
 
     judge: JudgeSettings = JudgeSettings()
     cluster: ClusterAccess = ClusterAccess()

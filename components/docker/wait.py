@@ -3,13 +3,10 @@ model is present) or has given up, and says why.
 
 The docker provider's own wait knows only "healthy" and a timeout: a pull that can never
 succeed would hold `up` for the whole pull budget, its error left in the container's log.
-This wait follows the engine's own streams, each byte read once: the container's log from
-the start (the model script's progress is relayed as it comes) and its events since the
-start of its run (healthy; died, as when the script gave up and Docker restarts it).
-
-Docker runs the first healthcheck one interval (10 s) after the start, and 20.10 has no
-shorter start interval: once the script says it is ready, this wait runs the healthcheck's
-own command itself (`docker exec`) and ends when it passes.
+This wait reads, once each, the container's log from the start (relaying the model
+script's progress) and its events since the start of its run (healthy; died, as when the
+script gave up). Docker's first healthcheck comes one interval (10 s) after the start:
+once the script says it is ready, the wait runs the same command itself (`docker exec`).
 """
 
 from __future__ import annotations
@@ -26,8 +23,8 @@ from components.docker import engine as docker_engine
 from components.docker.streams import StreamEnded, Streams
 from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason, script_lines
 
-# How often the wait looks at its deadline and at CANCELLED while the container is silent
-# (it reads nothing then), and runs the healthcheck's command again if it failed.
+# How often the wait looks at its deadline and at CANCELLED while the container is silent,
+# and runs the healthcheck's command again if it failed.
 TICK_SECONDS = 0.5
 # Lines of the model script shown when the judge failed.
 LOG_LINES_SHOWN = 12
@@ -53,8 +50,8 @@ class ScriptLog:
     def relay(self, piece: bytes) -> bool:
         """Reports the messages that `piece` completes; True if one says the script is ready."""
         text = (self._partial + self._decoder.decode(piece)).replace("\r", "\n")
-        *complete, self._partial = text.split("\n")
-        lines = script_lines("\n".join(complete))
+        complete, _, self._partial = text.rpartition("\n")
+        lines = script_lines(complete)
         self.said += lines
         for line in lines:
             self._report(line)
@@ -75,19 +72,16 @@ class ScriptLog:
 
 def failure_message(container_name: str, said: list[str], models: tuple[str, ...]) -> str:
     """Why the judge stopped, from the model script's messages, and how to go on."""
-    reason = giving_up_reason(said)
-    shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
-    fix = (
-        f"Check the model names and that the registry can be reached from the container, "
-        f"or change {PROJECT}:models; the next `up` replaces the container. "
-        f"Docker keeps restarting it meanwhile (restart policy), so a registry that comes "
-        f"back brings the judge up by itself. Full log: docker logs {container_name}"
-    )
-    headline = reason or "its model script stopped"
     listed = ", ".join(models) or "no models"
+    headline = giving_up_reason(said) or "its model script stopped"
+    shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
     return (
         f"the judge container {container_name} is not ready ({listed}): {headline}.\n"
-        f"  Its last messages:\n    {shown}\n  {fix}"
+        f"  Its last messages:\n    {shown}\n"
+        "  Check the model names and that the registry can be reached from the container, "
+        f"or change {PROJECT}:models; the next `up` replaces the container. Docker keeps "
+        "restarting it meanwhile (restart policy), so a registry that comes back brings the "
+        f"judge up by itself. Full log: docker logs {container_name}"
     )
 
 
