@@ -18,10 +18,6 @@ import requests
 from components.config import JudgeSettings
 from components.config_rules import PROJECT, ConfigError, cli_command
 
-# Ollama's defaults for the parts a model reference leaves out.
-DEFAULT_HOST = "registry.ollama.ai"
-DEFAULT_NAMESPACE = "library"
-DEFAULT_TAG = "latest"
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 TIMEOUT_SECONDS = 5
 
@@ -38,9 +34,9 @@ class ModelReference:
         """[[host/]namespace/]model[:tag], with Ollama's defaults for what is left out."""
         parts = reference.split("/")
         name, _, tag = parts[-1].partition(":")
-        namespace = parts[-2] if len(parts) >= 2 else DEFAULT_NAMESPACE
-        host = parts[-3] if len(parts) >= 3 else DEFAULT_HOST
-        return cls(host, namespace, name, tag or DEFAULT_TAG)
+        namespace = parts[-2] if len(parts) >= 2 else "library"
+        host = parts[-3] if len(parts) >= 3 else "registry.ollama.ai"
+        return cls(host, namespace, name, tag or "latest")
 
     def manifest_url(self, scheme: str) -> str:
         return f"{scheme}://{self.host}/v2/{self.namespace}/{self.name}/manifests/{self.tag}"

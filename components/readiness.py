@@ -1,7 +1,6 @@
-"""What the waits for a ready judge share, whatever runs it (docker/wait.py,
-kubernetes/wait.py): the error that ends `up`, the interruption that ends a wait, how the
-model script's messages are read, and how a wait runs beside the program.
-"""
+"""What the waits for a ready judge share (docker/wait.py, kubernetes/wait.py): the error
+that ends `up`, the interruption that ends a wait, the model script's messages, and how a
+wait runs beside the program."""
 
 from __future__ import annotations
 
@@ -19,8 +18,7 @@ import pulumi
 CANCELLED = threading.Event()
 
 SCRIPT_PREFIX = "ollama-judge: "
-# How the model script's last words before it fails begin (`give_up` in
-# components/ollama-judge.sh).
+# How the model script's last words begin when it gives up (`give_up` in ollama-judge.sh).
 GIVING_UP = ("could not", "ollama serve")
 
 Report = Callable[[str], None]

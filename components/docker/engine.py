@@ -75,9 +75,8 @@ def close_stream(stream: CancellableStream) -> None:
 
 
 def since_value(rfc3339: str) -> str:
-    """A time as the engine writes it ("2024-05-01T10:00:00.123456789Z") as its `since`
-    parameters take it ("1714557600.123456789"): to the nanosecond, which a datetime
-    cannot hold."""
+    """A time as the engine writes it ("2024-05-01T10:00:00.123456789Z") as `since` takes it
+    ("1714557600.123456789"): to the nanosecond, which a datetime cannot hold."""
     whole, _, fraction = rfc3339.rstrip("Z").partition(".")
     seconds = int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
     return f"{seconds}.{fraction[:9]:0<9}"

@@ -70,7 +70,6 @@ def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:
         info = engine_info(args.engine_host)
     except DockerEngineUnreachable as reason:
         return f"could not check whether the Docker engine can give GPUs: {reason}"
-    shortfall = gpu_shortfall(info, args, engine_address(args.engine_host), stack)
-    if shortfall:
+    if shortfall := gpu_shortfall(info, args, engine_address(args.engine_host), stack):
         raise ConfigError(shortfall)
     return None

@@ -1,9 +1,7 @@
 """Blocking streams (a followed log, an event stream) read at once, each on a thread of its
-own, and taken in the order their items arrived. The Docker wait takes them with a timeout,
-so that it also sees its deadline and CANCELLED while every stream is silent.
-
-Leaving the `with` block closes every stream, which ends a read in progress, and joins the
-threads: neither a thread nor a connection outlives the wait.
+own, and taken in the order their items arrived, with a timeout: the Docker wait also sees
+its deadline and CANCELLED while every stream is silent. Leaving the `with` block closes
+every stream and joins the threads: neither a thread nor a connection outlives the wait.
 """
 
 from __future__ import annotations
@@ -30,13 +28,11 @@ class Streams:
         self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._closers: list[Callable[[], None]] = []
         self._threads: list[threading.Thread] = []
-        self._closing = threading.Event()
 
     def __enter__(self) -> Streams:
         return self
 
     def __exit__(self, *exception: object) -> None:
-        self._closing.set()
         for close in self._closers:
             close()
         for thread in self._threads:
@@ -51,12 +47,10 @@ class Streams:
             try:
                 for item in stream:
                     self._arrived.put((name, item))
-            except Exception as error:  # handed to the wait, unless it closed the stream
-                ended = StreamEnded(error)
+            except Exception as error:  # handed to the wait
+                self._arrived.put((name, StreamEnded(error)))
             else:
-                ended = StreamEnded()
-            if not self._closing.is_set():
-                self._arrived.put((name, ended))
+                self._arrived.put((name, StreamEnded()))
 
         thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
         self._threads.append(thread)
