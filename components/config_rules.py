@@ -1,9 +1,6 @@
-"""What a setting's value may be, and the words of every config error.
-
-The shapes of values (patterns, ranges, checks) carry the words that their errors use:
-what is allowed and the example that the fix sets. `config_error` turns the first error
-that pydantic found into a message naming the key as `config set --path` takes it, the
-value, what is allowed and the command that fixes it.
+"""What a setting's value may be, with the words its errors use (what is allowed, the
+example the fix sets), and `config_error`, which words pydantic's first error as a message
+naming the key as `config set --path` takes it, the value, what is allowed and the fix.
 """
 
 import ipaddress
@@ -36,9 +33,8 @@ def cli_command(words: str, stack: str | None) -> str:
 
 
 def allows(allowed: str, example: Any = None, pattern: str = "", **field: Any) -> Any:
-    """A field's constraints, with what it allows and the example that its fix sets
-    (None: its default). Patterns match whole (pydantic's search) and, compiled, run on
-    Python's engine, which looks ahead."""
+    """A field's constraints, what it allows and its fix's example (None: its default).
+    Patterns match whole (pydantic searches) on Python's engine (which looks ahead)."""
     whole = re.compile(rf"^(?:{pattern})\Z") if pattern else None
     examples = None if example is None else [example]
     return Field(description=allowed, examples=examples, pattern=whole, **field)

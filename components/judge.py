@@ -1,10 +1,7 @@
-"""What every judge deployment shares, whatever runs it.
-
-The evaluation image has `http://ollama:11434/v1/` baked in, so the port, the host name and
-the URL shapes here are a contract, not a preference. The model script is the one piece of
-code that runs inside the Ollama container: Docker runs it as the entrypoint and
-healthcheck, Kubernetes as the postStart hook and the probes. `JudgeComponent`, the base
-of both targets' components, gives them the same outputs.
+"""What every judge deployment shares, whatever runs it: the port, host name and URL shapes
+(a contract: the evaluation image has `http://ollama:11434/v1/` baked in), the model script
+that runs inside the Ollama container (Docker's entrypoint and healthcheck, Kubernetes'
+postStart hook and probes), its settings, and `JudgeComponent`, the targets' outputs.
 """
 
 from __future__ import annotations

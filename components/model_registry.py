@@ -1,12 +1,8 @@
 """Asks each model's registry, before anything changes, whether it has the model: a
 misspelt model or tag is otherwise found only by the judge's pull, after the old judge was
-replaced.
-
-One manifest GET per model (by `requests`, which the Docker client brings already: a
-registry client library would add a dependency tree for it), from where Pulumi runs, with
-the judge's trust (the registry's CA, or plain HTTP where the user opted in). No such
-manifest is a config error; a registry that cannot be reached from here, or that wants a
-login, is a warning, and the judge's own pull decides.
+replaced. A registry that cannot be reached from here, or wants a login, is a warning. One
+GET per model: `requests` (which the Docker client brings) makes it, where a registry
+client library would add a dependency tree.
 """
 
 from __future__ import annotations

@@ -5,11 +5,11 @@ wait runs beside the program."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import concurrent.futures
 import contextvars
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pulumi
 
@@ -54,27 +54,18 @@ def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -
     loop = asyncio.get_running_loop()
     # Pulumi's runtime settings (which engine to talk to) are context variables.
     context = contextvars.copy_context()
-    outcome: asyncio.Future[T] = loop.create_future()
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def report(line: str) -> None:
         loop.call_soon_threadsafe(lambda: pulumi.log.info(line, resource=resource), context=context)
 
-    def settle(done: Callable[[Any], None], value: Any) -> None:
-        def finish() -> None:
-            if not outcome.done():
-                done(value)
-
-        # The program may have ended meanwhile (another failure): nobody is waiting then.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(finish)
-
     def run() -> None:
+        outcome.set_running_or_notify_cancel()
         try:
-            result = wait(report)
+            outcome.set_result(wait(report))
         except BaseException as error:  # handed on to the apply that awaits the outcome
-            settle(outcome.set_exception, error)
-        else:
-            settle(outcome.set_result, result)
+            outcome.set_exception(error)
 
     threading.Thread(target=run, name="ollama-judge-readiness", daemon=True).start()
-    return outcome
+    # Settled on the program's loop, unless the program ended meanwhile (another failure).
+    return asyncio.wrap_future(outcome)

@@ -1,9 +1,6 @@
-"""The one way this program talks to a Docker engine itself (not through the provider).
-
-The engine is the one the docker provider uses: its `docker:host` setting, else
-DOCKER_HOST, else the local socket. TLS comes from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH and
-ssh:// hosts go through the `ssh` command, as for the docker CLI. Docker CLI contexts are
-not followed: the provider does not follow them either.
+"""The one way this program talks to a Docker engine itself, the one the docker provider
+uses: TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// hosts through the `ssh`
+command, as for the docker CLI. Docker CLI contexts are not followed, as by the provider.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""The judge on a Docker engine: network, model volume, image and container.
-
-Creates what the manual's `docker network create` / `docker run` / `ollama pull` did, so
-that an evaluation container on the same network reaches `http://ollama:11434`. The
-container serves and pulls the missing models; `up` waits until its healthcheck finds every
-model, or fails with the pull's own error (components/docker/wait.py).
+"""The judge on a Docker engine: network, model volume, image and container, as the
+manual's `docker network create` / `docker run` / `ollama pull` made them, so that an
+evaluation container on the same network reaches `http://ollama:11434`.
 
 Deliberately not created: the evaluation container, and anything on the host outside
 Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
@@ -21,9 +18,8 @@ from components.docker import wait
 from components.judge import JudgeComponent
 
 TYPE = "ollama-judge:index:DockerJudge"
-# Marks the containers this project creates, with the stack they belong to: the stack
-# runner removes a container so marked that a broken `up` left outside the state, and
-# never touches one without it.
+# Marks the containers this project creates with their stack: the stack runner removes one
+# that a broken `up` left outside the state, and never touches a container without it.
 STACK_LABEL = f"{PROJECT}.stack"
 
 
@@ -32,9 +28,7 @@ def go_duration(seconds: int) -> str:
     that form, and any other spelling would show as a change on every `up`."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+    return f"{hours}h{minutes}m{secs}s".removeprefix("0h").removeprefix("0m")
 
 
 def host_url(args: DockerJudgeArgs) -> str | None:
@@ -120,18 +114,15 @@ class DockerJudge(JudgeComponent):
             or None,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
-                # `up` runs the same command itself rather than wait for Docker's first
-                # check (docker/wait.py); the interval is how soon Docker notices a judge
-                # that lost a model. A check costs about 75 ms of CPU (a shell, `ollama
-                # list`, one `ollama show` per model): every 10 s under 1% of a core, every
-                # 5 s it was 1.5%.
+                # How soon Docker notices a judge that lost a model (`up` runs the check
+                # itself). A check costs about 75 ms of CPU (a shell, `ollama list`, one
+                # `ollama show` per model): under 1% of a core every 10 s, 1.5% every 5 s.
                 interval="10s",
                 timeout="30s",
                 retries=3,
                 start_period=go_duration(ready_seconds),
             ),
-            # The provider's wait sees only "healthy" or its timeout; ours below also
-            # sees a judge that gave up, and says why.
+            # Ours (docker/wait.py) also sees a judge that gave up, and says why.
             wait=False,
             # The name is fixed (the evaluation calls it by name), so the old container
             # must go before its replacement can take the name.

@@ -1,14 +1,10 @@
-"""Asks the Docker engine, before anything is created, whether it can give the judge GPUs.
-
-Docker refuses `gpus` it has no runtime for only when it starts the container, after the
-network, volume and image exist ("could not select device driver "" with capabilities:
-[[gpu]]"); asked first, that is a config error naming the setting, what the engine offers
-and both fixes. GPU support is what `docker info` shows: an NVIDIA runtime (default or
-not), or an NVIDIA CDI device (listed by Docker 28 and later). A toolkit whose runtime was
-never configured may still serve `gpus` through its hook, which `docker info` does not
-show: the message asks for the runtime to be configured, as NVIDIA's install guide does.
-An engine that does not answer is a warning: the provider, which may reach it (with TLS
-material from its own settings), reports what it finds.
+"""Asks the Docker engine, before anything is created, whether it can give the judge GPUs:
+Docker refuses them ("could not select device driver") only when it starts the container,
+after the network, volume and image exist. GPU support is what `docker info` shows, an
+NVIDIA runtime or CDI device (a toolkit whose runtime was never configured may serve GPUs
+unseen: the message asks for it to be configured, as NVIDIA's guide does). An engine that
+does not answer is a warning: the provider, which may reach it with TLS material of its
+own, reports what it finds.
 """
 
 from __future__ import annotations
