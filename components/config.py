@@ -243,9 +243,8 @@ def _decode(text: str) -> Any:
 
 
 def settings_from_config(values: Mapping[str, str], stack: str | None) -> StackSettings:
-    """Typed settings from a stack's whole config as Pulumi stores it: full keys
-    ("ollama-judge:models", "docker:host"), every value a string. Besides the project's
-    own, the providers' settings that say where the engine or the cluster is."""
+    """Typed settings from a stack's whole config as Pulumi stores it (full keys, string
+    values), with the providers' settings that say where the engine or the cluster is."""
     prefix = f"{rules.PROJECT}:"
     raw = {key[len(prefix) :]: _decode(v) for key, v in values.items() if key.startswith(prefix)}
     settings = parse_settings(raw, stack)

@@ -67,7 +67,6 @@ def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
 
 
 def server_env(settings: JudgeSettings) -> dict[str, str]:
-    """The judge container's variables: defaults, the user's, then the managed ones."""
     env = {
         **DEFAULT_ENV,
         **settings.environment,
@@ -85,7 +84,7 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
 
 
 def registry_ca_files(settings: JudgeSettings) -> dict[str, str]:
-    """The private registries' CA bundles, as files for the judge: path -> PEM text."""
+    """The private registries' CA bundles, as files for the judge."""
     files = {}
     for host, registry in sorted(settings.registries.items()):
         if registry.ca_file:

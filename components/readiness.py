@@ -39,7 +39,6 @@ def script_lines(text: str) -> list[str]:
 
 
 def giving_up_reason(lines: list[str]) -> str | None:
-    """The model script's last reason for giving up among its messages, if it gave one."""
     return next((line for line in reversed(lines) if line.startswith(GIVING_UP)), None)
 
 

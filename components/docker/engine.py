@@ -24,7 +24,7 @@ ENGINE_ERRORS = (DockerException, requests.RequestException)
 
 
 class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside, not an error)
-    """The engine does not answer; the message names it and says why."""
+    """The message names the engine and says why it does not answer."""
 
 
 def engine_address(host: str | None) -> str:

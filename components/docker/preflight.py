@@ -21,8 +21,7 @@ from components.docker.engine import DockerEngineUnreachable, engine_address, en
 def gpu_shortfall(
     info: Mapping[str, Any], args: DockerJudgeArgs, engine: str, stack: str
 ) -> str | None:
-    """Why the engine `engine`, whose `docker info` is `info`, cannot give the judge the
-    GPUs it asks for, or None if it can (or none are asked for)."""
+    """Why the engine whose `docker info` is `info` cannot give the GPUs asked for, if so."""
     if args.gpus is None:
         return None
     # A count or a list of device ids needs the same NVIDIA runtime as "all", and the

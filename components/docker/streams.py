@@ -57,7 +57,6 @@ class Streams:
         thread.start()
 
     def take(self, timeout: float) -> tuple[str, Any] | None:
-        """The next item of any stream, or None if none came within `timeout` seconds."""
         try:
             return self._arrived.get(timeout=max(timeout, 0))
         except queue.Empty:

@@ -120,7 +120,14 @@ def wait_until_ready(
     running = not (restarted or state.get("Restarting") or not state.get("Running"))
     log, check_at = ScriptLog(report), None
     with Streams() as streams:
-        _follow_container(streams, container, running)
+        stream = container.logs(stream=True, follow=True, stdout=True, stderr=True)
+        streams.follow("log", stream, lambda: docker_engine.close_stream(stream))
+        if running:
+            # Replayed from the start of this run: no event is lost before the stream began.
+            since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
+            filters = {"container": [container.id], "event": EVENTS}
+            events = container.client.events(since=since, filters=filters, decode=True)
+            streams.follow("events", events, lambda: docker_engine.close_stream(events))
         while running:
             match streams.take(TICK_SECONDS):
                 case ("log", bytes() as piece):
@@ -151,18 +158,6 @@ def wait_until_ready(
                     "starting; it keeps starting, and the next `up` waits for it again"
                 )
         raise JudgeNotReady(failure_message(name, log.last_words(streams), models))
-
-
-def _follow_container(streams: Streams, container: Any, running: bool) -> None:
-    """The container's whole log, and its events unless it already stopped."""
-    log = container.logs(stream=True, follow=True, stdout=True, stderr=True)
-    streams.follow("log", log, lambda: docker_engine.close_stream(log))
-    if running:
-        # Replayed from the start of this run: no event is lost before the stream began.
-        since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
-        filters = {"container": [container.id], "event": EVENTS}
-        events = container.client.events(since=since, filters=filters, decode=True)
-        streams.follow("events", events, lambda: docker_engine.close_stream(events))
 
 
 def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
