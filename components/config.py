@@ -38,8 +38,7 @@ class Settings(BaseModel):
 class Registry(Settings):
     """How the judge reaches one model registry (air-gapped sites keep their own)."""
 
-    # A PEM bundle, on the machine where Pulumi runs, of the CA that signed the
-    # registry's certificate: the judge trusts it in addition to the public ones.
+    # Read where Pulumi runs: the judge trusts it in addition to the public CAs.
     ca_file: Annotated[str | None, AfterValidator(rules.ca_bundle)] = rules.allows(
         "the path of a PEM CA bundle",
         "/etc/ssl/private-registry-ca.pem",
@@ -87,7 +86,6 @@ class JudgeSettings(Settings):
 class DockerSettings(Settings):
     """The `docker` section (stack `local`)."""
 
-    # Docker's forms: "all", a count ("2"), '"device=0,1"', or None for no GPU at all.
     gpus: Annotated[str | None, BeforeValidator(rules.docker_gpus)] = rules.allows(
         '"all", "none", a count (0 = none) or a list of device ids', "all", default="all"
     )

@@ -97,7 +97,7 @@ def ca_bundle(value: str) -> str:
 
 
 def docker_gpus(value: Any) -> str | None:
-    """Docker's form of a GPU request: "all", a count, device ids, or None for none."""
+    """Docker's form of a GPU request: "all", a count ("2"), '"device=0,1"', or None."""
     if value in ("all", "none"):
         return None if value == "none" else value
     if type(value) is int and value >= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from components.docker.streams import StreamEnded, Streams
+from components.docker.wait import StreamEnded, Streams
 
 
 def silent_until(released: threading.Event) -> Any:

@@ -64,10 +64,9 @@ def close_stream(stream: CancellableStream) -> None:
     try:
         stream.close()
     except NameError:
-        # Through an ssh:// host, docker 7.2's CancellableStream.close looks for a socket
-        # behind the `ssh` command's pipe, finds none, and fails (UnboundLocalError; no
-        # upstream issue found). Ending the `ssh` command ends the read: its socket
-        # stand-in is where docker's own APIClient._get_raw_response_socket finds it.
+        # Through an ssh:// host, docker 7.2's CancellableStream.close finds no socket behind
+        # the `ssh` command's pipe and fails (UnboundLocalError; no upstream issue found).
+        # Ending the `ssh` command, docker's socket stand-in for it, ends the read.
         stream._response.raw._fp.fp.channel.close()  # type: ignore[attr-defined]
 
 

@@ -1,32 +1,32 @@
 """Waits, during `up`, until the judge's container is healthy (the server answers and every
-model is present) or has given up, and says why.
+model is present) or has given up, and says why: the docker provider's own wait knows only
+"healthy" and a timeout, and leaves a failed pull's error in the container's log.
 
-The docker provider's own wait knows only "healthy" and a timeout: a pull that can never
-succeed would hold `up` for the whole pull budget, its error left in the container's log.
-This wait reads, once each, the container's log from the start (relaying the model
-script's progress) and its events since the start of its run (healthy; died, as when the
-script gave up). Docker's first healthcheck comes one interval (10 s) after the start:
-once the script says it is ready, the wait runs the same command itself (`docker exec`).
+The wait reads, once each, the container's log from the start (relaying the model script's
+progress) and its events since the start of its run (healthy; died, as when the script gave
+up). Docker's first healthcheck comes one interval (10 s) after the start: once the script
+says it is ready, the wait runs the same command itself (`docker exec`).
 """
 
 from __future__ import annotations
 
 import codecs
 import contextlib
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from components import judge
 from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
-from components.docker.streams import StreamEnded, Streams
 from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason, script_lines
 
 # How often the wait looks at its deadline and at CANCELLED while the container is silent,
 # and runs the healthcheck's command again if it failed.
 TICK_SECONDS = 0.5
-# Lines of the model script shown when the judge failed.
 LOG_LINES_SHOWN = 12
 # What the model script says once every model is pulled and loaded.
 READY_LINE = "ready:"
@@ -34,6 +34,59 @@ READY_LINE = "ready:"
 EVENTS = ["die", "health_status"]
 # How long the log may take to bring its last lines once the container stopped.
 LOG_DRAIN_SECONDS = 2.0
+# How long leaving `Streams` waits for each reading thread, its stream closed.
+STREAM_JOIN_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """A stream's last item: its source ended it, or `error` did."""
+
+    error: Exception | None = None
+
+
+class Streams:
+    """Blocking streams read at once, each on a thread of its own, and taken in the order
+    their items arrived, with a timeout (so that the wait sees its deadline and CANCELLED).
+    Leaving the `with` block closes every stream and joins the threads."""
+
+    def __init__(self) -> None:
+        self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._closers: list[Callable[[], None]] = []
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Streams:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        for close in self._closers:
+            close()
+        for thread in self._threads:
+            thread.join(STREAM_JOIN_SECONDS)
+
+    def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
+        """Reads `stream` from now on; its items come as (name, item), then (name,
+        StreamEnded). `close` ends the stream from another thread."""
+        self._closers.append(close)
+
+        def read() -> None:
+            try:
+                for item in stream:
+                    self._arrived.put((name, item))
+            except Exception as error:  # handed to the wait
+                self._arrived.put((name, StreamEnded(error)))
+            else:
+                self._arrived.put((name, StreamEnded()))
+
+        thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def take(self, timeout: float) -> tuple[str, Any] | None:
+        try:
+            return self._arrived.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            return None
 
 
 class ScriptLog:
