@@ -63,18 +63,15 @@ class JudgeSettings(Settings):
     models: Annotated[tuple[rules.ModelName, ...], AfterValidator(rules.once_each)] = rules.allows(
         "a list of model names", "'[\"llama3.2\"]'", default=("llama3.2",)
     )
-    # Budget for pulling every model on a fresh start; sets healthcheck, probe and
-    # deployment timeouts so that nothing gives up before the pulls could finish.
+    # Sizes the healthcheck, probe and deployment timeouts: none gives up before the pulls.
     pull_timeout_seconds: Annotated[int, rules.between(60, 86400)] = 1800
-    # Tries per model when a pull fails for a reason that may pass (no route, a cut
-    # transfer), with pauses of 5, 10, 20, ... s between them: 5 tries span about 75 s.
+    # Tries per model after failures that may pass, 5, 10, 20, ... s apart: 5 span about 75 s.
     pull_attempts: Annotated[int, rules.between(1, 10)] = 5
     environment: dict[rules.EnvName, rules.Text] = rules.allows(
         "an object of environment variable names", rules.A_MAP, default={}
     )
     keep_models_on_destroy: rules.Flag = True
-    # By host ("registry.example:5000"), as model references name them; a host with
-    # nothing under it (`reg.example:5000:` in YAML) takes the defaults.
+    # A host with nothing under it (`reg.example:5000:` in YAML) takes the defaults.
     registries: dict[rules.Host, Annotated[Registry, BeforeValidator(lambda r: r or {})]] = (
         rules.allows("an object of registry hosts", "'{\"registry.example:5000\": {}}'", default={})
     )
@@ -126,8 +123,7 @@ class Persistence(Settings):
 
 class NetworkPolicySettings(Settings):
     enabled: rules.Flag = False
-    # Peers allowed to reach the judge. Empty pod labels = every pod of the namespaces
-    # selected; no namespace labels = the judge's own namespace only.
+    # The peers: no namespace labels = the judge's own namespace; no pod labels = every pod.
     pod_labels: rules.Labels = {}
     namespace_labels: rules.Labels | None = None
 

@@ -66,7 +66,7 @@ def close_stream(stream: CancellableStream) -> None:
     except NameError:
         # Through an ssh:// host, docker 7.2's CancellableStream.close finds no socket behind
         # the `ssh` command's pipe and fails (UnboundLocalError; no upstream issue found).
-        # Ending the `ssh` command, docker's socket stand-in for it, ends the read.
+        # Ending the `ssh` command ends the read (docker's _get_raw_response_socket finds it).
         stream._response.raw._fp.fp.channel.close()  # type: ignore[attr-defined]
 
 
