@@ -15,7 +15,7 @@ from docker.errors import NotFound
 from components import judge, readiness
 from components.docker import engine as docker_engine
 from components.docker import wait as docker_readiness
-from components.docker.wait import ScriptLog, failure_message, follow, wait_until_ready
+from components.docker.wait import failure_message, follow, script_messages, wait_until_ready
 from components.readiness import JudgeNotReady
 from tests.fake_docker import SINCE_START, FakeContainer
 from tests.waits import Clock
@@ -121,15 +121,22 @@ def test_a_line_split_between_two_pieces_is_relayed_whole():
     assert reported == ["pulled judge", "pulled caf\u00e9"]
 
 
-def test_script_lines_in_pieces_are_reported_whole_once_complete():
-    reported: list[str] = []
-    log = ScriptLog(reported.append)
-    assert not log.relay(b"ollama-judge: pul")
-    assert reported == []
-    assert log.relay(b"led a\npulling 3%\rollama-judge: ready: a\rollama-judge: caf\xc3")
-    assert reported == ["pulled a", "ready: a"]
-    assert not log.relay(b"\xa9\n")
-    assert reported == log.said == ["pulled a", "ready: a", "caf\u00e9"]
+def test_script_lines_in_pieces_come_whole_once_complete():
+    pieces = [
+        b"ollama-judge: pul",
+        b"led a\npulling 3%\rollama-judge: ready: a\rollama-judge: caf\xc3",
+        b"\xa9\n",
+    ]
+    read: list[bytes] = []
+
+    def log() -> Iterator[bytes]:
+        for piece in pieces:
+            read.append(piece)
+            yield piece
+
+    # Each message with the number of pieces read when it came.
+    came = [(message, len(read)) for message in script_messages(log())]
+    assert came == [("pulled a", 2), ("ready: a", 2), ("caf\u00e9", 3)]
 
 
 def test_once_the_script_is_ready_the_healthchecks_command_ends_the_wait_before_docker_runs_it():

@@ -15,7 +15,7 @@ import contextlib
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,38 +89,13 @@ class Streams:
             return None
 
 
-class ScriptLog:
-    """The model script's messages in the container's log, which arrives in pieces: each is
-    reported once complete (a message split between two pieces is read whole)."""
-
-    def __init__(self, report: Report) -> None:
-        self.said: list[str] = []
-        self.ended = False
-        self._report = report
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
-
-    def relay(self, piece: bytes) -> bool:
-        """Reports the messages that `piece` completes; True if one says the script is ready."""
-        text = (self._partial + self._decoder.decode(piece)).replace("\r", "\n")
-        complete, _, self._partial = text.rpartition("\n")
-        lines = script_lines(complete)
-        self.said += lines
-        for line in lines:
-            self._report(line)
-        return any(line.startswith(READY_LINE) for line in lines)
-
-    def last_words(self, streams: Streams) -> list[str]:
-        """Every message, once the container stopped: its last ones may still be on their
-        way, and the log ends once it brought them."""
-        drained_by = time.monotonic() + LOG_DRAIN_SECONDS
-        while not self.ended and (arrived := streams.take(drained_by - time.monotonic())):
-            match arrived:
-                case ("log", bytes() as piece):
-                    self.relay(piece)
-                case ("log", StreamEnded()):
-                    self.ended = True
-        return self.said
+def script_messages(log: Iterable[bytes]) -> Iterator[str]:
+    """The model script's messages in a log that arrives in pieces, each once it is complete
+    (a message split between two pieces comes whole)."""
+    partial = ""
+    for text in codecs.iterdecode(log, "utf-8", errors="replace"):
+        complete, _, partial = (partial + text).replace("\r", "\n").rpartition("\n")
+        yield from script_lines(complete)
 
 
 def failure_message(container_name: str, said: list[str], models: tuple[str, ...]) -> str:
@@ -171,10 +146,11 @@ def wait_until_ready(
         return
     restarted = container.attrs.get("RestartCount", 0) != restarts
     running = not (restarted or state.get("Restarting") or not state.get("Running"))
-    log, check_at = ScriptLog(report), None
+    said: list[str] = []
+    log_ended, check_at = False, None
     with Streams() as streams:
-        stream = container.logs(stream=True, follow=True, stdout=True, stderr=True)
-        streams.follow("log", stream, lambda: docker_engine.close_stream(stream))
+        log = container.logs(stream=True, follow=True, stdout=True, stderr=True)
+        streams.follow("log", script_messages(log), lambda: docker_engine.close_stream(log))
         if running:
             # Replayed from the start of this run: no event is lost before the stream began.
             since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
@@ -183,15 +159,17 @@ def wait_until_ready(
             streams.follow("events", events, lambda: docker_engine.close_stream(events))
         while running:
             match streams.take(TICK_SECONDS):
-                case ("log", bytes() as piece):
-                    if log.relay(piece):
+                case ("log", str() as line):
+                    said.append(line)
+                    report(line)
+                    if line.startswith(READY_LINE):
                         check_at = clock()
                 case ("events", {"Action": "health_status: healthy"}):
                     return
                 case ("events", {"Action": "die"}):
                     break
                 case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
-                    log.ended = True
+                    log_ended = True
                 case (source, StreamEnded(error=error)):
                     why = f": {error}" if error else ""
                     raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
@@ -203,14 +181,24 @@ def wait_until_ready(
                 raise JudgeNotReady(
                     f"the judge container {name} was not ready within {timeout_seconds:.0f}s "
                     f"(the server's start plus {PROJECT}:pullTimeoutSeconds).\n"
-                    + failure_message(name, log.said, models)
+                    + failure_message(name, said, models)
                 )
             if CANCELLED.is_set():
                 raise JudgeNotReady(
                     f"the update was interrupted while the judge container {name} was "
                     "starting; it keeps starting, and the next `up` waits for it again"
                 )
-        raise JudgeNotReady(failure_message(name, log.last_words(streams), models))
+        # It stopped: its last words may still be on their way, and the log ends once it
+        # brought them.
+        drained_by = time.monotonic() + LOG_DRAIN_SECONDS
+        while not log_ended and (arrived := streams.take(drained_by - time.monotonic())):
+            match arrived:
+                case ("log", str() as line):
+                    said.append(line)
+                    report(line)
+                case ("log", StreamEnded()):
+                    log_ended = True
+        raise JudgeNotReady(failure_message(name, said, models))
 
 
 def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
