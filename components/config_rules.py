@@ -16,9 +16,12 @@ from pydantic import AfterValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX
-
 PROJECT = "ollama-judge"
+# Variables the judge sets itself, which `environment` may not override (OLLAMA_NO_CLOUD is
+# `allowCloud`'s). The model script's own settings are OLLAMA_JUDGE_*.
+MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
+MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
+CLOUD_ENV = "OLLAMA_NO_CLOUD"
 
 
 class ConfigError(pulumi.RunError):

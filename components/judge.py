@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 
-if TYPE_CHECKING:  # components.config reads the names of the variables managed here
-    from components.config import JudgeSettings
+from components.config import JudgeSettings
+from components.config_rules import CLOUD_ENV
 
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"
@@ -22,12 +21,6 @@ MODELS_PATH = "/root/.ollama"
 # The Ollama image sets NVIDIA_VISIBLE_DEVICES=all, so a container that was given no GPU
 # still sees every GPU on a host whose default runtime is NVIDIA's. "void" hides them.
 NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
-
-# Variables the judge manages itself; users may not override them through `environment`
-# (OLLAMA_NO_CLOUD is `allowCloud`'s). The model script's own settings are OLLAMA_JUDGE_*.
-MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
-MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
-CLOUD_ENV = "OLLAMA_NO_CLOUD"
 
 # An evaluation sends requests in bursts with idle minutes between runs; Ollama's default
 # unloads a model after five idle minutes, and the next run would wait for the load.
