@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import requests
 
-from components.config import JudgeSettings
+from components.config import JudgeSettings, Registry
 from components.config_rules import PROJECT, ConfigError, cli_command
 
 MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
@@ -50,10 +50,9 @@ def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
     warnings = []
     for index, model in enumerate(settings.models):
         reference = ModelReference.parse(model)
-        registry = settings.registries.get(reference.host)
-        scheme = "http" if registry and registry.insecure else "https"
-        url = reference.manifest_url(scheme)
-        verify: str | bool = (registry.ca_file if registry else None) or True
+        registry = settings.registries.get(reference.host) or Registry()
+        url = reference.manifest_url("http" if registry.insecure else "https")
+        verify = registry.ca_file or True
         try:
             status = manifest_status(url, verify)
         except requests.RequestException as error:

@@ -31,11 +31,7 @@ class JudgeNotReady(pulumi.RunError):
 
 def script_lines(text: str) -> list[str]:
     """The model script's messages in a log or a hook's output, without the prefix."""
-    return [
-        line.split(SCRIPT_PREFIX, 1)[1]
-        for line in text.replace("\r", "\n").splitlines()
-        if SCRIPT_PREFIX in line
-    ]
+    return [line.split(SCRIPT_PREFIX, 1)[1] for line in text.splitlines() if SCRIPT_PREFIX in line]
 
 
 def giving_up_reason(lines: list[str]) -> str | None:
