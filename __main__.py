@@ -1,9 +1,7 @@
-"""Ollama as the judge of an LLM-as-a-Judge evaluation, where the stack's
-`ollama-judge:target` says: `docker` (stack `local`) or `kubernetes` (stack `knitfab`).
-Both export the same outputs.
-
-Each target's modules are imported in its own branch: the other target's SDK and client
-would cost the program about half a second of imports on every run.
+"""Ollama as the judge of an LLM-as-a-Judge evaluation, where `ollama-judge:target` says:
+`docker` (stack `local`) or `kubernetes` (stack `knitfab`), with the same outputs. Each
+target's modules are imported in its own branch: the other target's SDK and client would
+cost the program about half a second of imports on every run.
 """
 
 import pulumi

@@ -46,10 +46,10 @@ def ready_name(
     nothing, so there is nothing to wait for)."""
     if pulumi.runtime.is_dry_run():
         return name
-    ready_seconds = judge.ready_within_seconds(args.judge.pull_timeout_seconds)
+    seconds = judge.ready_within_seconds(args.judge.pull_timeout_seconds)
 
     def until_ready(report: readiness.Report) -> str:
-        wait.follow(args.engine_host, container_id, args.judge.models, ready_seconds, report)
+        wait.follow(args.engine_host, container_id, args.judge.models, seconds, report)
         return name
 
     return readiness.beside_the_program(until_ready, container)

@@ -1,10 +1,9 @@
 """Asks the Docker engine, before anything is created, whether it can give the judge GPUs:
-Docker refuses them ("could not select device driver") only when it starts the container,
-after the network, volume and image exist. GPU support is what `docker info` shows, an
-NVIDIA runtime or CDI device (a toolkit whose runtime was never configured may serve GPUs
-unseen: the message asks for it to be configured, as NVIDIA's guide does). An engine that
-does not answer is a warning: the provider, which may reach it with TLS material of its
-own, reports what it finds.
+Docker refuses them ("could not select device driver") only when it starts the container.
+GPU support is what `docker info` shows: an NVIDIA runtime or CDI device (a toolkit whose
+runtime was never configured may serve GPUs unseen: the message asks for the runtime, as
+NVIDIA's guide does). An engine that does not answer is a warning: the provider, which may
+reach it with TLS material of its own, reports what it finds.
 """
 
 from __future__ import annotations

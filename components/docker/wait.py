@@ -188,8 +188,7 @@ def wait_until_ready(
                     f"the update was interrupted while the judge container {name} was "
                     "starting; it keeps starting, and the next `up` waits for it again"
                 )
-        # It stopped: its last words may still be on their way, and the log ends once it
-        # brought them.
+        # It stopped: its last words may still be on their way, until the log ends.
         drained_by = time.monotonic() + LOG_DRAIN_SECONDS
         while not log_ended and (arrived := streams.take(drained_by - time.monotonic())):
             match arrived:
