@@ -11,7 +11,7 @@ from components.judge import JudgeComponent
 from components.model_registry import check_models
 
 settings = load_settings()
-# Before anything changes: a model its registry does not have would take the judge down.
+# The checks come before anything changes; each module says what it prevents.
 for warning in check_models(settings.judge, pulumi.get_stack()):
     pulumi.log.warn(warning)
 judge: JudgeComponent
@@ -20,7 +20,6 @@ match settings:
         from components.docker.judge import DockerJudge
         from components.docker.preflight import check_gpu_support
 
-        # Before anything is created: Docker refuses GPUs only when it starts the container.
         if skipped := check_gpu_support(settings, pulumi.get_stack()):
             pulumi.log.warn(skipped)
         judge = DockerJudge("ollama", settings)
@@ -28,7 +27,6 @@ match settings:
         from components.kubernetes.judge import KubernetesJudge
         from components.kubernetes.preflight import check_gpu_capacity
 
-        # Before anything changes: pods the nodes cannot hold would take the judge down.
         if skipped := check_gpu_capacity(settings, settings.cluster):
             pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)

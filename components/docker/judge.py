@@ -18,8 +18,7 @@ from components.docker import wait
 from components.judge import JudgeComponent
 
 TYPE = "ollama-judge:index:DockerJudge"
-# Marks the containers this project creates with their stack: the stack runner removes one
-# that a broken `up` left outside the state, and never touches a container without it.
+# Marks the containers this project creates with their stack (stack_runner/repair.py says why).
 STACK_LABEL = f"{PROJECT}.stack"
 
 
