@@ -4,8 +4,6 @@ that runs inside the Ollama container (Docker's entrypoint and healthcheck, Kube
 postStart hook and probes), its settings, and `JudgeComponent`, the targets' outputs.
 """
 
-from __future__ import annotations
-
 from importlib import resources
 from pathlib import Path
 

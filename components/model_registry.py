@@ -5,9 +5,8 @@ GET per model: `requests` (which the Docker client brings) makes it, where a reg
 client library would add a dependency tree.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
+from typing import Self
 
 import requests
 
@@ -26,7 +25,7 @@ class ModelReference:
     tag: str
 
     @classmethod
-    def parse(cls, reference: str) -> ModelReference:
+    def parse(cls, reference: str) -> Self:
         """[[host/]namespace/]model[:tag], with Ollama's defaults for what is left out."""
         parts = reference.split("/")
         name, _, tag = parts[-1].partition(":")

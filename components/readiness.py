@@ -2,8 +2,6 @@
 that ends `up`, the interruption that ends a wait, the model script's messages, and how a
 wait runs beside the program."""
 
-from __future__ import annotations
-
 import asyncio
 import concurrent.futures
 import contextvars

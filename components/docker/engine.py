@@ -3,8 +3,6 @@ uses: TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// hosts through the `s
 command, as for the docker CLI. Docker CLI contexts are not followed, as by the provider.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 from datetime import UTC, datetime

@@ -6,8 +6,6 @@ Deliberately not created: the evaluation container, and anything on the host out
 Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
 """
 
-from __future__ import annotations
-
 import pulumi
 import pulumi_docker as docker
 

@@ -6,8 +6,6 @@ NVIDIA's guide does). An engine that does not answer is a warning: the provider,
 reach it with TLS material of its own, reports what it finds.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import Any

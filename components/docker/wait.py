@@ -8,8 +8,6 @@ up). Docker's first healthcheck comes one interval (10 s) after the start: once 
 says it is ready, the wait runs the same command itself (`docker exec`).
 """
 
-from __future__ import annotations
-
 import codecs
 import contextlib
 import queue
@@ -17,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from components import judge
 from components.config_rules import PROJECT
@@ -55,7 +53,7 @@ class Streams:
         self._closers: list[Callable[[], None]] = []
         self._threads: list[threading.Thread] = []
 
-    def __enter__(self) -> Streams:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exception: object) -> None:
