@@ -13,7 +13,6 @@ import requests
 from components.config import JudgeSettings, Registry
 from components.config_rules import PROJECT, ConfigError, cli_command
 
-MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 TIMEOUT_SECONDS = 5
 
 
@@ -39,7 +38,7 @@ class ModelReference:
 
 def manifest_status(url: str, verify: str | bool) -> int:
     """The registry's HTTP status for one manifest; raises requests.RequestException."""
-    headers = {"Accept": MANIFEST_TYPE}
+    headers = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
     return requests.get(url, headers=headers, verify=verify, timeout=TIMEOUT_SECONDS).status_code
 
 

@@ -14,7 +14,6 @@ from docker.errors import DockerException
 from docker.types import CancellableStream
 from docker.utils import kwargs_from_env
 
-LOCAL_SOCKET = "unix:///var/run/docker.sock"
 # Short: this runs before every preview, and a missing engine must not stall it.
 TIMEOUT_SECONDS = 5
 # What the client raises when the engine does not answer, or answers with an error.
@@ -26,7 +25,7 @@ class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside,
 
 
 def engine_address(host: str | None) -> str:
-    return host or os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
+    return host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def docker_client(host: str | None) -> docker.DockerClient:

@@ -26,10 +26,6 @@ from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_rea
 # and runs the healthcheck's command again if it failed.
 TICK_SECONDS = 0.5
 LOG_LINES_SHOWN = 12
-# What the model script says once every model is pulled and loaded.
-READY_LINE = "ready:"
-# The only events the engine sends; "health_status" also stands for "health_status: healthy".
-EVENTS = ["die", "health_status"]
 # How long the log may take to bring its last lines once the container stopped.
 LOG_DRAIN_SECONDS = 2.0
 # How long leaving `Streams` waits for each reading thread, its stream closed.
@@ -152,7 +148,8 @@ def wait_until_ready(
         if running:
             # Replayed from the start of this run: no event is lost before the stream began.
             since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
-            filters = {"container": [container.id], "event": EVENTS}
+            # The only events sent: "health_status" stands for "health_status: healthy" too.
+            filters = {"container": [container.id], "event": ["die", "health_status"]}
             events = container.client.events(since=since, filters=filters, decode=True)
             streams.follow("events", events, lambda: docker_engine.close_stream(events))
         while running:
@@ -160,7 +157,7 @@ def wait_until_ready(
                 case ("log", str() as line):
                     said.append(line)
                     report(line)
-                    if line.startswith(READY_LINE):
+                    if line.startswith("ready:"):  # every model is pulled and loaded
                         check_at = clock()
                 case ("events", {"Action": "health_status: healthy"}):
                     return
