@@ -24,16 +24,8 @@ NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 # unloads a model after five idle minutes, and the next run would wait for the load.
 DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
 
-# Where the judge finds the CAs of private registries, besides the public ones: Go's
-# certificate loader reads every file of /etc/ssl/certs.
-CA_DIRECTORY = "/etc/ssl/certs"
-
-
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
-# On the models' volume: judges that share it (Kubernetes replicas on one ReadWriteMany
-# claim) pull one at a time (see lock_pulls in the model script).
-PULL_LOCK = f"{MODELS_PATH}/ollama-judge-pull.lock"
 
 
 def _without_comments(script: str) -> str:
@@ -64,7 +56,9 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
         "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
         "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
         "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
-        "OLLAMA_JUDGE_PULL_LOCK": PULL_LOCK,
+        # On the models' volume: judges that share it (Kubernetes replicas on one
+        # ReadWriteMany claim) pull one at a time (see lock_pulls in the model script).
+        "OLLAMA_JUDGE_PULL_LOCK": f"{MODELS_PATH}/ollama-judge-pull.lock",
     }
     if not settings.allow_cloud:
         env[CLOUD_ENV] = "1"
@@ -75,11 +69,12 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
 
 
 def registry_ca_files(settings: JudgeSettings) -> dict[str, str]:
-    """The private registries' CA bundles, as files for the judge."""
+    """The private registries' CA bundles, as files for the judge: Go's certificate loader
+    reads every file of /etc/ssl/certs besides the public CAs."""
     files = {}
     for host, registry in sorted(settings.registries.items()):
         if registry.ca_file:
-            path = f"{CA_DIRECTORY}/ollama-judge-{host.replace(':', '-')}.crt"
+            path = f"/etc/ssl/certs/ollama-judge-{host.replace(':', '-')}.crt"
             files[path] = Path(registry.ca_file).read_text()
     return files
 

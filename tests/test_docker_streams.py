@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from components.docker.wait import StreamEnded, Streams
+from components.docker.wait import Streams
 
 
 def silent_until(released: threading.Event) -> Any:
@@ -30,8 +30,8 @@ def test_each_streams_items_come_in_order_then_its_end_or_its_error():
         streams.follow("a", iter(["a1"]), lambda: None)
         streams.follow("b", broken(), lambda: None)
         taken = [streams.take(5) for _ in range(5)]
-    assert [item for source, item in taken if source == "a"] == ["a1", StreamEnded()]
-    assert [item for source, item in taken if source == "b"] == ["b1", "b2", StreamEnded(reset)]
+    assert [item for source, item in taken if source == "a"] == ["a1", None]
+    assert [item for source, item in taken if source == "b"] == ["b1", "b2", reset]
 
 
 def test_leaving_streams_ends_every_read_in_progress_and_its_thread():

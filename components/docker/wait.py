@@ -14,7 +14,6 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from typing import Any, Self
 
 from components import judge
@@ -30,13 +29,6 @@ LOG_LINES_SHOWN = 12
 LOG_DRAIN_SECONDS = 2.0
 # How long leaving `Streams` waits for each reading thread, its stream closed.
 STREAM_JOIN_SECONDS = 5.0
-
-
-@dataclass(frozen=True)
-class StreamEnded:
-    """A stream's last item: its source ended it, or `error` did."""
-
-    error: Exception | None = None
 
 
 class Streams:
@@ -59,8 +51,8 @@ class Streams:
             thread.join(STREAM_JOIN_SECONDS)
 
     def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
-        """Reads `stream` from now on; its items come as (name, item), then (name,
-        StreamEnded). `close` ends the stream from another thread."""
+        """Reads `stream` from now on: its items come as (name, item), then (name, None) when
+        it ends, or (name, the exception) when it fails. `close` ends it from another thread."""
         self._closers.append(close)
 
         def read() -> None:
@@ -68,9 +60,9 @@ class Streams:
                 for item in stream:
                     self._arrived.put((name, item))
             except Exception as error:  # handed to the wait
-                self._arrived.put((name, StreamEnded(error)))
+                self._arrived.put((name, error))
             else:
-                self._arrived.put((name, StreamEnded()))
+                self._arrived.put((name, None))
 
         thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
         self._threads.append(thread)
@@ -163,9 +155,9 @@ def wait_until_ready(
                     return
                 case ("events", {"Action": "die"}):
                     break
-                case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
+                case ("log", None):  # it stopped: its die event says so
                     log_ended = True
-                case (source, StreamEnded(error=error)):
+                case (source, None | Exception() as error):
                     why = f": {error}" if error else ""
                     raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
             if check_at is not None and clock() >= check_at:
@@ -190,7 +182,7 @@ def wait_until_ready(
                 case ("log", str() as line):
                     said.append(line)
                     report(line)
-                case ("log", StreamEnded()):
+                case ("log", None | Exception()):
                     log_ended = True
         raise JudgeNotReady(failure_message(name, said, models))
 
