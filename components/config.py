@@ -1,7 +1,6 @@
 """The stack's settings: pydantic models of the project's config, with their defaults, and
-the one reader of Pulumi's config. Parsing is pure (dicts in, frozen models out); a typo or
-a bad value stops the program before any resource is touched, with the words of
-components/config_rules.py.
+the one reader of Pulumi's config. Parsing is pure (dicts in, frozen models out): a bad
+value stops the program before any resource is touched (words: config_rules.py).
 """
 
 import json

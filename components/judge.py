@@ -1,7 +1,7 @@
-"""What every judge deployment shares, whatever runs it: the port, host name and URL shapes
-(a contract: the evaluation image has `http://ollama:11434/v1/` baked in), the model script
-that runs inside the Ollama container (Docker's entrypoint and healthcheck, Kubernetes'
-postStart hook and probes), its settings, and `JudgeComponent`, the targets' outputs.
+"""What every judge deployment shares: the port, host name and URL shapes (a contract: the
+evaluation image has `http://ollama:11434/v1/` baked in), the model script that runs in the
+Ollama container (Docker's entrypoint and healthcheck, Kubernetes' hook and probes) and its
+settings, and `JudgeComponent`, the targets' outputs.
 """
 
 from importlib import resources

@@ -39,11 +39,8 @@ def giving_up_reason(lines: list[str]) -> str | None:
 def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -> asyncio.Future[T]:
     """Runs a blocking wait on a daemon thread (one still running never keeps the process
     from exiting) and returns its outcome as a future, for an `apply` to return. `wait` gets
-    the function that reports one line, as info of `resource`.
-
-    Inside the `apply` itself, the wait would hold the program's event loop, which sends the
-    lines it reports to the engine: they would all arrive when it ends.
-    """
+    the function that reports one line, as info of `resource`. Inside the `apply` itself, the
+    wait would hold the event loop that sends those lines: they would all come at its end."""
     loop = asyncio.get_running_loop()
     # Pulumi's runtime settings (which engine to talk to) are context variables.
     context = contextvars.copy_context()

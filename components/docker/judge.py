@@ -1,9 +1,8 @@
 """The judge on a Docker engine: network, model volume, image and container, as the
 manual's `docker network create` / `docker run` / `ollama pull` made them, so that an
-evaluation container on the same network reaches `http://ollama:11434`.
-
-Deliberately not created: the evaluation container, and anything on the host outside
-Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
+evaluation container on the same network reaches `http://ollama:11434`. Deliberately not
+created: the evaluation container, and anything on the host outside Docker. The model
+volume outlives the stack unless `keepModelsOnDestroy` is false.
 """
 
 import pulumi
@@ -13,7 +12,6 @@ from components import judge, readiness
 from components.config import DockerJudgeArgs
 from components.config_rules import PROJECT
 from components.docker import wait
-from components.judge import JudgeComponent
 
 TYPE = "ollama-judge:index:DockerJudge"
 # Marks the containers this project creates with their stack (stack_runner/repair.py says why).
@@ -52,7 +50,7 @@ def ready_name(
     return readiness.beside_the_program(until_ready, container)
 
 
-class DockerJudge(JudgeComponent):
+class DockerJudge(judge.JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
     ):
