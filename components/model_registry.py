@@ -43,8 +43,7 @@ def manifest_status(url: str, verify: str | bool) -> int:
 
 
 def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
-    """Raises ConfigError for a model its registry does not have; returns warnings for
-    the models that could not be checked."""
+    """Raises ConfigError for a model its registry lacks; returns warnings for those unchecked."""
     warnings = []
     for index, model in enumerate(settings.models):
         reference = ModelReference.parse(model)

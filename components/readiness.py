@@ -11,8 +11,7 @@ from typing import TypeVar
 
 import pulumi
 
-# Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
-# with the update instead of keeping the program alive.
+# Set by the stack runner when the user interrupts `up`: a wait in progress ends with it.
 CANCELLED = threading.Event()
 
 SCRIPT_PREFIX = "ollama-judge: "

@@ -37,8 +37,7 @@ def host_url(args: DockerJudgeArgs) -> str | None:
 def ready_name(
     args: DockerJudgeArgs, container: docker.Container, container_id: str, name: str
 ) -> pulumi.Input[str]:
-    """The container's name once the judge is ready; at once in a preview (it changes
-    nothing, so there is nothing to wait for)."""
+    """The container's name once the judge is ready (at once in a preview: it changes nothing)."""
     if pulumi.runtime.is_dry_run():
         return name
     seconds = judge.ready_within_seconds(args.judge.pull_timeout_seconds)

@@ -54,8 +54,7 @@ def _shown(gpus: str) -> str:
 
 
 def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:
-    """Raises ConfigError when the engine cannot give the GPUs; returns why the check was
-    skipped, or None when it passed or there was nothing to check."""
+    """Raises ConfigError when the engine cannot give the GPUs; returns why it could not tell."""
     if args.gpus is None:
         return None
     try:

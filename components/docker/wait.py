@@ -1,11 +1,8 @@
 """Waits, during `up`, until the judge's container is healthy (the server answers and every
 model is present) or has given up, and says why: the docker provider's own wait knows only
-"healthy" and a timeout, and leaves a failed pull's error in the container's log.
-
-The wait reads, once each, the container's log from the start (relaying the model script's
-progress) and its events since the start of its run (healthy; died, as when the script gave
-up). Docker's first healthcheck comes one interval (10 s) after the start: once the script
-says it is ready, the wait runs the same command itself (`docker exec`).
+"healthy" and a timeout, and leaves a failed pull's error in the container's log. It reads
+the container's log and events once each; as Docker's first healthcheck comes one interval
+(10 s) after the start, it runs the same command itself once the script says it is ready.
 """
 
 import codecs
@@ -33,8 +30,7 @@ STREAM_JOIN_SECONDS = 5.0
 
 class Streams:
     """Blocking streams read at once, each on a thread of its own, and taken in the order
-    their items arrived, with a timeout (so that the wait sees its deadline and CANCELLED).
-    Leaving the `with` block closes every stream and joins the threads."""
+    their items arrived. Leaving the `with` block closes every stream and joins the threads."""
 
     def __init__(self) -> None:
         self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
