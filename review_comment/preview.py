@@ -1,8 +1,5 @@
-"""The changes of a real preview, from the engine's events (the Automation API's
-`on_event`: each step's operation, detailed diff and old and new inputs), not the CLI's
-text."""
-
-from __future__ import annotations
+"""The changes of a real preview, from the engine's events (each step's operation, detailed
+diff and old and new inputs), not the CLI's text."""
 
 from collections.abc import Mapping, Sequence
 from typing import Any
