@@ -85,7 +85,6 @@ def verdict_request(model: str, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
 
 
 def parse_verdict(content: str | None) -> Verdict:
-    """The verdict in a reply, or CheckError saying what is wrong with it."""
     try:
         data = json.loads(content or "")
     except json.JSONDecodeError as error:

@@ -16,7 +16,6 @@ STACKS = ("local", "knitfab")
 
 
 def stack_review(stack: str, desired_state: str | None, fallback: str | None) -> StackReview:
-    """One stack's review: its desired state, or a real preview with or without a fallback."""
     if desired_state:
         return desired_state_review(stack, desired_state)
     from stack_runner.stacks import open_stack  # needs the Pulumi engine

@@ -49,7 +49,6 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
 
 
 def preview_review(stack: auto.Stack) -> StackReview:
-    """A real preview of the stack, as the engine's events tell it."""
     events: list[auto.EngineEvent] = []
     stack.preview(on_event=events.append)
     return StackReview(stack.name, changes_from_events(events))

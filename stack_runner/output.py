@@ -26,8 +26,8 @@ REPEAT = "an unhandled error occurred: "
 
 
 class Once:
-    """An `on_output` (rows=True) or `on_error` for one operation: passes every line on to
-    `write`, but what is said twice (see above)."""
+    """An `on_output` (rows=True) or `on_error` of one operation: every line to `write`, but
+    what is said twice."""
 
     def __init__(self, write: Callable[[str], Any], rows: bool = False):
         self.write, self.in_progress = write, rows
