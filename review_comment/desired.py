@@ -134,7 +134,7 @@ def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Chang
 
 
 def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
-    """From the program in directory `base` to the one in `head`."""
+    """The desired-state changes of `stack` from the program in directory `base` to `head`'s."""
     with tempfile.TemporaryDirectory(prefix="review-") as scratch:
         before = desired_resources(base, stack, Path(scratch) / "base")
         after = desired_resources(head, stack, Path(scratch) / "head")
@@ -142,7 +142,7 @@ def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
 
 
 def desired_state_review(stack: str, base_ref: str) -> StackReview:
-    """From the program of git commit `base_ref` to this checkout's."""
+    """The desired-state changes of `stack` from git commit `base_ref` to this checkout."""
     with tempfile.TemporaryDirectory(prefix="review-base-") as base:
         git = ["git", "-C", str(PROJECT_DIR), "archive", base_ref, *PROGRAM_FILES, *PROGRAM_DIRS]
         archive = subprocess.run(git, capture_output=True, check=True)

@@ -118,7 +118,7 @@ def findings(changes: Iterable[Change]) -> list[str]:
     """What the changes mean for the judge, worst first, one line each."""
     restarts, lost, exposed, gpus = [], [], [], []
     for change in changes:
-        name, op, done = f"`{change.name}`", change.op, f"{change.op}d"  # created, ...
+        name, op, done = f"`{change.name}`", change.op, f"{change.op}d"  # created, deleted, ...
         if change.type == CONTAINER:
             if op != "create":
                 restarts.append(f"container {name} is {done}")
