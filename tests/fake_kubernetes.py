@@ -66,7 +66,10 @@ def replica_set(
             "creationTimestamp": created,
             "ownerReferences": [{"kind": "Deployment", "uid": DEPLOYMENT_UID}],
         },
-        "spec": {"template": {**template, "metadata": {**template["metadata"], "labels": labels}}},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
+        },
     }
 
 

@@ -1,18 +1,11 @@
 """Asks the cluster, before anything changes, whether its nodes can hold the judge's pods'
-GPUs: every replica needs `gpu.count` GPUs on one node.
-
-Kubernetes accepts a Deployment that no node can run: its pod waits unscheduled, and
-`up` learns so only from the rollout (components/kubernetes/wait.py), when the
-Recreate strategy has already taken the running judge down. Asking first turns that into
-a config error that names the setting and what the nodes offer, and the judge keeps running.
-
-The nodes are read through the Kubernetes Python client with the kubeconfig the
-kubernetes provider uses (components/kubernetes/client.py). Where the nodes cannot be read
-(no kubeconfig, an unreachable cluster, a user who may not list nodes) the check says so in
-a warning and leaves the verdict to the rollout. What is weighed is what the nodes can
-give (allocatable), not what other pods hold now: that changes by the minute (Knitfab's
-runs come and go), the judge's own pods are among them, and the scheduler waits for it to
-be freed. Taints are not weighed either.
+GPUs (`gpu.count` of them on one node for each replica). Kubernetes accepts a Deployment
+that no node can run, and the rollout would learn so only once the Recreate strategy has
+taken the running judge down; asked first, it is a config error that names the setting and
+what the nodes offer. Nodes that cannot be read get a warning, and the rollout decides.
+Weighed is what the nodes can give (allocatable), not what other pods hold now: that changes
+by the minute, the judge's own pods are among them, and the scheduler waits for it to be
+freed. Taints are not weighed either.
 """
 
 from __future__ import annotations
@@ -32,7 +25,7 @@ from components.settings import (
     cli_command,
 )
 
-# (connect, read) seconds: this runs before every preview of the stack.
+# (connect, read) seconds: an unreachable cluster must not stall a preview.
 TIMEOUT_SECONDS = (3, 5)
 # Nodes named in a message, at most: a cluster of fifty GPU nodes needs no list of fifty.
 LISTED_NODES = 10
@@ -41,8 +34,8 @@ LISTED_NODES = 10
 def gpu_shortfall(
     nodes: list[dict[str, Any]], args: KubernetesJudgeArgs, stack: str | None = None
 ) -> str | None:
-    """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can.
-    Each pod needs `gpu_count` GPUs on one node: a node with 2 GPUs holds two pods of 1."""
+    """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can: a
+    node with 2 GPUs holds two pods of 1."""
     if args.gpu_count == 0:
         return None
     offered = {
@@ -131,11 +124,9 @@ def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str 
 
 
 def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
-    """The cluster's nodes as the API returns them (camelCase keys)."""
     connection = connect(access)
     with connection.api as api:
         try:
-            # Short timeouts: an unreachable cluster must not stall a preview.
             nodes = read_json(client.CoreV1Api(api).list_node, _request_timeout=TIMEOUT_SECONDS)
         except API_ERRORS as error:
             raise ClusterUnreadable(connection.failure("listing nodes", error)) from None
