@@ -1,8 +1,7 @@
-"""The program's own client of the Kubernetes API, beside the provider: for the GPU
-pre-flight (preflight.py) and the waits (wait.py, endpoints.py). It uses the provider's
-kubeconfig (`kubernetes:kubeconfig`, a path or the kubeconfig itself, and
-`kubernetes:context`; else KUBECONFIG or ~/.kube/config) and whatever that authenticates
-with, exec credential plugins included (the client renews their tokens).
+"""The program's own client of the Kubernetes API, for the GPU pre-flight and the waits,
+with the provider's kubeconfig (`kubernetes:kubeconfig`, a path or the kubeconfig itself,
+and `kubernetes:context`; else KUBECONFIG or ~/.kube/config) and whatever that
+authenticates with, exec credential plugins included (the client renews their tokens).
 """
 
 from __future__ import annotations
@@ -85,24 +84,15 @@ def read_json(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         response.release_conn()
 
 
-def _is_file(value: str) -> bool:
-    """Whether `kubernetes:kubeconfig` names a file; the provider takes anything else as
-    the kubeconfig itself, including what the file system refuses as a name."""
-    try:
-        return Path(value).expanduser().is_file()
-    except (OSError, ValueError):  # too long a name, a NUL byte
-        return False
-
-
 def _client_configuration(access: ClusterAccess) -> client.Configuration:
-    """The client settings of the kubeconfig the provider uses. Exec and auth-provider
-    plugins run here as they would for the provider (and kubectl)."""
     configuration = client.Configuration()
     # A kubeconfig whose plugin refreshes a token is not written back: it is the user's.
     options = {"context": access.context, "persist_config": False}
     source = access.kubeconfig
-    if source and not _is_file(source):
-        try:  # the kubeconfig itself, YAML or JSON
+    # Whatever names no file is the kubeconfig itself, YAML or JSON, as for the provider:
+    # also what the file system refuses as a name (too long, a NUL byte; isfile says no).
+    if source and not os.path.isfile(os.path.expanduser(source)):
+        try:
             content = yaml.safe_load(source)
         except yaml.YAMLError as error:
             raise ClusterUnreadable(

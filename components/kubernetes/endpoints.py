@@ -1,10 +1,7 @@
 """Waits, during `up`, until the judge's Service has a ready endpoint: the evaluation's
-requests to `http://ollama:11434/v1/` then reach a judge.
-
-The provider's own Service wait ends only after a fixed 10 s of quiet following the last
-change to the Service's endpoints. The Service is created once its judge is ready (see
-judge.py), so its endpoint is ready the moment the EndpointSlice controller writes it, and
-this wait, which watches the Service's EndpointSlices, ends then.
+requests to `http://ollama:11434/v1/` then reach a judge. The Service is created once its
+judge is ready (judge.py), so this ends the moment the EndpointSlice controller writes it,
+where the provider's own wait would add 10 s of quiet.
 """
 
 from __future__ import annotations
@@ -41,8 +38,7 @@ def wait_until_serving(
     timeout_seconds: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Returns once the Service has a ready endpoint; raises JudgeNotReady when the time
-    ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
+    """`discovery` is the client's DiscoveryV1Api."""
     slices = Watches(namespace)
     selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
     failure = ""

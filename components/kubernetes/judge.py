@@ -81,9 +81,7 @@ class KubernetesJudge(JudgeComponent):
                 name=object_name, namespace=namespace, labels=LABELS, annotations=annotations
             )
 
-        models_source = core.VolumeArgs(
-            name=MODELS_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs()
-        )
+        volumes = [core.VolumeArgs(name=MODELS_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs())]
         if args.persistence.enabled:
             claim = core.PersistentVolumeClaim(
                 f"{name}-models",
@@ -100,14 +98,9 @@ class KubernetesJudge(JudgeComponent):
                     pulumi.ResourceOptions(retain_on_delete=settings.keep_models_on_destroy)
                 ),
             )
-            models_source = core.VolumeArgs(
-                name=MODELS_VOLUME,
-                persistent_volume_claim=core.PersistentVolumeClaimVolumeSourceArgs(
-                    claim_name=claim.metadata.name
-                ),
-            )
+            claimed = core.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name)
+            volumes = [core.VolumeArgs(name=MODELS_VOLUME, persistent_volume_claim=claimed)]
 
-        volumes = [models_source]
         ca_files = judge.registry_ca_files(settings)
         if ca_files:
             cas = core.ConfigMap(
@@ -116,12 +109,8 @@ class KubernetesJudge(JudgeComponent):
                 data={PurePosixPath(path).name: pem for path, pem in ca_files.items()},
                 opts=child,
             )
-            volumes.append(
-                core.VolumeArgs(
-                    name=CA_VOLUME,
-                    config_map=core.ConfigMapVolumeSourceArgs(name=cas.metadata.name),
-                )
-            )
+            mapped = core.ConfigMapVolumeSourceArgs(name=cas.metadata.name)
+            volumes.append(core.VolumeArgs(name=CA_VOLUME, config_map=mapped))
 
         # How long one pod's start may take: a healthy start and a minute to spare.
         deadline = judge.ready_within_seconds(settings.pull_timeout_seconds) + 60

@@ -38,40 +38,29 @@ def gpu_shortfall(
     node with 2 GPUs holds two pods of 1."""
     if args.gpu_count == 0:
         return None
+    resource, count_key = args.gpu_resource, f"{PROJECT}:kubernetes.gpu.count"
     offered = {
         node["metadata"]["name"]: int(
-            node.get("status", {}).get("allocatable", {}).get(args.gpu_resource, "0")
+            node.get("status", {}).get("allocatable", {}).get(resource, "0")
         )
         for node in nodes
         if _selected(node, args.node_selector) and not node.get("spec", {}).get("unschedulable")
     }
     best = max(offered.values(), default=0)
     if best < args.gpu_count:
-        return _no_node_holds_one(offered, best, args, stack)
+        listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
+        return (
+            f"{count_key} is {args.gpu_count}, but no schedulable node can give one pod more "
+            f"than {best} {resource} (insufficient {resource}; nodes: "
+            f"{listing or 'none match'}). Fix it with: "
+            + cli_command(f"config set --path '{count_key}' {best}", stack)
+            + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
+        )
     holds = {name: count // args.gpu_count for name, count in offered.items()}
-    if sum(holds.values()) < args.replicas:
-        return _too_few_hold_every_replica(offered, holds, args, stack)
-    return None
-
-
-def _no_node_holds_one(
-    offered: dict[str, int], best: int, args: KubernetesJudgeArgs, stack: str | None
-) -> str:
-    key = f"{PROJECT}:kubernetes.gpu.count"
-    listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
-    return (
-        f"{key} is {args.gpu_count}, but no schedulable node can give one pod more than "
-        f"{best} {args.gpu_resource} (insufficient {args.gpu_resource}; nodes: "
-        f"{listing or 'none match'}). Fix it with: "
-        + cli_command(f"config set --path '{key}' {best}", stack)
-        + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
-    )
-
-
-def _too_few_hold_every_replica(
-    offered: dict[str, int], holds: dict[str, int], args: KubernetesJudgeArgs, stack: str | None
-) -> str:
-    key, resource, fit = f"{PROJECT}:kubernetes.replicas", args.gpu_resource, sum(holds.values())
+    fit = sum(holds.values())
+    if fit >= args.replicas:
+        return None
+    key = f"{PROJECT}:kubernetes.replicas"
     where = _listing(
         f"{name}: {pods} ({offered[name]} {resource})"
         for name, pods in sorted(holds.items(), key=lambda item: (-item[1], item[0]))
@@ -80,15 +69,12 @@ def _too_few_hold_every_replica(
     fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
     smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu_count)
     if smaller:
-        count_key = f"{PROJECT}:kubernetes.gpu.count"
         fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
-    pods = "pods" if fit > 1 else "pod"
     return (
         f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
-        f"{pods} of {args.gpu_count} {resource} each (insufficient {resource}; each pod "
-        f"needs its GPUs on one node; pods per node: {where}). Fix it with: "
-        + ", or ".join(fixes)
-        + ", or add GPU nodes"
+        f"{'pods' if fit > 1 else 'pod'} of {args.gpu_count} {resource} each (insufficient "
+        f"{resource}; each pod needs its GPUs on one node; pods per node: {where}). Fix it "
+        "with: " + ", or ".join(fixes) + ", or add GPU nodes"
     )
 
 

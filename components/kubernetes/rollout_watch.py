@@ -1,11 +1,9 @@
-"""What `up`'s wait (wait.py) follows of the judge's rollout, and holds against it. It
-follows the Deployment, its ReplicaSets, the pods of its current one and their events (the
-API alone: no logs, no exec, so the kubelets need not be reachable). The rollout cannot
-succeed when the postStart hook (the model pull) failed (the kubelet puts the hook's output,
-the model script's reason, in the container's status), the image cannot be pulled, a pod
-cannot be scheduled (after a grace) or the progress deadline passed. What happened before
-the wait began does not count: the kubelet keeps restarting a failing container, and its
-next try may succeed.
+"""What `up`'s wait (wait.py) follows of the judge's rollout: the Deployment, its
+ReplicaSets, the pods of its current one and their events (the API alone, so the kubelets
+need not be reachable). The rollout cannot succeed once a postStart hook (the model pull)
+failed, an image cannot be pulled, a pod cannot be scheduled, or the progress deadline
+passed; not for what happened before the wait began, as the kubelet keeps restarting a
+failing container, and its next try may succeed.
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ HOOK_OUTPUT_SECONDS = 10
 
 
 class RolloutWatch(Watches):
-    """One Deployment's current rollout, as its streams hold it; what it has told, and what
-    was there before the wait began."""
+    """One Deployment's current rollout, as its streams hold it."""
 
     def __init__(
         self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
