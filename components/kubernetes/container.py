@@ -15,16 +15,13 @@ from components import judge
 from components.settings import KubernetesJudgeArgs
 
 # The model script's check (every model pulled and loaded, the server answering) is the
-# startup probe: it runs only until its first success, and the pod cannot turn ready
-# before it. While the hook pulls, a check ends at its first test (no ready file: one
-# shell, no `ollama` call), so probing every second costs little.
+# startup probe, which the pod turns ready with. While the hook pulls, a check ends at its
+# first test (no ready file: no `ollama` call), so probing every second costs little.
 STARTUP_PROBE_PERIOD_SECONDS = 1
 CHECK_TIMEOUT_SECONDS = 10
-# No readiness probe: the pod is ready the moment the startup probe passes. The check
-# as a readiness probe cost about 75 ms of CPU each time, so it ran every 10 s, and the
-# pod turned ready 2-3 s after its models (one run on the test node). A TCP probe is
-# answered by the kernel's listen queue even when the server hangs, so it tells nothing
-# the container's state does not; a server that hangs is the liveness probe's to find.
+# No readiness probe: the check as one cost 75 ms of CPU a time, so it ran every 10 s and
+# the pod turned ready 2-3 s after its models; a TCP probe is answered by the kernel's
+# listen queue even when the server hangs, which is the liveness probe's to find.
 
 # The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"

@@ -1,11 +1,8 @@
-"""The judge on Kubernetes (Knitfab): what the manual's `ollama.yaml` had, a Deployment of
-judge pods (container.py) behind a ClusterIP Service `ollama`, each pod with GPUs of its
-own; `up` waits until they serve, and fails with the reason as soon as they cannot
-(wait.py, endpoints.py). Optional: the namespace, a PersistentVolumeClaim for the models,
-a NetworkPolicy admitting only the evaluation's pods.
-
-Deliberately not created: GPU sharing (time-slicing, MIG) and the GPU device plugin,
-which belong to the cluster, and the evaluation pods, which Knitfab starts.
+"""The judge on Kubernetes (Knitfab), as the manual's `ollama.yaml` had it: a Deployment of
+judge pods (container.py), each with GPUs of its own, behind a ClusterIP Service `ollama`;
+`up` waits until they serve (wait.py, endpoints.py). Optional: the namespace, a claim for
+the models, a NetworkPolicy admitting only the evaluation's pods. Deliberately not created:
+GPU sharing and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
 """
 
 from __future__ import annotations
@@ -27,14 +24,11 @@ from components.kubernetes.network_policy import judge_network_policy
 from components.settings import KubernetesJudgeArgs
 
 TYPE = "ollama-judge:index:KubernetesJudge"
-# The provider waits for this JSONPath to be present (see the Deployment below).
-AWAIT_ANNOTATION = "pulumi.com/waitFor"
+AWAIT_ANNOTATION = "pulumi.com/waitFor"  # the provider waits for this JSONPath
 LABELS = {"app": judge.JUDGE_HOST}
-# From the Service's creation (its judge ready) to its ready endpoint: the controller's
-# write, normally well under a second.
+# For the ready endpoint of a Service whose judge is ready: normally well under a second.
 SERVING_SECONDS = 120
-# With more than one replica, the share of judges a change may take down at once (see
-# strategy); Kubernetes rounds it down, and takes at least one.
+# Several judges: the share a change takes down at once (rounded down, at least one).
 MAX_UNAVAILABLE_PERCENT = 25
 
 
@@ -49,10 +43,9 @@ def strategy(replicas: int) -> apps.DeploymentStrategyArgs:
         # One judge: a GPU and a ReadWriteOnce volume cannot be held by two pods at once,
         # so the old pod goes before the new one comes.
         return apps.DeploymentStrategyArgs(type="Recreate")
-    # Several judges: replace a quarter of them at a time and never start a pod beyond the
-    # count (maxSurge 0), so a change needs no spare GPU and the other judges keep serving
-    # meanwhile. The models' volume is then an emptyDir per pod or a ReadWriteMany claim
-    # (components/config.py), which the old and new pods may share.
+    # Several judges: never a pod beyond the count (maxSurge 0), so a change needs no spare
+    # GPU and the other judges keep serving. The models' volume is then an emptyDir per pod
+    # or a ReadWriteMany claim (components/config.py), which old and new pods may share.
     return apps.DeploymentStrategyArgs(
         type="RollingUpdate",
         rolling_update=apps.RollingUpdateDeploymentArgs(
@@ -116,12 +109,11 @@ class KubernetesJudge(JudgeComponent):
         deadline = judge.ready_within_seconds(settings.pull_timeout_seconds) + 60
         deployment = apps.Deployment(
             f"{name}-deployment",
-            # The provider's own wait for a rollout sees only "available" or its timeout;
-            # ours (below) also sees a rollout that cannot succeed, and says why. So the
-            # provider waits only for the controller to take the spec. Not
-            # `pulumi.com/skipAwait`: on a Deployment it also skips the wait on delete, so
-            # `destroy` would return with the pod still holding its GPU, and an `up` right
-            # after would apply to the Deployment being deleted.
+            # The provider's own wait sees only "available" or its timeout; ours (below) also
+            # sees a rollout that cannot succeed, and says why. So the provider waits only
+            # for the controller to take the spec. Not `pulumi.com/skipAwait`: on a
+            # Deployment it also skips the wait on delete, and `destroy` would return with
+            # the pod still holding its GPU (an `up` right after would apply to it).
             metadata=meta(
                 judge.JUDGE_HOST, {AWAIT_ANNOTATION: "jsonpath={.status.observedGeneration}"}
             ),
@@ -156,8 +148,7 @@ class KubernetesJudge(JudgeComponent):
             ),
             opts=child,
         )
-        # Each round of a rolling update may take the deadline; a rollout that stalls ends
-        # sooner, at the Deployment's progress deadline.
+        # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
         rollout_seconds = deadline * rollout_waves(args.replicas)
 
         def until_available(name: str, namespace: str, report: readiness.Report) -> None:
@@ -183,9 +174,8 @@ class KubernetesJudge(JudgeComponent):
                 ],
             ),
             # Only once the judge is ready: a judge that cannot be leaves the Service as it
-            # was, and `up` ends with the reason rather than also waiting for endpoints
-            # that never come (the provider waits for them). The outputs come from the
-            # Service, so they too appear only once the judge is ready.
+            # was, and `up` ends with the reason rather than waiting for endpoints that never
+            # come. The outputs, from the Service, appear only then too.
             opts=child.merge(pulumi.ResourceOptions(depends_on=[ready])),
         )
         if args.network_policy.enabled:

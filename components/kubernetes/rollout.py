@@ -110,16 +110,13 @@ def pod_state(pod: dict[str, Any]) -> str:
         parts.append(f"not scheduled ({first_line(scheduled.get('message', ''))})")
     for container in status.get("containerStatuses", []):
         state = container.get("state", {})
-        waiting = state.get("waiting")
-        if waiting:
-            said = first_line(waiting.get("message", ""))
-            if waiting.get("reason") == HOOK_FAILED_STATE:
-                said = hook_failure(waiting.get("message", ""))
-            parts.append(f"waiting ({waiting.get('reason')}{': ' + said if said else ''})")
+        if waiting := state.get("waiting"):
+            message, reason = waiting.get("message", ""), waiting.get("reason")
+            said = hook_failure(message) if reason == HOOK_FAILED_STATE else first_line(message)
+            parts.append(f"waiting ({reason}{': ' + said if said else ''})")
         elif "running" in state and not container.get("ready"):
             parts.append("running, not ready")
-        last = container.get("lastState", {}).get("terminated")
-        if last:
+        if last := container.get("lastState", {}).get("terminated"):
             parts.append(f"last exit: {last.get('reason')} ({last.get('exitCode')})")
         if container.get("restartCount"):
             parts.append(f"{container['restartCount']} restarts")

@@ -50,7 +50,14 @@ class RolloutWatch(Watches):
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
         rollout cannot succeed, and the client's errors when the API fails."""
         self._update(report)
-        deployment = self._deployment()
+        found = self.objects("the Deployment")
+        if not found or found[0]["metadata"].get("deletionTimestamp"):
+            raise JudgeNotReady(
+                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
+                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
+                "`up --refresh` creates it again"
+            )
+        deployment = found[0]
         if rollout.available(deployment):
             report(f"Deployment {self.name} is available")
             return True
@@ -118,16 +125,6 @@ class RolloutWatch(Watches):
             report(f"the pods' events cannot be read ({error.status} {error.reason})")
             self.update(self._wanted)
 
-    def _deployment(self) -> dict[str, Any]:
-        found = self.objects("the Deployment")
-        if not found or found[0]["metadata"].get("deletionTimestamp"):
-            raise JudgeNotReady(
-                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
-                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
-                "`up --refresh` creates it again"
-            )
-        return found[0]
-
     def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
         """The current ReplicaSet (None until the controller creates it; Recreate: once the
         old pods are gone), and its pods, by name."""
@@ -194,21 +191,18 @@ class RolloutWatch(Watches):
         self, uid: str, containers: list[dict[str, Any]], fresh: list[dict[str, Any]], now: float
     ) -> str | None:
         """Why the pod's postStart hook failed since the wait began, if it did."""
+        earlier = self.earlier_exits.get(uid, {})
         for container in containers:
             waiting = container.get("state", {}).get("waiting") or {}
-            earlier = self.earlier_exits.get(uid, {}).get(container["name"])
-            if waiting.get("reason") == rollout.HOOK_FAILED_STATE and (
-                rollout.exited(container) != earlier
-            ):
+            again = rollout.exited(container) != earlier.get(container["name"])
+            if waiting.get("reason") == rollout.HOOK_FAILED_STATE and again:
                 return rollout.hook_failure(waiting.get("message", ""))
         failed = [e for e in fresh if e.get("reason") == rollout.HOOK_FAILED_EVENT]
-        if not failed:
-            return None
         # Kubelets before 1.2x put the hook's output in the event itself.
         said = [e["message"] for e in failed if rollout.HOOK_OUTPUT_MARK in e.get("message", "")]
         if said:
             return rollout.hook_failure(said[-1])
-        if now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
+        if failed and now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
             return "the kubelet did not report its output in the pod's status"
         return None
 

@@ -84,13 +84,7 @@ def follow(
     except ClusterUnreadable as reason:
         raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
     with connection.api as api:
+        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         wait_until_available(
-            client.AppsV1Api(api),
-            client.CoreV1Api(api),
-            namespace,
-            name,
-            models,
-            timeout_seconds,
-            report,
-            connection.failure,
+            apps, core, namespace, name, models, timeout_seconds, report, connection.failure
         )
