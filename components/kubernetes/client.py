@@ -1,7 +1,6 @@
-"""The program's own client of the Kubernetes API, for the GPU pre-flight and the waits,
-with the provider's kubeconfig (`kubernetes:kubeconfig`, a path or the kubeconfig itself,
-and `kubernetes:context`; else KUBECONFIG or ~/.kube/config) and whatever that
-authenticates with, exec credential plugins included (the client renews their tokens).
+"""The program's own client of the Kubernetes API, for the GPU pre-flight and the waits:
+the provider's kubeconfig (`kubernetes:kubeconfig`, a path or the kubeconfig itself, and
+`kubernetes:context`; else KUBECONFIG or ~/.kube/config), exec credential plugins included.
 """
 
 from __future__ import annotations
@@ -32,15 +31,12 @@ class ClusterUnreadable(Exception):  # noqa: N818 (a reason to skip, not an erro
 
 @dataclass
 class Connection:
-    """A client of the cluster, and what its kubeconfig's credential plugin said."""
-
     api: client.ApiClient
     plugin_errors: list[str] = field(default_factory=list)
 
     def failure(self, doing: str, error: Exception) -> str:
-        """Why `doing` ("listing nodes") failed, in the API's own words where it gave
-        some: a failing exec plugin is only logged (the client then goes on without
-        credentials), so the API's 401 alone would not say why."""
+        """Why `doing` ("listing nodes") failed, in the API's words and the exec plugin's: a
+        failing plugin is only logged, so a 401 alone would not say why."""
         if isinstance(error, ApiException):
             try:
                 why = str(json.loads(error.body or "")["message"])  # the Status body's
@@ -74,9 +70,8 @@ def connect(access: ClusterAccess) -> Connection:
 
 
 def read_json(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A call of the client's API (`CoreV1Api(api).list_node`, ...) whose answer is
-    returned as the API sent it: camelCase dicts and lists. Not through the client's
-    models: building them costs ten times the call itself for a list of fifty pods."""
+    """A call of the client's API (`CoreV1Api(api).list_node`, ...) answered as the API sent
+    it: not the client's models, which cost ten times the call for a list of fifty pods."""
     response = method(*args, _preload_content=False, **kwargs)
     try:
         return json.loads(response.data)
@@ -89,8 +84,7 @@ def _client_configuration(access: ClusterAccess) -> client.Configuration:
     # A kubeconfig whose plugin refreshes a token is not written back: it is the user's.
     options = {"context": access.context, "persist_config": False}
     source = access.kubeconfig
-    # Whatever names no file is the kubeconfig itself, YAML or JSON, as for the provider:
-    # also what the file system refuses as a name (too long, a NUL byte; isfile says no).
+    # Anything but a file's name, even one the file system refuses, is the kubeconfig itself.
     if source and not os.path.isfile(os.path.expanduser(source)):
         try:
             content = yaml.safe_load(source)

@@ -1,7 +1,6 @@
-"""The judge's container (judge.py puts it in the Deployment's pod template): the server,
-a postStart hook that pulls and loads the models, and the probes that keep the Service from
-routing to a judge without its models. Requests = limits; no privilege escalation, no
-capabilities, the runtime's default seccomp profile.
+"""The judge's container in the Deployment's pod (judge.py): the server, a postStart hook
+that pulls and loads the models, and the probes that keep the Service from a judge without
+its models. Requests = limits; no privilege escalation, no capabilities, default seccomp.
 """
 
 from __future__ import annotations
@@ -14,9 +13,8 @@ from pulumi_kubernetes.core import v1 as core
 from components import judge
 from components.settings import KubernetesJudgeArgs
 
-# The model script's check (every model pulled and loaded, the server answering) is the
-# startup probe, which the pod turns ready with. While the hook pulls, a check ends at its
-# first test (no ready file: no `ollama` call), so probing every second costs little.
+# The model script's check is the startup probe, which the pod turns ready with; while the
+# hook pulls, a check ends at its first test, so probing every second costs little.
 STARTUP_PROBE_PERIOD_SECONDS = 1
 CHECK_TIMEOUT_SECONDS = 10
 # No readiness probe: the check as one cost 75 ms of CPU a time, so it ran every 10 s and
@@ -29,8 +27,7 @@ CA_VOLUME = "registry-cas"
 
 
 def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
-    """The one container of the judge's pod; `ca_paths` are where the registries' CAs are
-    mounted, one file each."""
+    """`ca_paths`: where the registries' CAs are mounted, one file each."""
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
     env = judge.server_env(settings)
@@ -64,8 +61,7 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
             timeout_seconds=CHECK_TIMEOUT_SECONDS,
             failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
         ),
-        # "Is the server alive", over HTTP: a missing model would not come back any
-        # faster after a restart.
+        # "Is the server alive": a missing model would not come back after a restart.
         liveness_probe=core.ProbeArgs(
             http_get=core.HTTPGetActionArgs(path="/", port="http"),
             period_seconds=30,

@@ -1,6 +1,5 @@
-"""Waits, during `up`, until the judge's Service has a ready endpoint: the evaluation's
-requests to `http://ollama:11434/v1/` then reach a judge. The Service is created once its
-judge is ready (judge.py), so this ends the moment the EndpointSlice controller writes it,
+"""Waits, during `up`, until the judge's Service has a ready endpoint, so that requests to
+`http://ollama:11434/v1/` reach a judge: the moment the EndpointSlice controller writes it,
 where the provider's own wait would add 10 s of quiet.
 """
 
@@ -21,8 +20,7 @@ LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 
 def ready_endpoints(slices: list[dict[str, Any]]) -> int:
-    """How many endpoints of these EndpointSlices are ready (a missing condition means
-    ready, as the API documents)."""
+    """The slices' ready endpoints (a missing condition means ready, as the API documents)."""
     return sum(
         1
         for endpoint_slice in slices
@@ -38,7 +36,6 @@ def wait_until_serving(
     timeout_seconds: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """`discovery` is the client's DiscoveryV1Api."""
     slices = Watches(namespace)
     selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
     failure = ""

@@ -109,19 +109,17 @@ class KubernetesJudge(JudgeComponent):
         deadline = judge.ready_within_seconds(settings.pull_timeout_seconds) + 60
         deployment = apps.Deployment(
             f"{name}-deployment",
-            # The provider's own wait sees only "available" or its timeout; ours (below) also
-            # sees a rollout that cannot succeed, and says why. So the provider waits only
-            # for the controller to take the spec. Not `pulumi.com/skipAwait`: on a
-            # Deployment it also skips the wait on delete, and `destroy` would return with
-            # the pod still holding its GPU (an `up` right after would apply to it).
+            # The provider's wait sees only "available" or a timeout; ours (below) also sees a
+            # rollout that cannot succeed, so the provider waits only for the controller to
+            # take the spec. Not `pulumi.com/skipAwait`: it skips the wait on delete too, so
+            # `destroy` would return with the pod holding its GPU, the Deployment still going.
             metadata=meta(
                 judge.JUDGE_HOST, {AWAIT_ANNOTATION: "jsonpath={.status.observedGeneration}"}
             ),
             spec=apps.DeploymentSpecArgs(
                 replicas=args.replicas,
                 strategy=strategy(args.replicas),
-                # A rollout that has not progressed by then has failed (a pod that cannot
-                # be scheduled, a pull that never finishes); any pod's start is progress.
+                # A rollout without progress by then has failed; any pod's start is progress.
                 progress_deadline_seconds=deadline,
                 selector=LabelSelectorArgs(match_labels=LABELS),
                 template=core.PodTemplateSpecArgs(
@@ -131,16 +129,8 @@ class KubernetesJudge(JudgeComponent):
                         containers=[judge_container(args, list(ca_files))],
                         volumes=volumes,
                         node_selector=dict(args.node_selector) or None,
-                        tolerations=[
-                            core.TolerationArgs(
-                                key=t.key,
-                                operator=t.operator,
-                                value=t.value,
-                                effect=t.effect,
-                                toleration_seconds=t.toleration_seconds,
-                            )
-                            for t in args.tolerations
-                        ]
+                        # The settings' tolerations have the API's fields.
+                        tolerations=[core.TolerationArgs(**vars(t)) for t in args.tolerations]
                         or None,
                         runtime_class_name=args.runtime_class_name,
                     ),
@@ -158,8 +148,7 @@ class KubernetesJudge(JudgeComponent):
         ready = _after_wait(args, deployment, until_available).apply(lambda _: deployment)
         service = core.Service(
             f"{name}-service",
-            # The provider's wait would idle 10 s after the endpoint appears; the Service
-            # exists once created, and `serving` below waits for its endpoint.
+            # The provider's wait would idle 10 s after the endpoint; `serving` waits for it.
             metadata=meta(judge.JUDGE_HOST, {AWAIT_ANNOTATION: "jsonpath={.spec.clusterIP}"}),
             spec=core.ServiceSpecArgs(
                 type="ClusterIP",
@@ -173,9 +162,8 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            # Only once the judge is ready: a judge that cannot be leaves the Service as it
-            # was, and `up` ends with the reason rather than waiting for endpoints that never
-            # come. The outputs, from the Service, appear only then too.
+            # Only once the judge is ready: one that cannot be leaves the Service as it was, and
+            # `up` ends with the reason, not waiting for endpoints that never come.
             opts=child.merge(pulumi.ResourceOptions(depends_on=[ready])),
         )
         if args.network_policy.enabled:
@@ -198,9 +186,8 @@ def _after_wait(
     resource: apps.Deployment | core.Service,
     wait_for: Callable[[str, str, readiness.Report], None],
 ) -> pulumi.Output[list[str]]:
-    """The resource's name and namespace, once `wait_for(name, namespace, report)`, run
-    beside the program, returned. A preview changes nothing, and a rendering to YAML has no
-    cluster: nothing to wait for."""
+    """The resource's name and namespace once `wait_for(name, namespace, report)` returned,
+    run beside the program; at once in a preview (no change) or a rendering (no cluster)."""
 
     def after(names: list[str]) -> pulumi.Input[list[str]]:
         if pulumi.runtime.is_dry_run() or args.cluster.render_directory:

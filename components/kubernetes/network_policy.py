@@ -1,6 +1,5 @@
-"""The NetworkPolicy that lets only the evaluation's pods reach the judge: ingress to port
-11434 from the configured peers (a CNI that enforces policies drops the rest). Egress stays
-open: the judge downloads its models from a registry.
+"""The NetworkPolicy that lets only the evaluation's pods reach the judge's port 11434 (a
+CNI that enforces policies drops the rest); egress stays open for the models' registry.
 """
 
 from __future__ import annotations
@@ -21,13 +20,12 @@ def judge_network_policy(
     opts: pulumi.ResourceOptions,
 ) -> networking.NetworkPolicy:
     # A peer with only a podSelector means pods of the policy's own namespace.
+    namespaces = None
+    if settings.namespace_labels is not None:
+        namespaces = LabelSelectorArgs(match_labels=dict(settings.namespace_labels))
     peer = networking.NetworkPolicyPeerArgs(
         pod_selector=LabelSelectorArgs(match_labels=dict(settings.pod_labels)),
-        namespace_selector=(
-            None
-            if settings.namespace_labels is None
-            else LabelSelectorArgs(match_labels=dict(settings.namespace_labels))
-        ),
+        namespace_selector=namespaces,
     )
     return networking.NetworkPolicy(
         name,

@@ -1,11 +1,8 @@
-"""Asks the cluster, before anything changes, whether its nodes can hold the judge's pods'
-GPUs (`gpu.count` of them on one node for each replica). Kubernetes accepts a Deployment
-that no node can run, and the rollout would learn so only once the Recreate strategy has
-taken the running judge down; asked first, it is a config error that names the setting and
-what the nodes offer. Nodes that cannot be read get a warning, and the rollout decides.
-Weighed is what the nodes can give (allocatable), not what other pods hold now: that changes
-by the minute, the judge's own pods are among them, and the scheduler waits for it to be
-freed. Taints are not weighed either.
+"""Asks the nodes, before anything changes, whether they can hold the judge's pods' GPUs
+(the rollout would learn it only once Recreate took the running judge down): a shortfall is
+a config error that names the setting and what the nodes offer; nodes that cannot be read,
+a warning. Weighed is what nodes can give (allocatable), not what other pods hold now (that
+changes by the minute, the judge's own pods among them, and the scheduler waits), nor taints.
 """
 
 from __future__ import annotations

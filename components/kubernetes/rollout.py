@@ -1,6 +1,5 @@
-"""A Deployment's rollout as the API's objects (camelCase dicts) show it: when it is done,
-which ReplicaSet and pods are its current ones, and what the kubelet says about them. No
-calls: rollout_watch.py follows the objects.
+"""A Deployment's rollout as the API's objects show it (when it is done, its current
+ReplicaSet and pods, what the kubelet says); no calls: rollout_watch.py follows them.
 """
 
 from __future__ import annotations
@@ -13,9 +12,7 @@ from components.readiness import giving_up_reason, script_lines
 TEMPLATE_HASH = "pod-template-hash"
 HOOK_FAILED_EVENT = "FailedPostStartHook"
 HOOK_FAILED_STATE = "PostStartHookError"
-IMAGE_ERRORS = frozenset(
-    {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"}
-)
+IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 # The kubelet's message about a failed exec hook ends with the hook's output, Go-quoted:
 # `Exec lifecycle hook ([...]) for Container "c" in Pod "p" failed - error: ..., message: "..."`
 HOOK_OUTPUT_MARK = ', message: "'
@@ -66,7 +63,6 @@ def available(deployment: dict[str, Any]) -> bool:
 
 
 def deadline_exceeded(deployment: dict[str, Any]) -> dict[str, Any] | None:
-    """The Progressing condition, if it says the rollout's deadline passed."""
     progressing = condition(deployment, "Progressing")
     return progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
 
@@ -87,7 +83,6 @@ def owned_by(item: dict[str, Any], owner: dict[str, Any]) -> bool:
 
 
 def unschedulable(pod: dict[str, Any]) -> dict[str, Any] | None:
-    """The scheduler's condition on the pod, if it found no node for it."""
     scheduled = condition(pod, "PodScheduled")
     refused = scheduled.get("reason") == "Unschedulable" and scheduled["status"] == "False"
     return scheduled if refused else None

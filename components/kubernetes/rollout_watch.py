@@ -1,9 +1,8 @@
 """What `up`'s wait (wait.py) follows of the judge's rollout: the Deployment, its
-ReplicaSets, the pods of its current one and their events (the API alone, so the kubelets
-need not be reachable). The rollout cannot succeed once a postStart hook (the model pull)
-failed, an image cannot be pulled, a pod cannot be scheduled, or the progress deadline
-passed; not for what happened before the wait began, as the kubelet keeps restarting a
-failing container, and its next try may succeed.
+ReplicaSets, the current one's pods and their events (the API alone: the kubelets need not
+be reachable). The rollout cannot succeed once a postStart hook (the model pull) failed, an
+image cannot be pulled, a pod cannot be scheduled or the progress deadline passed; not for
+what came before the wait, as the kubelet keeps restarting a failing container.
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ from components.settings import PROJECT
 # cluster autoscaler adds a node (it says so with an event, and the wait goes on).
 UNSCHEDULABLE_SECONDS = 30
 SCALE_UP_EVENT = "TriggeredScaleUp"
-# After a FailedPostStartHook event, how long the kubelet may take to put the hook's output
-# in the container's status (it does at its next sync of the pod).
+# How long the kubelet's next sync may take to put a failed hook's output in the status.
 HOOK_OUTPUT_SECONDS = 10
+
+Item = dict[str, Any]  # an object, or a part of one, as the API sends it (camelCase keys)
 
 
 class RolloutWatch(Watches):
@@ -36,7 +36,7 @@ class RolloutWatch(Watches):
         self.apps, self.core, self.name = apps, core, name
         self.models = ", ".join(models) or "no models"
         self.first = True
-        self.earlier_deadline: dict[str, Any] | None = None
+        self.earlier_deadline: Item | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
         self.earlier_exits: dict[str, dict[str, str]] = {}  # pod uid -> container -> id
         self.unschedulable_since: dict[str, float] = {}
@@ -44,7 +44,7 @@ class RolloutWatch(Watches):
         self.events_readable = True
         self.told: set[str] = set()
         self.counts = self.labels = ""
-        self.pods: list[dict[str, Any]] = []
+        self.pods: list[Item] = []
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
@@ -92,9 +92,8 @@ class RolloutWatch(Watches):
         )
 
     def _wanted(self) -> dict[str, Selected]:
-        """The Deployment; unless it is Available, its ReplicaSets, the pods of its current
-        one, and their events: every pod's at first (to know what was there before the
-        wait), then those of the pods not ready (a ready pod's hook succeeded)."""
+        """The Deployment; unless it is Available, its ReplicaSets, the current one's pods and
+        their events: every pod's at first (what came before), then the unready pods'."""
         by_name = {"field_selector": f"metadata.name={self.name}"}
         wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
         deployment = next(iter(self.objects("the Deployment")), None)
@@ -125,7 +124,7 @@ class RolloutWatch(Watches):
             report(f"the pods' events cannot be read ({error.status} {error.reason})")
             self.update(self._wanted)
 
-    def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
+    def _current(self, deployment: Item) -> tuple[Item | None, list[Item]]:
         """The current ReplicaSet (None until the controller creates it; Recreate: once the
         old pods are gone), and its pods, by name."""
         sets = [rs for rs in self.objects("ReplicaSets") if rollout.is_current(rs, deployment)]
@@ -135,7 +134,7 @@ class RolloutWatch(Watches):
         pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
         return current, sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
-    def _check_pod(self, pod: dict[str, Any], now: float, report: Report, many: bool) -> None:
+    def _check_pod(self, pod: Item, now: float, report: Report, many: bool) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
         events = self.objects(f"events of {name}")
@@ -188,7 +187,7 @@ class RolloutWatch(Watches):
             tell("ready: every model is pulled and loaded")
 
     def _hook_failure(
-        self, uid: str, containers: list[dict[str, Any]], fresh: list[dict[str, Any]], now: float
+        self, uid: str, containers: list[Item], fresh: list[Item], now: float
     ) -> str | None:
         """Why the pod's postStart hook failed since the wait began, if it did."""
         earlier = self.earlier_exits.get(uid, {})
@@ -206,9 +205,7 @@ class RolloutWatch(Watches):
             return "the kubelet did not report its output in the pod's status"
         return None
 
-    def _check_scheduling(
-        self, pod: dict[str, Any], events: list[dict[str, Any]], now: float
-    ) -> None:
+    def _check_scheduling(self, pod: Item, events: list[Item], now: float) -> None:
         uid, refused = rollout.uid(pod), rollout.unschedulable(pod)
         if refused is None:
             self.unschedulable_since.pop(uid, None)

@@ -1,7 +1,6 @@
-"""Waits, during `up`, until the judge's Deployment is Available (every replica updated and
-available: the startup probe passes once every model is pulled and loaded), relaying the
-rollout's progress; ends as soon as the rollout cannot succeed (rollout_watch.py), the time
-runs out, the API stops answering, or the update is cancelled, and says why.
+"""Waits, during `up`, until the judge's Deployment is Available, relaying the rollout's
+progress; ends as soon as the rollout cannot succeed (rollout_watch.py), the time runs out,
+the API stops answering, or the update is cancelled, and says why.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ def wait_until_available(
     describe: Callable[[str, Exception], str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """`apps` and `core` are the client's AppsV1Api and CoreV1Api; `describe` says why a
-    call failed (the client's own words by default)."""
+    """`apps`, `core`: the client's AppsV1Api, CoreV1Api; `describe` says why a call failed."""
     describe = describe or Connection(apps.api_client).failure
     rollout = RolloutWatch(apps, core, namespace, name, models)
 

@@ -1,8 +1,7 @@
-"""How `up`'s waits (wait.py, endpoints.py) follow objects of the Kubernetes API: each
-stream lists its objects, then watches them from the list's resourceVersion, read on a
-thread of its own (readiness.Streams); only the wait's thread reads and changes what the
-streams hold. A failed watch (410 Gone, a dropped connection, a refusal) ends, and the wait
-judges its failure and lists the stream again.
+"""How `up`'s waits follow objects of the Kubernetes API: each stream lists them, then
+watches from the list's resourceVersion on a thread of readiness.Streams; only the wait's
+thread changes what the streams hold. A failed watch (410 Gone, a dropped connection, a
+refusal) ends: the wait judges the failure and lists the stream again.
 """
 
 from __future__ import annotations
@@ -26,21 +25,17 @@ WATCH_OPTIONS = {
     "timeout_seconds": WATCH_SECONDS,
     "_request_timeout": (5, WATCH_SECONDS + 15),
 }
-# How long a wait goes without a look when nothing changes: its timers (and a Ctrl-C) are
-# seen this often.
+# Without changes, a wait still looks this often, for its timers (and a Ctrl-C).
 TICK_SECONDS = 0.5
-# A watch whose call is not answered yet ends when it is, a daemon meanwhile: the wait's
-# end does not wait for it longer.
+# The wait's end waits no longer for a watch: one whose call is unanswered ends when it is.
 JOIN_SECONDS = 1
-THREAD_NAME = "ollama-judge-watch"  # what Streams names the threads of streams "watch"
 
 Selected = tuple[Callable[..., Any], dict[str, str]]  # a list call, and its selector
 Change = tuple["Stream", str, Any]  # its stream, its type, the object (or the watch's error)
 
 
 class Stream:
-    """The objects a list call selects, by uid, kept current by the API's watch; `what`
-    names them in messages ("pods")."""
+    """The objects a list call selects, by uid, kept current by its watch; `what` names them."""
 
     def __init__(self, what: str, namespace: str, selected: Selected) -> None:
         self.what, self.namespace, self.selected = what, namespace, selected
@@ -58,8 +53,7 @@ class Stream:
         self.version, self.watched = found["metadata"]["resourceVersion"], False
 
     def changes(self) -> Iterator[Change]:
-        """The watch's changes from the list on, until it fails (its error comes last) or
-        the stream is ended."""
+        """The watch's changes from the list on, until it fails (the error last) or ends."""
         options = {**WATCH_OPTIONS, **self.selected[1], "resource_version": self.version}
         try:
             while not self.stopped:
@@ -88,8 +82,7 @@ class Stream:
 
 
 class Watches:
-    """The streams a wait follows, by what they are, and the changes their watches handed
-    over."""
+    """The streams a wait follows, by what they are."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
@@ -106,10 +99,9 @@ class Watches:
         clock: Callable[[], float],
         interrupted: str,
     ) -> bool:
-        """Looks (`look(now)`: True once done) after each change, and every TICK_SECONDS
-        for the timers, until done (True) or the time ran out (False); `failed(error,
-        seconds)` judges a failed call, and how long calls have failed. Raises JudgeNotReady
-        with `interrupted` when the update is. Every watch has ended when it returns."""
+        """Looks (`look(now)`, True once done) at each change and every TICK_SECONDS until
+        done (True) or late (False); `failed(error, seconds failing)` judges a failed call.
+        Raises JudgeNotReady(`interrupted`) if the update is; every watch ends before it returns."""
         with self.watching:
             began = answered = clock()
             while True:
@@ -132,9 +124,8 @@ class Watches:
                     self.arrived.append(arrived[1])
 
     def update(self, wanted: Callable[[], dict[str, Selected]]) -> None:
-        """Takes in the changes handed over, then ends the streams no longer `wanted` and
-        lists those not listed, until every stream wanted is. Raises the client's errors:
-        a failed watch's (the last; their streams are listed again next time) or a list's."""
+        """Takes in the changes, ends the streams no longer `wanted`, lists those wanted; raises
+        the client's errors: a list's, or a failed watch's (listed again next time)."""
         while arrived := self.watching.take(0):
             self.arrived.append(arrived[1])
         failed: list[Exception] = []
@@ -172,8 +163,7 @@ class Watches:
 
 
 def _shut(response: Any) -> None:
-    """Ends a read of the response that blocks another thread; one already closed (or
-    none yet) has nothing to shut."""
+    """Ends a read of the response that blocks another thread, if it has one to end."""
     if response is not None:
         with contextlib.suppress(ValueError, RuntimeError, OSError):
             response.shutdown()
