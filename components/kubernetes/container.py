@@ -17,9 +17,9 @@ from components.settings import KubernetesJudgeArgs
 # hook pulls, a check ends at its first test, so probing every second costs little.
 STARTUP_PROBE_PERIOD_SECONDS = 1
 CHECK_TIMEOUT_SECONDS = 10
-# No readiness probe: the check as one cost 75 ms of CPU a time, so it ran every 10 s and
-# the pod turned ready 2-3 s after its models; a TCP probe is answered by the kernel's
-# listen queue even when the server hangs, which is the liveness probe's to find.
+# No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
+# turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen queue
+# even when the server hangs, which is the liveness probe's to find.
 
 # The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"
@@ -38,6 +38,8 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
     else:
         env.update(judge.NO_GPU_ENV)
     ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
+    pull = core.ExecActionArgs(command=judge.model_script_command("pull", settings.models))
+    check = core.ExecActionArgs(command=judge.model_script_command("check", settings.models))
     return core.ContainerArgs(
         name=judge.JUDGE_HOST,
         image=settings.image,
@@ -47,16 +49,10 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
         ],
         env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
         resources=core.ResourceRequirementsArgs(requests=resources, limits=resources),
-        lifecycle=core.LifecycleArgs(
-            post_start=core.LifecycleHandlerArgs(
-                exec_=core.ExecActionArgs(
-                    command=judge.model_script_command("pull", settings.models)
-                )
-            )
-        ),
+        lifecycle=core.LifecycleArgs(post_start=core.LifecycleHandlerArgs(exec_=pull)),
         # Covers the whole first start: no restart while models are still arriving.
         startup_probe=core.ProbeArgs(
-            exec_=core.ExecActionArgs(command=judge.model_script_command("check", settings.models)),
+            exec_=check,
             period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
             timeout_seconds=CHECK_TIMEOUT_SECONDS,
             failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),

@@ -1,8 +1,8 @@
-"""What `up`'s wait (wait.py) follows of the judge's rollout: the Deployment, its
-ReplicaSets, the current one's pods and their events (the API alone: the kubelets need not
-be reachable). The rollout cannot succeed once a postStart hook (the model pull) failed, an
-image cannot be pulled, a pod cannot be scheduled or the progress deadline passed; not for
-what came before the wait, as the kubelet keeps restarting a failing container.
+"""What `up`'s wait (wait.py) follows of the judge's rollout, through the API alone (the
+kubelets need not be reachable): the Deployment, its ReplicaSets, the current one's pods and
+their events. The rollout cannot succeed once a postStart hook (the model pull) failed, an
+image cannot be pulled, a pod cannot be scheduled or the deadline passed; not for what came
+before the wait: the kubelet keeps restarting a failing container, whose next try may succeed.
 """
 
 from __future__ import annotations
