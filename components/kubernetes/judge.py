@@ -62,16 +62,16 @@ class KubernetesJudge(JudgeComponent):
         child = pulumi.ResourceOptions(parent=self)
         settings = args.judge
 
-        namespace: pulumi.Input[str] = args.namespace
+        namespace_name: pulumi.Input[str] = args.namespace
         if args.create_namespace:
             created = core.Namespace(
                 f"{name}-namespace", metadata=ObjectMetaArgs(name=args.namespace), opts=child
             )
-            namespace = created.metadata.name
+            namespace_name = created.metadata.name
 
         def meta(object_name: str, annotations: dict[str, str] | None = None) -> ObjectMetaArgs:
             return ObjectMetaArgs(
-                name=object_name, namespace=namespace, labels=LABELS, annotations=annotations
+                name=object_name, namespace=namespace_name, labels=LABELS, annotations=annotations
             )
 
         volumes = [core.VolumeArgs(name=MODELS_VOLUME, empty_dir=core.EmptyDirVolumeSourceArgs())]
@@ -141,8 +141,10 @@ class KubernetesJudge(JudgeComponent):
         # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
         rollout_seconds = deadline * rollout_waves(args.replicas)
 
-        def until_available(name: str, namespace: str, report: readiness.Report) -> None:
-            wait.follow(args.cluster, namespace, name, settings.models, rollout_seconds, report)
+        def until_available(deployment_name: str, namespace: str, report: readiness.Report) -> None:
+            wait.follow(
+                args.cluster, namespace, deployment_name, settings.models, rollout_seconds, report
+            )
 
         # The Deployment, once every judge is ready: its models pulled and loaded.
         ready = _after_wait(args, deployment, until_available).apply(lambda _: deployment)
@@ -171,8 +173,8 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        def until_serving(name: str, namespace: str, report: readiness.Report) -> None:
-            endpoints.follow(args.cluster, namespace, name, SERVING_SECONDS)
+        def until_serving(service_name: str, namespace: str, report: readiness.Report) -> None:
+            endpoints.follow(args.cluster, namespace, service_name, SERVING_SECONDS)
 
         # Once the Service has a ready endpoint, and so the outputs.
         serving = _after_wait(args, service, until_serving)

@@ -57,8 +57,8 @@ class Stream:
         options = {**WATCH_OPTIONS, **self.selected[1], "resource_version": self.version}
         try:
             while not self.stopped:
-                changes = watch.Watch().stream(self._open, self.namespace, **options)
-                for change in filter(None, changes):
+                stream = watch.Watch().stream(self._open, self.namespace, **options)
+                for change in filter(None, stream):
                     item = change["raw_object"]
                     options["resource_version"] = item["metadata"]["resourceVersion"]
                     if change["type"] != "BOOKMARK":  # a bookmark only moves the version on
