@@ -87,7 +87,8 @@ class Streams:
     the threads: neither a thread nor a connection outlives the wait.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, join_seconds: float = STREAM_JOIN_SECONDS) -> None:
+        self._join_seconds = join_seconds
         self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._closers: list[Callable[[], None]] = []
         self._threads: list[threading.Thread] = []
@@ -101,7 +102,7 @@ class Streams:
         for close in self._closers:
             close()
         for thread in self._threads:
-            thread.join(STREAM_JOIN_SECONDS)
+            thread.join(self._join_seconds)
 
     def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
         """Reads `stream` from now on; its items come as (name, item), then (name,
