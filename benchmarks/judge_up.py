@@ -40,7 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.judge_registry import PREFIX, SHAPES, VERDICT_TIMEOUT_SECONDS, judge_registry
 from benchmarks.timing import cli_up, empty_program_up, load, ratio, timed
-from judge_check.client import ask_judge
+from judge_check.client import JudgeClient
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
 from tests.e2e.registry import Registry
@@ -85,7 +85,7 @@ def verdicts(url: str, model: str) -> tuple[float, float]:
     """The first verdict's latency, and the median of the next ones."""
 
     def ask() -> float:
-        return ask_judge(f"{url}/v1", model, timeout=VERDICT_TIMEOUT_SECONDS)[1]
+        return JudgeClient(f"{url}/v1", VERDICT_TIMEOUT_SECONDS).ask(model)[1]
 
     first = ask()
     steady = [ask() for _ in range(STEADY_VERDICTS)]

@@ -1,13 +1,15 @@
 """What the waits for a ready judge share (docker/wait.py, kubernetes/wait.py): the error
-that ends `up`, the interruption that ends a wait, the model script's messages, and how a
-wait runs beside the program."""
+that ends `up`, the interruption that ends a wait, the model script's messages, streams
+read at once, and how a wait runs beside the program."""
 
 import asyncio
 import concurrent.futures
 import contextvars
+import queue
 import threading
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any, Self, TypeVar
 
 import pulumi
 
@@ -33,6 +35,59 @@ def script_lines(text: str) -> list[str]:
 
 def giving_up_reason(lines: list[str]) -> str | None:
     return next((line for line in reversed(lines) if line.startswith(GIVING_UP)), None)
+
+
+@dataclass(frozen=True)
+class StreamEnded:
+    """A stream's last item in `Streams`: its source ended it, or `error` did."""
+
+    error: Exception | None = None
+
+
+class Streams:
+    """Blocking streams (a followed log, an event stream, a watch) read at once, each on a
+    thread of its own, and taken in the order their items arrived, with a timeout (so that a
+    wait also sees its deadline and CANCELLED while every stream is silent). Leaving the
+    `with` block closes every stream and joins the threads, `join_seconds` each at most."""
+
+    def __init__(self, join_seconds: float = 5.0) -> None:
+        self._join_seconds = join_seconds
+        self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._closers: list[Callable[[], None]] = []
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exception: object) -> None:
+        for close in self._closers:
+            close()
+        for thread in self._threads:
+            thread.join(self._join_seconds)
+
+    def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
+        """Reads `stream` from now on; its items come as (name, item), then (name,
+        StreamEnded). `close` ends the stream from another thread."""
+        self._closers.append(close)
+
+        def read() -> None:
+            try:
+                for item in stream:
+                    self._arrived.put((name, item))
+            except Exception as error:  # handed to the wait
+                self._arrived.put((name, StreamEnded(error)))
+            else:
+                self._arrived.put((name, StreamEnded()))
+
+        thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def take(self, timeout: float) -> tuple[str, Any] | None:
+        try:
+            return self._arrived.get(timeout=max(timeout, 0))
+        except queue.Empty:
+            return None
 
 
 def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -> asyncio.Future[T]:

@@ -1,22 +1,15 @@
 """`scripts/judge-check`: asks a deployed judge one question of the evaluation's kind, and
 prints its verdict and how long the judge took (the question and the client:
-judge_check/client.py).
-
-    scripts/judge-check local                  # the stack's hostUrl + /v1, its first model
-    scripts/judge-check local --model qwen2.5:7b
-    scripts/judge-check --url http://127.0.0.1:11434/v1 --model llama3.2
-"""
-
-from __future__ import annotations
+judge_check/client.py)."""
 
 import argparse
 import sys
 
-from judge_check.client import MAX_TOKENS, TIMEOUT_SECONDS, CheckError, ask_judge, openai_base
+from judge_check.client import MAX_TOKENS, TIMEOUT_SECONDS, CheckError, JudgeClient, openai_base
 
 
-def stack_target(stack_name: str) -> tuple[str, list[str]]:
-    """The OpenAI base URL from this host and the models of a deployed stack."""
+def stack_target(stack_name: str, model: str | None) -> tuple[str, str]:
+    """The OpenAI base URL of a deployed stack from this host, and `model` or its first."""
     from stack_runner.stacks import open_stack  # needs the Pulumi engine; --url does not
 
     outputs = {key: value.value for key, value in open_stack(stack_name).outputs().items()}
@@ -32,13 +25,14 @@ def stack_target(stack_name: str) -> tuple[str, list[str]]:
             "(e.g. kubectl -n knitfab port-forward svc/ollama 11434) and pass "
             "--url http://127.0.0.1:11434/v1 --model NAME"
         )
-    return openai_base(host_url), list(outputs.get("models") or [])
+    models = outputs.get("models") or []
+    if not (model or models):
+        raise CheckError(f"stack {stack_name!r} configures no models: pass --model NAME")
+    return openai_base(host_url), model or models[0]
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="scripts/judge-check", description=__doc__.split("\n\n")[0]
-    )
+    parser = argparse.ArgumentParser(prog="scripts/judge-check", description=__doc__)
     parser.add_argument("stack", nargs="?", help="the deployed stack: local or knitfab")
     parser.add_argument("--url", help="the OpenAI-compatible base URL; skips the stack look-up")
     parser.add_argument("--model", help="the judge model (default: the stack's first model)")
@@ -49,17 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("name a stack, or give --url")
     if args.url and not args.model:
         parser.error("--url needs --model (there is no stack to take the model from)")
-    models: list[str] = []
     try:
         if args.url:
-            base_url = openai_base(args.url)
+            base_url, model = openai_base(args.url), args.model
         else:
-            base_url, models = stack_target(args.stack)
-        model = args.model or (models[0] if models else None)
-        if model is None:
-            raise CheckError(f"stack {args.stack!r} configures no models: pass --model NAME")
+            base_url, model = stack_target(args.stack, args.model)
         print(f"asking {model} at {base_url} ...", file=sys.stderr)
-        verdict, seconds = ask_judge(base_url, model, args.max_tokens, args.timeout)
+        verdict, seconds = JudgeClient(base_url, args.timeout).ask(model, args.max_tokens)
     except CheckError as error:
         print(f"judge-check: {error}", file=sys.stderr)
         return 1

@@ -1,13 +1,7 @@
-"""One question of the evaluation's kind, asked of a judge, and its verdict.
-
-One LLM-as-a-Judge request as the evaluation sends it: a news article, the category a
-classifier predicted and the true one, a G-Eval style instruction, and a JSON schema
-for the verdict `{"score": 1-5, "reason": "..."}`, through Ollama's OpenAI-compatible
-API with the `openai` client. A judge that does not answer, has not got the model, or
-answers something that is not a verdict raises CheckError saying what to do.
+"""One LLM-as-a-Judge question as the evaluation asks it, through Ollama's OpenAI-compatible
+API with the `openai` client, and its verdict. A judge that does not answer, has not got the
+model, or answers something that is not a verdict raises CheckError saying what to do.
 """
-
-from __future__ import annotations
 
 import json
 import time
@@ -91,7 +85,6 @@ def verdict_request(model: str, max_tokens: int = MAX_TOKENS) -> dict[str, Any]:
 
 
 def parse_verdict(content: str | None) -> Verdict:
-    """The verdict in a reply, or CheckError saying what is wrong with it."""
     try:
         data = json.loads(content or "")
     except json.JSONDecodeError as error:
@@ -125,8 +118,7 @@ def _error_message(error: openai.APIStatusError) -> str:
 
 
 class JudgeClient:
-    """The evaluation's `openai` client for the judge at `base_url`, kept for every
-    question it asks (one per thread where several ask at once)."""
+    """The evaluation's client of one judge, kept for every question (one per thread)."""
 
     def __init__(self, base_url: str, timeout: float = TIMEOUT_SECONDS) -> None:
         self.base_url, self.timeout = base_url, timeout
@@ -137,7 +129,7 @@ class JudgeClient:
         )
 
     def ask(self, model: str, max_tokens: int = MAX_TOKENS) -> tuple[Verdict, float]:
-        """Sends the question; returns the verdict and the seconds the answer took."""
+        """The verdict, and the seconds the answer took."""
         base_url = self.base_url
         started = time.monotonic()
         try:
@@ -169,10 +161,3 @@ class JudgeClient:
                 f"the verdict did not end within {max_tokens} tokens: {choice.message.content!r}"
             )
         return parse_verdict(choice.message.content), seconds
-
-
-def ask_judge(
-    base_url: str, model: str, max_tokens: int = MAX_TOKENS, timeout: float = TIMEOUT_SECONDS
-) -> tuple[Verdict, float]:
-    """Asks once with a client of its own; returns the verdict and the seconds it took."""
-    return JudgeClient(base_url, timeout).ask(model, max_tokens)

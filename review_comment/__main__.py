@@ -1,10 +1,6 @@
-"""`scripts/review` (see its --help): the pull-request comment that says what a change does
-to each stack, from a real preview of each (review_comment/preview.py), or from the program
-of a base commit against this checkout's, without credentials (review_comment/desired.py).
-The Markdown (review_comment/markdown.py) goes to --output or stdout.
-"""
-
-from __future__ import annotations
+"""`scripts/review`: the pull request's comment saying what a change does to each stack, from a
+real preview of each, or from the program of a base commit against this checkout's, without
+credentials. The Markdown goes to --output or stdout."""
 
 import argparse
 import sys
@@ -19,28 +15,7 @@ from review_comment.preview import preview_review
 STACKS = ("local", "knitfab")
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="scripts/review", description="Writes the pull request's preview comment."
-    )
-    parser.add_argument("-s", "--stack", action="append", choices=STACKS)
-    parser.add_argument(
-        "--desired-state",
-        metavar="BASE_REF",
-        help="compare the program of BASE_REF with this checkout, without credentials",
-    )
-    parser.add_argument(
-        "--fallback",
-        metavar="BASE_REF",
-        help="a real preview, and where one fails (no access to its cluster or engine), "
-        "the desired state against BASE_REF for that stack, saying why",
-    )
-    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
-    return parser.parse_args(argv)
-
-
 def stack_review(stack: str, desired_state: str | None, fallback: str | None) -> StackReview:
-    """One stack's review: its desired state, or a real preview with or without a fallback."""
     if desired_state:
         return desired_state_review(stack, desired_state)
     from stack_runner.stacks import open_stack  # needs the Pulumi engine
@@ -58,7 +33,23 @@ def stack_review(stack: str, desired_state: str | None, fallback: str | None) ->
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
+    parser = argparse.ArgumentParser(
+        prog="scripts/review", description="Writes the pull request's preview comment."
+    )
+    parser.add_argument("-s", "--stack", action="append", choices=STACKS)
+    parser.add_argument(
+        "--desired-state",
+        metavar="BASE_REF",
+        help="compare the program of BASE_REF with this checkout, without credentials",
+    )
+    parser.add_argument(
+        "--fallback",
+        metavar="BASE_REF",
+        help="a real preview, and where one fails (no access to its cluster or engine), "
+        "the desired state against BASE_REF for that stack, saying why",
+    )
+    parser.add_argument("-o", "--output", type=Path, help="write here instead of stdout")
+    args = parser.parse_args(argv)
     reviews = [
         stack_review(stack, args.desired_state, args.fallback) for stack in args.stack or STACKS
     ]

@@ -1,11 +1,7 @@
-"""What a pull request changes in the desired state of a stack, without credentials.
-
-The program of the base commit (from git) and the program of the working tree each run
-against a throwaway file backend with an empty passphrase (review_comment/render.py, in a
-process of its own), and their resources are compared.
+"""What a pull request changes in the desired state of a stack, without credentials: the
+programs of the base commit (from git) and of the working tree each run against a throwaway
+file backend with an empty passphrase (render.py), and their resources are compared.
 """
-
-from __future__ import annotations
 
 import json
 import os
@@ -40,8 +36,8 @@ REPLACED_ON = {
 
 
 def program_copy(source: Path, into: Path) -> Path:
-    """The program files of a directory (a checkout), copied: rendering sets stack
-    config, which must not reach the checkout's stack files."""
+    """The program files of a checkout, copied: rendering sets stack config, which must not
+    reach the checkout's stack files."""
     into.mkdir(parents=True)
     for name in PROGRAM_FILES:
         shutil.copy(source / name, into / name)
@@ -69,18 +65,16 @@ def without_secrets(stack_file: Path) -> None:
 
 
 def desired_resources(program: Path, stack: str, scratch: Path) -> dict[str, Any]:
-    """The resources the program at `program` declares for `stack`: a copy of it in
-    `scratch`, rendered by review_comment/render.py in a process of its own (the two
-    commits' `components` must not meet in one)."""
+    """The resources the program at `program` declares for `stack`, rendered from a copy in
+    `scratch` by render.py in a process of its own (two commits' `components` must not meet)."""
     state = scratch / "state"
     state.mkdir(parents=True)
     env = {
         **os.environ,
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "",
-        # No kubeconfig, no Docker engine and no registry is asked: the program's
-        # pre-flights find none and say they could not check, which is what they do for
-        # any user without access.
+        # No kubeconfig, Docker engine or registry is asked: the pre-flights say they could
+        # not check, as for any user without access.
         "KUBECONFIG": str(scratch / "no-kubeconfig"),
         "DOCKER_HOST": f"unix://{scratch / 'no-docker.sock'}",
         "HTTPS_PROXY": "http://127.0.0.1:9",
@@ -118,22 +112,17 @@ def leaves(value: Any, path: str = "") -> dict[str, Any]:
     return {leaf: v for step, child in children.items() for leaf, v in leaves(child, step).items()}
 
 
-def changed_paths(old: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
-    was, will = leaves(old), leaves(new)
-    return tuple(sorted(p for p in was.keys() | will.keys() if was.get(p) != will.get(p)))
-
-
 def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Change]:
-    """Changes from the base commit's resources to the head commit's, by URN."""
     changes = []
     for urn in sorted(base.keys() | head.keys()):
         old, new = base.get(urn, {}), head.get(urn, {})
         before, after = old.get("inputs", {}), new.get("inputs", {})
-        paths = changed_paths(before, after) if old and new else ()
+        was, will = leaves(before), leaves(after)
+        paths = tuple(sorted(p for p in was.keys() | will.keys() if was.get(p) != will.get(p)))
         if not old:
-            op = "create"
+            op, paths = "create", ()
         elif not new:
-            op = "delete"
+            op, paths = "delete", ()
         elif paths:
             replaced_on = REPLACED_ON.get(new["type"], ())
             op = "replace" if any(p.startswith(replaced_on) for p in paths) else "update"
@@ -145,21 +134,19 @@ def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Chang
 
 
 def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
-    """What changes in the desired state of `stack` from the program at `base` to the
-    one at `head` (directories with the program files)."""
+    """The desired-state changes of `stack` from the program in directory `base` to `head`'s."""
     with tempfile.TemporaryDirectory(prefix="review-") as scratch:
         before = desired_resources(base, stack, Path(scratch) / "base")
         after = desired_resources(head, stack, Path(scratch) / "head")
     return diff_desired(before, after)
 
 
-def desired_state_review(stack: str, base_ref: str, head: Path = PROJECT_DIR) -> StackReview:
-    """The desired-state changes of `stack` from the program of git commit `base_ref` to
-    the one at `head`."""
+def desired_state_review(stack: str, base_ref: str) -> StackReview:
+    """The desired-state changes of `stack` from git commit `base_ref` to this checkout."""
     with tempfile.TemporaryDirectory(prefix="review-base-") as base:
         git = ["git", "-C", str(PROJECT_DIR), "archive", base_ref, *PROGRAM_FILES, *PROGRAM_DIRS]
         archive = subprocess.run(git, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", base], input=archive.stdout, check=True)
-        changes = desired_changes(Path(base), head, stack)
+        changes = desired_changes(Path(base), PROJECT_DIR, stack)
     note = f"Base: `{base_ref}`; head: this checkout."
     return StackReview(stack, changes, mode="desired", notes=(note,))

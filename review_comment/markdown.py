@@ -1,10 +1,6 @@
-"""The pull-request comment of scripts/review, made from resource changes.
-
-Pure: changes in (from a real preview's engine events, or from the desired-state diff of
-two commits), Markdown out. What a change means for the judge is decided here, once.
-"""
-
-from __future__ import annotations
+"""The pull-request comment of scripts/review. Pure: changes in (from a real preview or the
+desired-state diff of two commits), Markdown out; what a change means for the judge is decided
+here, once."""
 
 import json
 import re
@@ -34,7 +30,6 @@ LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 # The operations the comment shows, in the order it counts them, with their diff symbols.
 SYMBOL = {"create": "+", "update": "~", "replace": "+-", "delete": "-"}
-PAST = {op: f"{op}d" for op in SYMBOL}  # created, updated, replaced, deleted
 
 
 @dataclass(frozen=True)
@@ -123,7 +118,7 @@ def findings(changes: Iterable[Change]) -> list[str]:
     """What the changes mean for the judge, worst first, one line each."""
     restarts, lost, exposed, gpus = [], [], [], []
     for change in changes:
-        name, op, done = f"`{change.name}`", change.op, PAST[change.op]
+        name, op, done = f"`{change.name}`", change.op, f"{change.op}d"  # created, deleted, ...
         if change.type == CONTAINER:
             if op != "create":
                 restarts.append(f"container {name} is {done}")

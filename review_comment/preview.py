@@ -1,8 +1,5 @@
-"""The changes of a real preview, from the engine's events (the Automation API's
-`on_event`: each step's operation, detailed diff and old and new inputs), not the CLI's
-text."""
-
-from __future__ import annotations
+"""The changes of a real preview, from the engine's events (each step's operation, detailed
+diff and old and new inputs), not the CLI's text."""
 
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -52,7 +49,6 @@ def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
 
 
 def preview_review(stack: auto.Stack) -> StackReview:
-    """A real preview of the stack, as the engine's events tell it."""
     events: list[auto.EngineEvent] = []
     stack.preview(on_event=events.append)
     return StackReview(stack.name, changes_from_events(events))

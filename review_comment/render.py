@@ -1,18 +1,13 @@
-"""The resources one commit's program declares for a stack, as JSON on stdout, for
-review_comment/desired.py, which runs `render.py PROGRAM_DIR STACK RENDER_DIR` in a process
-of its own, with a throwaway backend and no cluster or Docker engine.
+"""`render.py PROGRAM_DIR STACK RENDER_DIR`, run by desired.py with a throwaway backend and no
+cluster or Docker engine: the resources the program declares for the stack, as JSON on stdout,
+{urn: {"type", "inputs", "retainOnDelete"}}.
 
-- knitfab: a real `up` in the kubernetes provider's render mode
-  (`kubernetes:renderYamlToDirectory`): the provider writes the objects as manifests into
-  RENDER_DIR instead of calling a cluster, and the throwaway state records their inputs.
-- local: the docker provider needs a Docker engine even to preview, so the program runs
-  on Pulumi's mocks (in preview mode, so that nothing waits for a container), which
-  record every resource exactly as the program registers it.
-
-Output: {urn: {"type", "inputs", "retainOnDelete"}} for every custom resource.
+- knitfab: a real `up` in the kubernetes provider's render mode, which writes manifests into
+  RENDER_DIR instead of calling a cluster; the throwaway state records their inputs.
+- local: the docker provider needs a Docker engine even to preview, so the program runs on
+  Pulumi's mocks (in preview mode: nothing waits for a container), which record every
+  resource exactly as the program registers it.
 """
-
-from __future__ import annotations
 
 import json
 import runpy
@@ -27,7 +22,6 @@ from pulumi.runtime.mocks import MockMonitor
 
 
 def record(type_: str, inputs: dict[str, Any], retain_on_delete: bool | None) -> dict[str, Any]:
-    """One resource of the output."""
     return {"type": type_, "inputs": inputs, "retainOnDelete": bool(retain_on_delete)}
 
 
@@ -91,7 +85,7 @@ def mocked(program_dir: Path, stack: str, config: dict[str, Any]) -> dict[str, A
     return monitor.found
 
 
-def main() -> int:
+if __name__ == "__main__":
     program_dir, stack, render_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     config = yaml.safe_load((program_dir / f"Pulumi.{stack}.yaml").read_text())["config"]
     if config.get("ollama-judge:target") == "kubernetes":
@@ -99,8 +93,3 @@ def main() -> int:
     else:
         found = mocked(program_dir, stack, config)
     json.dump(found, sys.stdout, default=str)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,5 +1,4 @@
-"""`python -m stack_runner ARGS`, as scripts/pulumi runs up, preview, refresh and destroy
-(stack_runner/cli.py)."""
+"""`python -m stack_runner ARGS`: scripts/pulumi's up, preview, refresh and destroy (cli.py)."""
 
 # Ctrl-C is handled before anything else is imported (see stopped_while_starting).
 # ruff: noqa: E402
@@ -10,8 +9,8 @@ from stack_runner.output import CLI, INTERRUPTED, say
 
 
 def stopped_while_starting(_signum: int, _frame: object) -> None:
-    """Ctrl-C before `main` hands it to interrupts.py (the imports below take a second), when
-    no CLI has been asked anything: said so, not as the traceback of an import."""
+    """Ctrl-C before `main` hands it to interrupts.py (the imports below take a second): said
+    so, not as the traceback of an import."""
     say(f"{CLI} was interrupted while starting: nothing changed")
     raise SystemExit(INTERRUPTED)
 

@@ -1,12 +1,6 @@
-"""`pulumi up|preview|refresh|destroy` for this project, on any Pulumi install.
-
-The offline toolchain has no Python language host (toolchain/bootstrap.sh), so these run
-through Pulumi's Automation API, which serves `__main__.py` from this process to the CLI;
-the CLI does the rest as usual. As with the CLI, `up` and `destroy` preview, then ask,
-unless --yes (which still previews) or --skip-preview (which does neither). Besides, the
-stack is repaired first (repair.py), Ctrl-C works as in the CLI (interrupts.py), each
-diagnostic is shown once (output.py) and no result is read back (engine_only.py).
-"""
+"""`pulumi up|preview|refresh|destroy` for this project through Pulumi's Automation API, which
+serves `__main__.py` from this process to the CLI (the offline toolchain has no Python language
+host). As with the CLI, `up` and `destroy` preview and ask, unless --yes or --skip-preview."""
 
 import argparse
 import sys
@@ -59,7 +53,7 @@ def run(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bool:
         with engine_only(stack):  # stack.up, .preview, .refresh or .destroy
             getattr(stack, operation)(**options, **shown())
 
-    repair.with_stale_locks_cleared(stack, change, say, CLI)
+    repair.with_stale_locks_cleared(stack, change)
     return True
 
 
@@ -85,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         stack_option = f" --stack {name}"
         stack = open_stack(name, command=command)
         if operation != "preview":
-            repair.repair(stack, say, CLI)
+            repair.repair(stack)
         if not run(operation, stack, args):
             return 1
     except (KeyboardInterrupt, EOFError):  # EOFError: Ctrl-D at the question

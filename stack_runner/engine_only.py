@@ -1,11 +1,8 @@
-"""`up`, `refresh` and `destroy` without reading their result back.
-
-After the engine's command, the Automation API's `Stack.up` runs `pulumi stack output`
-twice and `pulumi stack history` once (`refresh`, `destroy`: the history) for a result the
-runner never reads: about 1.5 s per `up` on 2 cores, which `pulumi up` does not spend. It
-has no switch for that (pulumi/pulumi#5453 is the open issue on this overhead), so within
-`engine_only(stack)` the command starts nothing after an engine command has succeeded.
-"""
+"""`up`, `refresh` and `destroy` without reading their result back: after the engine's command,
+`Stack.up` runs `pulumi stack output` twice and `pulumi stack history` once (`refresh`,
+`destroy`: the history), about 1.5 s per `up` on 2 cores, for a result the runner never reads.
+No switch skips that (pulumi/pulumi#5453), so within `engine_only(stack)` the command starts
+nothing after an engine command has succeeded."""
 
 import contextlib
 from collections.abc import Iterator
@@ -22,8 +19,6 @@ class ResultNotRead(Exception):  # noqa: N818 (not an error: how the operation e
 
 
 class EngineOnlyCommand(auto.PulumiCommand):
-    """The CLI, which within `engine_only` runs nothing after a succeeded engine command."""
-
     engine_only = engine_done = False
 
     def run(self, args: list[str], *rest: Any, **options: Any) -> auto.CommandResult:

@@ -1,12 +1,8 @@
-"""Ctrl-C during `up` behaves as with the Pulumi CLI in a terminal: the first asks the
-engine to cancel (it finishes the step in flight and records it), the second stops it.
-
-The CLI runs as a child of this process, which serves it the program: if both got the
-terminal's Ctrl-C, Python would stop serving while the engine still needs it. So the CLI
-runs in a process group of its own, out of the terminal's reach, and gets each Ctrl-C (or
-SIGTERM, or the terminal closing) from here. A command that only reads or writes the
-state has nothing to cancel: it finishes, a moment later, and no other starts.
-"""
+"""Ctrl-C during `up` as with the Pulumi CLI in a terminal: the first asks the engine to cancel
+(it finishes the step in flight and records it), the second stops it. The CLI runs in a process
+group of its own, out of the terminal's reach, as Python must go on serving it the program while
+the engine needs it; it gets each Ctrl-C, SIGTERM or hang-up from here. A command that only
+reads or writes the state has nothing to cancel: it finishes, and no other starts."""
 
 import contextlib
 import os

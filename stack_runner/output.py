@@ -1,12 +1,8 @@
 """What the stack runner says, and the CLI's output as it shows it: each diagnostic once.
-
-Without a terminal, the CLI prints a line per change of a resource's row, ending in the
-row's latest diagnostic, and each diagnostic again in full under "Diagnostics:". Here a
-row only says that there is an error or a warning. A program's error also comes a second
-time, as "an unhandled error occurred: <message>": the Automation API's server logs it and
-returns it too, where the CLI's Python host reports a bailed run (pulumi/pulumi#10222).
-That repeat is left out: from the rows (and their count), the diagnostics and stderr.
-"""
+Without a terminal, the CLI ends a resource's row with its latest diagnostic and repeats each in
+full under "Diagnostics:"; here the row only points there. A program's error comes a second
+time as "an unhandled error occurred: <message>" (the Automation API's server logs it and
+returns it, pulumi/pulumi#10222): that repeat is left out of rows, counts, diagnostics, stderr."""
 
 import contextlib
 import os
@@ -30,8 +26,8 @@ REPEAT = "an unhandled error occurred: "
 
 
 class Once:
-    """An `on_output` (rows=True) or `on_error` for one operation: passes every line on to
-    `write`, but what is said twice (see above)."""
+    """An `on_output` (rows=True) or `on_error` of one operation: every line to `write`, but
+    what is said twice."""
 
     def __init__(self, write: Callable[[str], Any], rows: bool = False):
         self.write, self.in_progress = write, rows

@@ -1,13 +1,9 @@
-"""Gets a stack that an interrupted operation left behind back to where the engine can
-work on it, with the engine's own commands, touching nothing this project did not create:
-
-- a lock of a process of this machine that has ended is removed (`pulumi cancel`); one of
-  a live process, or of another machine, is reported with that command;
-- a container that an unfinished create made (it carries this stack's label, the state
-  does not know it) is removed, so `up` can create it; one without the label never is;
-- then `pulumi refresh --clear-pending-creates` drops the unfinished creates and, as every
-  engine operation does, writes the state back without the other unfinished steps.
-"""
+"""Gets a stack that an interrupted operation left behind back to where the engine can work on
+it, with the engine's own commands, touching nothing this project did not create: a lock of an
+ended process of this machine is removed (`pulumi cancel`), others are reported; a container an
+unfinished create made (with this stack's label, unknown to the state) is removed, one without
+the label never is; then `pulumi refresh --clear-pending-creates` drops the unfinished creates
+and, as every engine operation does, writes the state back without the other unfinished steps."""
 
 import os
 import re
@@ -22,7 +18,7 @@ from components.config_rules import PROJECT, ConfigError
 from components.docker import engine as docker_engine
 from components.docker.judge import STACK_LABEL
 from stack_runner.engine_only import engine_only
-from stack_runner.output import shown
+from stack_runner.output import CLI, say, shown
 
 # One lock in the engine's "the stack is currently locked" error: who took it, where.
 LOCK = re.compile(r"^\s*\S+: created by (?P<user>[^@\s]*)@(?P<host>\S+) \(pid (?P<pid>\d+)\)")
@@ -43,11 +39,9 @@ def has_ended(host: str, pid: int) -> bool:
     return False
 
 
-def with_stale_locks_cleared(
-    stack: auto.Stack, operation: Callable[[], None], say: Callable[[str], None], cli: str
-) -> None:
-    """Runs `operation`; if the stack is locked only by processes of this machine that
-    have ended, removes their locks and runs it once more."""
+def with_stale_locks_cleared(stack: auto.Stack, operation: Callable[[], None]) -> None:
+    """Runs `operation`; if the stack is locked only by ended processes of this machine, removes
+    their locks and runs it once more."""
     try:
         operation()
     except auto.ConcurrentUpdateError as error:
@@ -59,7 +53,7 @@ def with_stale_locks_cleared(
             raise StackBlocked(
                 f"stack {stack.name} is locked by a process that may still be running "
                 f"({listing}). Wait for it to end; if it has ended, clear the lock with: "
-                f"{cli} cancel --yes --stack {stack.name}"
+                f"{CLI} cancel --yes --stack {stack.name}"
             ) from None
         pids = ", ".join(h["pid"] for h in holders)
         say(
@@ -70,9 +64,7 @@ def with_stale_locks_cleared(
         operation()
 
 
-def remove_orphan_containers(
-    stack: auto.Stack, deployment: Mapping[str, Any], say: Callable[[str], None]
-) -> None:
+def remove_orphan_containers(stack: auto.Stack, deployment: Mapping[str, Any]) -> None:
     config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
         settings = settings_from_config(config, stack.name)
@@ -108,11 +100,11 @@ def remove_orphan_containers(
             container.remove(force=True)
 
 
-def repair(stack: auto.Stack, say: Callable[[str], None], cli: str) -> None:
-    """Everything above, from one read of the state: containers first (the pending steps
-    name them), then the state."""
+def repair(stack: auto.Stack) -> None:
+    """Everything above, from one read of the state: containers first (the pending steps name
+    them), then the state."""
     deployment = stack.export_stack().deployment or {}
-    remove_orphan_containers(stack, deployment, say)
+    remove_orphan_containers(stack, deployment)
     if not (pending := deployment.get("pending_operations")):
         return
     steps = "; ".join(f"{s['type']} {s['resource']['urn'].rsplit('::', 1)[-1]}" for s in pending)
@@ -122,5 +114,5 @@ def repair(stack: auto.Stack, say: Callable[[str], None], cli: str) -> None:
         with engine_only(stack):
             stack.refresh(clear_pending_creates=True, **shown())
 
-    with_stale_locks_cleared(stack, refresh, say, cli)
+    with_stale_locks_cleared(stack, refresh)
     say("--- dropped them from the state; this run creates or updates what they touched")

@@ -1,10 +1,7 @@
-"""The project's stacks, opened through the Automation API with the project directory as
-the workspace: Pulumi.yaml's backend and Pulumi.<stack>.yaml's config apply as for the CLI,
-and `__main__.py` runs in this process as the language host would run it. The knitfab
-program's imports (the Kubernetes SDK and client: about a second on 2 cores) start as its
-stack is opened, in a thread beside the CLI's own start (about 0.7 s before it runs the
-program), which then finds them done or waits for the rest.
-"""
+"""The project's stacks, opened through the Automation API with the project directory as the
+workspace, so Pulumi.yaml and Pulumi.<stack>.yaml apply as for the CLI and `__main__.py` runs in
+this process. The knitfab program's imports (about a second on 2 cores) start in a thread as its
+stack is opened, beside the CLI's own start (about 0.7 s before it runs the program)."""
 
 import contextlib
 import importlib

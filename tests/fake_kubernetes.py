@@ -16,7 +16,9 @@ from kubernetes.client.exceptions import ApiException
 
 from components import readiness
 from components.kubernetes import watches
-from components.kubernetes.watches import THREAD_NAME
+
+# What readiness.Streams names the threads of the waits' streams ("watch").
+THREAD_NAME = "ollama-judge-watch"
 
 LABELS = {"app": "ollama"}
 TEMPLATE: dict[str, Any] = {
@@ -66,7 +68,10 @@ def replica_set(
             "creationTimestamp": created,
             "ownerReferences": [{"kind": "Deployment", "uid": DEPLOYMENT_UID}],
         },
-        "spec": {"template": {**template, "metadata": {**template["metadata"], "labels": labels}}},
+        "spec": {
+            "selector": {"matchLabels": labels},
+            "template": {**template, "metadata": {**template["metadata"], "labels": labels}},
+        },
     }
 
 

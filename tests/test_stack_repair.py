@@ -79,14 +79,25 @@ class FakeStack:
         self.refreshed.append(options)
 
 
+@pytest.fixture(autouse=True)
+def cli_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Messages name the command as scripts/pulumi sets it."""
+    monkeypatch.setattr(stack_repair, "CLI", "scripts/pulumi")
+
+
 @pytest.fixture
 def no_containers(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The Docker side of the repair, recorded instead of asked (tests/e2e test it)."""
     seen: list[str] = []
     monkeypatch.setattr(
-        stack_repair, "remove_orphan_containers", lambda stack, state, say: seen.append("ran")
+        stack_repair, "remove_orphan_containers", lambda stack, state: seen.append("ran")
     )
     return seen
+
+
+def said(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """What the repair said to the user, line by line."""
+    return capsys.readouterr().err.splitlines()
 
 
 def test_a_lock_is_stale_only_if_its_process_ran_here_and_ended():
@@ -95,19 +106,19 @@ def test_a_lock_is_stale_only_if_its_process_ran_here_and_ended():
     assert not has_ended("another-machine", ended_pid())
 
 
-def test_a_stale_lock_is_removed_and_the_operation_runs_again():
+def test_a_stale_lock_is_removed_and_the_operation_runs_again(capsys):
     stack = FakeStack()
     attempts: list[int] = []
-    said: list[str] = []
 
     def operation() -> None:
         attempts.append(1)
         if len(attempts) == 1:
             raise locked_error((HOST, ended_pid()))
 
-    stack_repair.with_stale_locks_cleared(stack, operation, said.append, "scripts/pulumi")
+    stack_repair.with_stale_locks_cleared(stack, operation)
     assert stack.cancelled == 1 and len(attempts) == 2
-    assert "ended without unlocking it" in said[0] and "removing the lock" in said[0]
+    [message] = said(capsys)
+    assert "ended without unlocking it" in message and "removing the lock" in message
 
 
 def test_a_live_lock_is_left_alone_and_the_message_names_the_command_that_clears_it():
@@ -117,7 +128,7 @@ def test_a_live_lock_is_left_alone_and_the_message_names_the_command_that_clears
         raise locked_error(("builder", 4242), (HOST, os.getpid()))
 
     with pytest.raises(StackBlocked) as blocked:
-        stack_repair.with_stale_locks_cleared(stack, operation, print, "scripts/pulumi")
+        stack_repair.with_stale_locks_cleared(stack, operation)
     assert stack.cancelled == 0
     assert "pid 4242 of root@builder" in str(blocked.value)
     assert f"pid {os.getpid()} of root@{HOST}" in str(blocked.value)
@@ -129,29 +140,28 @@ def test_other_failures_pass_through():
         raise create_command_error(auto.CommandResult(stdout="", stderr="error: boom", code=255))
 
     with pytest.raises(auto.CommandError, match="boom"):
-        stack_repair.with_stale_locks_cleared(FakeStack(), operation, print, "pulumi")
+        stack_repair.with_stale_locks_cleared(FakeStack(), operation)
 
 
-def test_pending_steps_are_cleared_by_the_engines_refresh(no_containers: list[str]):
+def test_pending_steps_are_cleared_by_the_engines_refresh(no_containers: list[str], capsys):
     stack = FakeStack(pending=[PENDING_CREATE, {**PENDING_CREATE, "type": "updating"}])
-    said: list[str] = []
-    stack_repair.repair(stack, said.append, "scripts/pulumi")
+    stack_repair.repair(stack)
     assert no_containers == ["ran"]
     [refresh] = stack.refreshed
     assert refresh["clear_pending_creates"] is True
-    assert "interrupted, leaving: creating ollama-container; updating ollama-container" in said[0]
-    assert "dropped them from the state" in said[-1]
+    lines = said(capsys)
+    assert "interrupted, leaving: creating ollama-container; updating ollama-container" in lines[0]
+    assert "dropped them from the state" in lines[-1]
 
 
 def test_a_stack_without_pending_steps_is_not_refreshed(no_containers: list[str]):
     stack = FakeStack(pending=[])
-    stack_repair.repair(stack, print, "scripts/pulumi")
+    stack_repair.repair(stack)
     assert no_containers == ["ran"] and stack.refreshed == []
 
 
-def test_a_stale_lock_met_by_the_repairs_refresh_is_removed(no_containers: list[str]):
+def test_a_stale_lock_met_by_the_repairs_refresh_is_removed(no_containers: list[str], capsys):
     stack = FakeStack(pending=[PENDING_CREATE], locked=1)
-    said: list[str] = []
-    stack_repair.repair(stack, said.append, "scripts/pulumi")
+    stack_repair.repair(stack)
     assert stack.cancelled == 1 and len(stack.refreshed) == 1
-    assert sum("interrupted, leaving" in line for line in said) == 1
+    assert sum("interrupted, leaving" in line for line in said(capsys)) == 1

@@ -7,16 +7,22 @@ the container's log and events once each; as Docker's first healthcheck comes on
 
 import codecs
 import contextlib
-import queue
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, Self
+from typing import Any
 
 from components import judge
 from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
-from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason, script_lines
+from components.readiness import (
+    CANCELLED,
+    JudgeNotReady,
+    Report,
+    StreamEnded,
+    Streams,
+    giving_up_reason,
+    script_lines,
+)
 
 # How often the wait looks at its deadline and at CANCELLED while the container is silent,
 # and runs the healthcheck's command again if it failed.
@@ -24,51 +30,6 @@ TICK_SECONDS = 0.5
 LOG_LINES_SHOWN = 12
 # How long the log may take to bring its last lines once the container stopped.
 LOG_DRAIN_SECONDS = 2.0
-# How long leaving `Streams` waits for each reading thread, its stream closed.
-STREAM_JOIN_SECONDS = 5.0
-
-
-class Streams:
-    """Blocking streams read at once, each on a thread of its own, and taken in the order
-    their items arrived. Leaving the `with` block closes every stream and joins the threads."""
-
-    def __init__(self) -> None:
-        self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
-        self._closers: list[Callable[[], None]] = []
-        self._threads: list[threading.Thread] = []
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exception: object) -> None:
-        for close in self._closers:
-            close()
-        for thread in self._threads:
-            thread.join(STREAM_JOIN_SECONDS)
-
-    def follow(self, name: str, stream: Iterable[Any], close: Callable[[], None]) -> None:
-        """Reads `stream` from now on: its items come as (name, item), then (name, None) when
-        it ends, or (name, the exception) when it fails. `close` ends it from another thread."""
-        self._closers.append(close)
-
-        def read() -> None:
-            try:
-                for item in stream:
-                    self._arrived.put((name, item))
-            except Exception as error:  # handed to the wait
-                self._arrived.put((name, error))
-            else:
-                self._arrived.put((name, None))
-
-        thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
-        self._threads.append(thread)
-        thread.start()
-
-    def take(self, timeout: float) -> tuple[str, Any] | None:
-        try:
-            return self._arrived.get(timeout=max(timeout, 0))
-        except queue.Empty:
-            return None
 
 
 def script_messages(log: Iterable[bytes]) -> Iterator[str]:
@@ -151,9 +112,9 @@ def wait_until_ready(
                     return
                 case ("events", {"Action": "die"}):
                     break
-                case ("log", None):  # it stopped: its die event says so
+                case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
                     log_ended = True
-                case (source, None | Exception() as error):
+                case (source, StreamEnded(error=error)):
                     why = f": {error}" if error else ""
                     raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
             if check_at is not None and clock() >= check_at:
@@ -178,7 +139,7 @@ def wait_until_ready(
                 case ("log", str() as line):
                     said.append(line)
                     report(line)
-                case ("log", None | Exception()):
+                case ("log", StreamEnded()):
                     log_ended = True
         raise JudgeNotReady(failure_message(name, said, models))
 

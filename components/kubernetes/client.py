@@ -1,12 +1,6 @@
-"""The one way this program talks to the Kubernetes API itself (not through the provider):
-the GPU pre-flight (preflight.py) and the waits for a ready judge (wait.py,
-endpoints.py).
-
-The client uses the kubeconfig the kubernetes provider uses: `kubernetes:kubeconfig` (a
-path or the kubeconfig itself) and `kubernetes:context`, else KUBECONFIG (one or more
-paths) or ~/.kube/config. Whatever the kubeconfig authenticates with works here too:
-certificates, tokens, and exec credential plugins (EKS, GKE, AKS, OIDC logins), whose
-tokens the client renews when they expire.
+"""The program's own client of the Kubernetes API, for the GPU pre-flight and the waits:
+the provider's kubeconfig (`kubernetes:kubeconfig`, a path or the kubeconfig itself, and
+`kubernetes:context`; else KUBECONFIG or ~/.kube/config), exec credential plugins included.
 """
 
 from __future__ import annotations
@@ -37,17 +31,17 @@ class ClusterUnreadable(Exception):  # noqa: N818 (a reason to skip, not an erro
 
 @dataclass
 class Connection:
-    """A client of the cluster, and what its kubeconfig's credential plugin said."""
-
     api: client.ApiClient
     plugin_errors: list[str] = field(default_factory=list)
 
     def failure(self, doing: str, error: Exception) -> str:
-        """Why `doing` ("listing nodes") failed, in the API's own words where it gave
-        some: a failing exec plugin is only logged (the client then goes on without
-        credentials), so the API's 401 alone would not say why."""
+        """Why `doing` ("listing nodes") failed, in the API's words and the exec plugin's: a
+        failing plugin is only logged, so a 401 alone would not say why."""
         if isinstance(error, ApiException):
-            why = status_message(error)
+            try:
+                why = str(json.loads(error.body or "")["message"])  # the Status body's
+            except (TypeError, ValueError, KeyError):
+                why = ""
             cause = f"{error.status} {error.reason}" + (f" ({why})" if why else "")
         else:
             cause = str(getattr(error, "reason", None) or error)  # urllib3 wraps the socket's
@@ -76,10 +70,8 @@ def connect(access: ClusterAccess) -> Connection:
 
 
 def read_json(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """A call of the client's API (`CoreV1Api(api).list_node`, ...) whose answer is
-    returned as the API sent it: camelCase dicts and lists. Not through the client's
-    models: building them costs ten times the call itself for a list of fifty pods, and
-    the callers want the API's dicts anyway. Failures raise as for any call."""
+    """A call of the client's API (`CoreV1Api(api).list_node`, ...) answered as the API sent
+    it: not the client's models, which cost ten times the call for a list of fifty pods."""
     response = method(*args, _preload_content=False, **kwargs)
     try:
         return json.loads(response.data)
@@ -87,44 +79,21 @@ def read_json(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         response.release_conn()
 
 
-def status_message(error: ApiException) -> str:
-    """The API's own words from a failed call's Status body, if any."""
-    try:
-        return str(json.loads(error.body or "")["message"])
-    except (TypeError, ValueError, KeyError):
-        return ""
-
-
-def _is_file(value: str) -> bool:
-    """Whether `kubernetes:kubeconfig` names a file; the provider takes anything else as
-    the kubeconfig itself, including what the file system refuses as a name."""
-    try:
-        return Path(value).expanduser().is_file()
-    except (OSError, ValueError):  # too long a name, a NUL byte
-        return False
-
-
-def _kubeconfig_content(value: str) -> dict[str, Any]:
-    """`kubernetes:kubeconfig` that is not a path to a file: the kubeconfig itself, YAML
-    or JSON, as the provider also takes it."""
-    try:
-        content = yaml.safe_load(value)
-    except yaml.YAMLError as error:
-        raise ClusterUnreadable(f"kubernetes:kubeconfig is not a kubeconfig ({error})") from None
-    if not isinstance(content, dict):
-        raise ClusterUnreadable(f"no kubeconfig at {value}")
-    return content
-
-
 def _client_configuration(access: ClusterAccess) -> client.Configuration:
-    """The client settings of the kubeconfig the provider uses. Exec and auth-provider
-    plugins run here as they would for the provider (and kubectl)."""
     configuration = client.Configuration()
     # A kubeconfig whose plugin refreshes a token is not written back: it is the user's.
     options = {"context": access.context, "persist_config": False}
     source = access.kubeconfig
-    if source and not _is_file(source):
-        content = _kubeconfig_content(source)
+    # Anything but a file's name, even one the file system refuses, is the kubeconfig itself.
+    if source and not os.path.isfile(os.path.expanduser(source)):
+        try:
+            content = yaml.safe_load(source)
+        except yaml.YAMLError as error:
+            raise ClusterUnreadable(
+                f"kubernetes:kubeconfig is not a kubeconfig ({error})"
+            ) from None
+        if not isinstance(content, dict):
+            raise ClusterUnreadable(f"no kubeconfig at {source}")
         config.load_kube_config_from_dict(content, client_configuration=configuration, **options)
         return configuration
     # KUBECONFIG may list several files, merged as kubectl merges them.

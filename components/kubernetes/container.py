@@ -1,11 +1,6 @@
-"""The judge's container on Kubernetes (judge.py puts it in the Deployment's pod
-template): the server, a postStart hook that pulls and loads the models, and the probes
-that keep the Service from routing to a judge without its models.
-
-Requests = limits for cpu, memory and the GPUs (or the server told to use none); the pull's
-progress goes to the container log; the models' volume and any private registries' CAs are
-mounted (the pod's volumes themselves are judge.py's); no privilege escalation,
-no capabilities, the runtime's default seccomp profile.
+"""The judge's container in the Deployment's pod (judge.py): the server, a postStart hook
+that pulls and loads the models, and the probes that keep the Service from a judge without
+its models. Requests = limits; no privilege escalation, no capabilities, default seccomp.
 """
 
 from __future__ import annotations
@@ -13,44 +8,26 @@ from __future__ import annotations
 import math
 from pathlib import PurePosixPath
 
-from pulumi_kubernetes.core.v1 import (
-    CapabilitiesArgs,
-    ContainerArgs,
-    ContainerPortArgs,
-    EnvVarArgs,
-    ExecActionArgs,
-    HTTPGetActionArgs,
-    LifecycleArgs,
-    LifecycleHandlerArgs,
-    ProbeArgs,
-    ResourceRequirementsArgs,
-    SeccompProfileArgs,
-    SecurityContextArgs,
-    VolumeMountArgs,
-)
+from pulumi_kubernetes.core import v1 as core
 
 from components import judge
 from components.config import KubernetesJudgeArgs
 
-# The model script's check (every model pulled and loaded, the server answering) is the
-# startup probe: it runs only until its first success, and the pod cannot turn ready
-# before it. While the hook pulls, a check ends at its first test (no ready file: one
-# shell, no `ollama` call), so probing every second costs little.
+# The model script's check is the startup probe, which the pod turns ready with; while the
+# hook pulls, a check ends at its first test, so probing every second costs little.
 STARTUP_PROBE_PERIOD_SECONDS = 1
 CHECK_TIMEOUT_SECONDS = 10
-# No readiness probe: the pod is ready the moment the startup probe passes. The check
-# as a readiness probe cost about 75 ms of CPU each time, so it ran every 10 s, and the
-# pod turned ready 2-3 s after its models (one run on the test node). A TCP probe is
-# answered by the kernel's listen queue even when the server hangs, so it tells nothing
-# the container's state does not; a server that hangs is the liveness probe's to find.
+# No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
+# turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen queue
+# even when the server hangs, which is the liveness probe's to find.
+
 # The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 
 
-def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> ContainerArgs:
-    """The one container of the judge's pod; `ca_paths` are where the registries' CAs are
-    mounted, one file each."""
+def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
+    """`ca_paths`: where the registries' CAs are mounted, one file each."""
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
     env = judge.server_env(settings)
@@ -60,40 +37,38 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> Container
         resources[args.gpu_resource] = str(args.gpu_count)
     else:
         env.update(judge.NO_GPU_ENV)
-    check = ExecActionArgs(command=judge.model_script_command("check", settings.models))
     ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
-    return ContainerArgs(
+    pull = core.ExecActionArgs(command=judge.model_script_command("pull", settings.models))
+    check = core.ExecActionArgs(command=judge.model_script_command("check", settings.models))
+    return core.ContainerArgs(
         name=judge.JUDGE_HOST,
         image=settings.image,
         image_pull_policy=args.image_pull_policy,
-        ports=[ContainerPortArgs(name="http", container_port=judge.OLLAMA_PORT, protocol="TCP")],
-        env=[EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
-        resources=ResourceRequirementsArgs(requests=resources, limits=resources),
-        lifecycle=LifecycleArgs(
-            post_start=LifecycleHandlerArgs(
-                exec_=ExecActionArgs(command=judge.model_script_command("pull", settings.models))
-            )
-        ),
+        ports=[
+            core.ContainerPortArgs(name="http", container_port=judge.OLLAMA_PORT, protocol="TCP")
+        ],
+        env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
+        resources=core.ResourceRequirementsArgs(requests=resources, limits=resources),
+        lifecycle=core.LifecycleArgs(post_start=core.LifecycleHandlerArgs(exec_=pull)),
         # Covers the whole first start: no restart while models are still arriving.
-        startup_probe=ProbeArgs(
+        startup_probe=core.ProbeArgs(
             exec_=check,
             period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
             timeout_seconds=CHECK_TIMEOUT_SECONDS,
             failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
         ),
-        # "Is the server alive", over HTTP: a missing model would not come back any
-        # faster after a restart.
-        liveness_probe=ProbeArgs(
-            http_get=HTTPGetActionArgs(path="/", port="http"),
+        # "Is the server alive": a missing model would not come back after a restart.
+        liveness_probe=core.ProbeArgs(
+            http_get=core.HTTPGetActionArgs(path="/", port="http"),
             period_seconds=30,
             timeout_seconds=10,
             failure_threshold=4,
         ),
         volume_mounts=[
-            VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
+            core.VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
             # One file each, beside the image's own CAs rather than over them.
             *(
-                VolumeMountArgs(
+                core.VolumeMountArgs(
                     name=CA_VOLUME,
                     mount_path=path,
                     sub_path=PurePosixPath(path).name,
@@ -102,9 +77,9 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> Container
                 for path in ca_paths
             ),
         ],
-        security_context=SecurityContextArgs(
+        security_context=core.SecurityContextArgs(
             allow_privilege_escalation=False,
-            capabilities=CapabilitiesArgs(drop=["ALL"]),
-            seccomp_profile=SeccompProfileArgs(type="RuntimeDefault"),
+            capabilities=core.CapabilitiesArgs(drop=["ALL"]),
+            seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),
         ),
     )

@@ -1,10 +1,6 @@
-"""Waits, during `up`, until the judge's Service has a ready endpoint: the evaluation's
-requests to `http://ollama:11434/v1/` then reach a judge.
-
-The provider's own Service wait ends only after a fixed 10 s of quiet following the last
-change to the Service's endpoints. The Service is created once its judge is ready (see
-judge.py), so its endpoint is ready the moment the EndpointSlice controller writes it, and
-this wait, which watches the Service's EndpointSlices, ends then.
+"""Waits, during `up`, until the judge's Service has a ready endpoint, so that requests to
+`http://ollama:11434/v1/` reach a judge: the moment the EndpointSlice controller writes it,
+where the provider's own wait would add 10 s of quiet.
 """
 
 from __future__ import annotations
@@ -24,8 +20,7 @@ LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 
 def ready_endpoints(slices: list[dict[str, Any]]) -> int:
-    """How many endpoints of these EndpointSlices are ready (a missing condition means
-    ready, as the API documents)."""
+    """The slices' ready endpoints (a missing condition means ready, as the API documents)."""
     return sum(
         1
         for endpoint_slice in slices
@@ -41,8 +36,6 @@ def wait_until_serving(
     timeout_seconds: float,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Returns once the Service has a ready endpoint; raises JudgeNotReady when the time
-    ran out or the update was cancelled. `discovery` is the client's DiscoveryV1Api."""
     slices = Watches(namespace)
     selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
     failure = ""

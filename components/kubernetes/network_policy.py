@@ -1,21 +1,12 @@
-"""The NetworkPolicy that lets only the evaluation's pods reach the judge.
-
-Ingress to the judge's pods is limited to port 11434 from the configured peers; other
-traffic to them is dropped by a CNI that enforces policies. Egress stays open: the
-judge downloads its models from a registry.
+"""The NetworkPolicy that lets only the evaluation's pods reach the judge's port 11434 (a
+CNI that enforces policies drops the rest); egress stays open for the models' registry.
 """
 
 from __future__ import annotations
 
 import pulumi
-import pulumi_kubernetes as k8s
 from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
-from pulumi_kubernetes.networking.v1 import (
-    NetworkPolicyIngressRuleArgs,
-    NetworkPolicyPeerArgs,
-    NetworkPolicyPortArgs,
-    NetworkPolicySpecArgs,
-)
+from pulumi_kubernetes.networking import v1 as networking
 
 from components import judge
 from components.config import NetworkPolicySettings
@@ -27,26 +18,27 @@ def judge_network_policy(
     judge_labels: dict[str, str],
     settings: NetworkPolicySettings,
     opts: pulumi.ResourceOptions,
-) -> k8s.networking.v1.NetworkPolicy:
+) -> networking.NetworkPolicy:
     # A peer with only a podSelector means pods of the policy's own namespace.
-    peer = NetworkPolicyPeerArgs(
+    namespaces = None
+    if settings.namespace_labels is not None:
+        namespaces = LabelSelectorArgs(match_labels=dict(settings.namespace_labels))
+    peer = networking.NetworkPolicyPeerArgs(
         pod_selector=LabelSelectorArgs(match_labels=dict(settings.pod_labels)),
-        namespace_selector=(
-            None
-            if settings.namespace_labels is None
-            else LabelSelectorArgs(match_labels=dict(settings.namespace_labels))
-        ),
+        namespace_selector=namespaces,
     )
-    return k8s.networking.v1.NetworkPolicy(
+    return networking.NetworkPolicy(
         name,
         metadata=metadata,
-        spec=NetworkPolicySpecArgs(
+        spec=networking.NetworkPolicySpecArgs(
             pod_selector=LabelSelectorArgs(match_labels=judge_labels),
             policy_types=["Ingress"],
             ingress=[
-                NetworkPolicyIngressRuleArgs(
+                networking.NetworkPolicyIngressRuleArgs(
                     from_=[peer],
-                    ports=[NetworkPolicyPortArgs(protocol="TCP", port=judge.OLLAMA_PORT)],
+                    ports=[
+                        networking.NetworkPolicyPortArgs(protocol="TCP", port=judge.OLLAMA_PORT)
+                    ],
                 )
             ],
         ),

@@ -1,18 +1,8 @@
-"""Asks the cluster, before anything changes, whether its nodes can hold the judge's pods'
-GPUs: every replica needs `gpu.count` GPUs on one node.
-
-Kubernetes accepts a Deployment that no node can run: its pod waits unscheduled, and
-`up` learns so only from the rollout (components/kubernetes/wait.py), when the
-Recreate strategy has already taken the running judge down. Asking first turns that into
-a config error that names the setting and what the nodes offer, and the judge keeps running.
-
-The nodes are read through the Kubernetes Python client with the kubeconfig the
-kubernetes provider uses (components/kubernetes/client.py). Where the nodes cannot be read
-(no kubeconfig, an unreachable cluster, a user who may not list nodes) the check says so in
-a warning and leaves the verdict to the rollout. What is weighed is what the nodes can
-give (allocatable), not what other pods hold now: that changes by the minute (Knitfab's
-runs come and go), the judge's own pods are among them, and the scheduler waits for it to
-be freed. Taints are not weighed either.
+"""Asks the nodes, before anything changes, whether they can hold the judge's pods' GPUs
+(the rollout would learn it only once Recreate took the running judge down): a shortfall is
+a config error that names the setting and what the nodes offer; nodes that cannot be read,
+a warning. Weighed is what nodes can give (allocatable), not what other pods hold now (that
+changes by the minute, the judge's own pods among them, and the scheduler waits), nor taints.
 """
 
 from __future__ import annotations
@@ -27,7 +17,7 @@ from components.config import ClusterAccess, KubernetesJudgeArgs
 from components.config_rules import PROJECT, ConfigError, cli_command
 from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect, read_json
 
-# (connect, read) seconds: this runs before every preview of the stack.
+# (connect, read) seconds: an unreachable cluster must not stall a preview.
 TIMEOUT_SECONDS = (3, 5)
 # Nodes named in a message, at most: a cluster of fifty GPU nodes needs no list of fifty.
 LISTED_NODES = 10
@@ -36,44 +26,33 @@ LISTED_NODES = 10
 def gpu_shortfall(
     nodes: list[dict[str, Any]], args: KubernetesJudgeArgs, stack: str | None = None
 ) -> str | None:
-    """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can.
-    Each pod needs `gpu_count` GPUs on one node: a node with 2 GPUs holds two pods of 1."""
+    """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can: a
+    node with 2 GPUs holds two pods of 1."""
     if args.gpu_count == 0:
         return None
+    resource, count_key = args.gpu_resource, f"{PROJECT}:kubernetes.gpu.count"
     offered = {
         node["metadata"]["name"]: int(
-            node.get("status", {}).get("allocatable", {}).get(args.gpu_resource, "0")
+            node.get("status", {}).get("allocatable", {}).get(resource, "0")
         )
         for node in nodes
         if _selected(node, args.node_selector) and not node.get("spec", {}).get("unschedulable")
     }
     best = max(offered.values(), default=0)
     if best < args.gpu_count:
-        return _no_node_holds_one(offered, best, args, stack)
+        listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
+        return (
+            f"{count_key} is {args.gpu_count}, but no schedulable node can give one pod more "
+            f"than {best} {resource} (insufficient {resource}; nodes: "
+            f"{listing or 'none match'}). Fix it with: "
+            + cli_command(f"config set --path '{count_key}' {best}", stack)
+            + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
+        )
     holds = {name: count // args.gpu_count for name, count in offered.items()}
-    if sum(holds.values()) < args.replicas:
-        return _too_few_hold_every_replica(offered, holds, args, stack)
-    return None
-
-
-def _no_node_holds_one(
-    offered: dict[str, int], best: int, args: KubernetesJudgeArgs, stack: str | None
-) -> str:
-    key = f"{PROJECT}:kubernetes.gpu.count"
-    listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
-    return (
-        f"{key} is {args.gpu_count}, but no schedulable node can give one pod more than "
-        f"{best} {args.gpu_resource} (insufficient {args.gpu_resource}; nodes: "
-        f"{listing or 'none match'}). Fix it with: "
-        + cli_command(f"config set --path '{key}' {best}", stack)
-        + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
-    )
-
-
-def _too_few_hold_every_replica(
-    offered: dict[str, int], holds: dict[str, int], args: KubernetesJudgeArgs, stack: str | None
-) -> str:
-    key, resource, fit = f"{PROJECT}:kubernetes.replicas", args.gpu_resource, sum(holds.values())
+    fit = sum(holds.values())
+    if fit >= args.replicas:
+        return None
+    key = f"{PROJECT}:kubernetes.replicas"
     where = _listing(
         f"{name}: {pods} ({offered[name]} {resource})"
         for name, pods in sorted(holds.items(), key=lambda item: (-item[1], item[0]))
@@ -82,15 +61,12 @@ def _too_few_hold_every_replica(
     fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
     smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu_count)
     if smaller:
-        count_key = f"{PROJECT}:kubernetes.gpu.count"
         fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
-    pods = "pods" if fit > 1 else "pod"
     return (
         f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
-        f"{pods} of {args.gpu_count} {resource} each (insufficient {resource}; each pod "
-        f"needs its GPUs on one node; pods per node: {where}). Fix it with: "
-        + ", or ".join(fixes)
-        + ", or add GPU nodes"
+        f"{'pods' if fit > 1 else 'pod'} of {args.gpu_count} {resource} each (insufficient "
+        f"{resource}; each pod needs its GPUs on one node; pods per node: {where}). Fix it "
+        "with: " + ", or ".join(fixes) + ", or add GPU nodes"
     )
 
 
@@ -126,11 +102,9 @@ def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str 
 
 
 def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
-    """The cluster's nodes as the API returns them (camelCase keys)."""
     connection = connect(access)
     with connection.api as api:
         try:
-            # Short timeouts: an unreachable cluster must not stall a preview.
             nodes = read_json(client.CoreV1Api(api).list_node, _request_timeout=TIMEOUT_SECONDS)
         except API_ERRORS as error:
             raise ClusterUnreadable(connection.failure("listing nodes", error)) from None

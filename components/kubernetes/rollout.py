@@ -1,7 +1,5 @@
-"""A Deployment's rollout as the Kubernetes API shows it, read from the API's objects
-(camelCase dicts, as the API sends them): when it is done, which ReplicaSet and pods are
-its current ones, and what the kubelet says about them. No calls: rollout_watch.py
-follows the objects.
+"""A Deployment's rollout as the API's objects show it (when it is done, its current
+ReplicaSet and pods, what the kubelet says); no calls: rollout_watch.py follows them.
 """
 
 from __future__ import annotations
@@ -14,9 +12,7 @@ from components.readiness import giving_up_reason, script_lines
 TEMPLATE_HASH = "pod-template-hash"
 HOOK_FAILED_EVENT = "FailedPostStartHook"
 HOOK_FAILED_STATE = "PostStartHookError"
-IMAGE_ERRORS = frozenset(
-    {"ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName"}
-)
+IMAGE_ERRORS = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
 # The kubelet's message about a failed exec hook ends with the hook's output, Go-quoted:
 # `Exec lifecycle hook ([...]) for Container "c" in Pod "p" failed - error: ..., message: "..."`
 HOOK_OUTPUT_MARK = ', message: "'
@@ -47,6 +43,12 @@ def hook_failure(message: str) -> str:
     return f"it exited with {status.group(1)} and said nothing" if status else "it failed"
 
 
+def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The object's status condition of that type, or {}."""
+    conditions = item.get("status", {}).get("conditions", [])
+    return next((c for c in conditions if c["type"] == kind), {})
+
+
 def available(deployment: dict[str, Any]) -> bool:
     """As `kubectl rollout status` decides: the controller has seen the current spec, and
     every replica is updated and available, with no old one left."""
@@ -61,13 +63,8 @@ def available(deployment: dict[str, Any]) -> bool:
 
 
 def deadline_exceeded(deployment: dict[str, Any]) -> dict[str, Any] | None:
-    """The Progressing condition, if it says the rollout's deadline passed."""
-    for condition in deployment.get("status", {}).get("conditions", []):
-        if condition["type"] == "Progressing" and condition.get("reason") == (
-            "ProgressDeadlineExceeded"
-        ):
-            return dict(condition)
-    return None
+    progressing = condition(deployment, "Progressing")
+    return progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
 
 
 def is_current(replica_set: dict[str, Any], deployment: dict[str, Any]) -> bool:
@@ -76,9 +73,8 @@ def is_current(replica_set: dict[str, Any], deployment: dict[str, Any]) -> bool:
     if not owned_by(replica_set, deployment):
         return False
     template = dict(replica_set["spec"]["template"])
-    metadata = dict(template.get("metadata", {}))
-    labels = {k: v for k, v in metadata.pop("labels", {}).items() if k != TEMPLATE_HASH}
-    template["metadata"] = {**metadata, "labels": labels} if labels else metadata
+    labels = {k: v for k, v in template["metadata"]["labels"].items() if k != TEMPLATE_HASH}
+    template["metadata"] = {**template["metadata"], "labels": labels}
     return bool(template == deployment["spec"]["template"])
 
 
@@ -87,16 +83,13 @@ def owned_by(item: dict[str, Any], owner: dict[str, Any]) -> bool:
 
 
 def unschedulable(pod: dict[str, Any]) -> dict[str, Any] | None:
-    """The scheduler's condition on the pod, if it found no node for it."""
-    for condition in pod.get("status", {}).get("conditions", []):
-        if condition["type"] == "PodScheduled" and condition.get("reason") == "Unschedulable":
-            return dict(condition) if condition["status"] == "False" else None
-    return None
+    scheduled = condition(pod, "PodScheduled")
+    refused = scheduled.get("reason") == "Unschedulable" and scheduled["status"] == "False"
+    return scheduled if refused else None
 
 
 def ready(pod: dict[str, Any]) -> bool:
-    conditions = pod.get("status", {}).get("conditions", [])
-    return any(c["type"] == "Ready" and c["status"] == "True" for c in conditions)
+    return condition(pod, "Ready").get("status") == "True"
 
 
 def selector(labels: dict[str, str]) -> str:
@@ -107,21 +100,18 @@ def pod_state(pod: dict[str, Any]) -> str:
     """One line on where a pod is, for a message about a rollout that did not finish."""
     status = pod.get("status", {})
     parts = [f"pod {pod['metadata']['name']}: {status.get('phase', 'Pending')}"]
-    for condition in status.get("conditions", []):
-        if condition["type"] == "PodScheduled" and condition["status"] == "False":
-            parts.append(f"not scheduled ({first_line(condition.get('message', ''))})")
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled.get("status") == "False":
+        parts.append(f"not scheduled ({first_line(scheduled.get('message', ''))})")
     for container in status.get("containerStatuses", []):
         state = container.get("state", {})
-        waiting = state.get("waiting")
-        if waiting:
-            said = first_line(waiting.get("message", ""))
-            if waiting.get("reason") == HOOK_FAILED_STATE:
-                said = hook_failure(waiting.get("message", ""))
-            parts.append(f"waiting ({waiting.get('reason')}{': ' + said if said else ''})")
+        if waiting := state.get("waiting"):
+            message, reason = waiting.get("message", ""), waiting.get("reason")
+            said = hook_failure(message) if reason == HOOK_FAILED_STATE else first_line(message)
+            parts.append(f"waiting ({reason}{': ' + said if said else ''})")
         elif "running" in state and not container.get("ready"):
             parts.append("running, not ready")
-        last = container.get("lastState", {}).get("terminated")
-        if last:
+        if last := container.get("lastState", {}).get("terminated"):
             parts.append(f"last exit: {last.get('reason')} ({last.get('exitCode')})")
         if container.get("restartCount"):
             parts.append(f"{container['restartCount']} restarts")

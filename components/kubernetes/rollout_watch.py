@@ -1,17 +1,8 @@
-"""What `up`'s wait (wait.py) follows of the judge's rollout, and what it holds against it.
-It follows the Deployment, its ReplicaSets, the pods of its current one and their events
-(the Kubernetes API alone: no logs and no exec, so the kubelets need not be reachable), and
-says the rollout cannot succeed when:
-
-- the postStart hook (the model pull) failed: the kubelet puts the hook's own output, where
-  the model script leaves its reason, in the container's status;
-- the image cannot be pulled;
-- a pod cannot be scheduled (after a grace for claims being bound and autoscalers);
-- the Deployment's progress deadline passed.
-
-What happened before the wait began (events, a failed hook or an exceeded deadline of an
-earlier `up`) does not count: the kubelet keeps restarting a failing container, and its
-next try may succeed.
+"""What `up`'s wait (wait.py) follows of the judge's rollout, through the API alone (the
+kubelets need not be reachable): the Deployment, its ReplicaSets, the current one's pods and
+their events. The rollout cannot succeed once a postStart hook (the model pull) failed, an
+image cannot be pulled, a pod cannot be scheduled or the deadline passed; not for what came
+before the wait: the kubelet keeps restarting a failing container, whose next try may succeed.
 """
 
 from __future__ import annotations
@@ -29,14 +20,14 @@ from components.readiness import JudgeNotReady, Report
 # cluster autoscaler adds a node (it says so with an event, and the wait goes on).
 UNSCHEDULABLE_SECONDS = 30
 SCALE_UP_EVENT = "TriggeredScaleUp"
-# After a FailedPostStartHook event, how long the kubelet may take to put the hook's output
-# in the container's status (it does at its next sync of the pod).
+# How long the kubelet's next sync may take to put a failed hook's output in the status.
 HOOK_OUTPUT_SECONDS = 10
+
+Item = dict[str, Any]  # an object, or a part of one, as the API sends it (camelCase keys)
 
 
 class RolloutWatch(Watches):
-    """One Deployment's current rollout, as its streams hold it. Remembers what it has told,
-    and what was there before the wait began (so as not to hold it against this `up`)."""
+    """One Deployment's current rollout, as its streams hold it."""
 
     def __init__(
         self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
@@ -45,22 +36,28 @@ class RolloutWatch(Watches):
         self.apps, self.core, self.name = apps, core, name
         self.models = ", ".join(models) or "no models"
         self.first = True
-        self.earlier_deadline: dict[str, Any] | None = None
+        self.earlier_deadline: Item | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
         self.earlier_exits: dict[str, dict[str, str]] = {}  # pod uid -> container -> id
         self.unschedulable_since: dict[str, float] = {}
         self.hook_failed_since: dict[str, float] = {}
         self.events_readable = True
         self.told: set[str] = set()
-        self.many = False  # several replicas: progress as counts (see _tell_counts)
         self.counts = self.labels = ""
-        self.pods: list[dict[str, Any]] = []
+        self.pods: list[Item] = []
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
         rollout cannot succeed, and the client's errors when the API fails."""
         self._update(report)
-        deployment = self._deployment()
+        found = self.objects("the Deployment")
+        if not found or found[0]["metadata"].get("deletionTimestamp"):
+            raise JudgeNotReady(
+                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
+                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
+                "`up --refresh` creates it again"
+            )
+        deployment = found[0]
         if rollout.available(deployment):
             report(f"Deployment {self.name} is available")
             return True
@@ -72,11 +69,16 @@ class RolloutWatch(Watches):
             raise JudgeNotReady(self.unfinished(what))
         self.pods = self._current(deployment)[1]
         wanted = deployment["spec"].get("replicas", 1)
-        self.many = wanted > 1
         for pod in self.pods:
-            self._check_pod(pod, now, report)
-        if self.many:
-            self._tell_counts(wanted, report)
+            self._check_pod(pod, now, report, many=wanted > 1)
+        if wanted > 1:
+            # As counts when they change: a line per pod and step would be hundreds.
+            scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
+            ready = sum(1 for pod in self.pods if rollout.ready(pod))
+            counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
+            if counts != self.counts:
+                self.counts = counts
+                report(counts)
         if self.first:  # what was there before is known: a ready pod's events are not needed
             self.first = False
             self._update(report)
@@ -90,22 +92,19 @@ class RolloutWatch(Watches):
         )
 
     def _wanted(self) -> dict[str, Selected]:
-        """The Deployment; unless it is Available, its ReplicaSets, the pods of its current
-        one, and their events: every pod's at first (to know what was there before the
-        wait), then those of the pods not ready (a ready pod's hook succeeded)."""
+        """The Deployment; unless it is Available, its ReplicaSets, the current one's pods and
+        their events: every pod's at first (what came before), then the unready pods'."""
         by_name = {"field_selector": f"metadata.name={self.name}"}
         wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
         deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or rollout.available(deployment):
             return wanted
-        labels = deployment["spec"]["selector"].get("matchLabels", {})
-        self.labels = rollout.selector(labels)
+        self.labels = rollout.selector(deployment["spec"]["selector"].get("matchLabels", {}))
         by_labels = {"label_selector": self.labels}
         wanted["ReplicaSets"] = (self.apps.list_namespaced_replica_set, by_labels)
         replica_set, pods = self._current(deployment)
         if replica_set:
-            template = replica_set["metadata"]["labels"][rollout.TEMPLATE_HASH]
-            selector = rollout.selector({**labels, rollout.TEMPLATE_HASH: template})
+            selector = rollout.selector(replica_set["spec"]["selector"]["matchLabels"])
             wanted["pods"] = (self.core.list_namespaced_pod, {"label_selector": selector})
         for pod in pods if self.events_readable else []:
             if self.first or not rollout.ready(pod):
@@ -125,17 +124,7 @@ class RolloutWatch(Watches):
             report(f"the pods' events cannot be read ({error.status} {error.reason})")
             self.update(self._wanted)
 
-    def _deployment(self) -> dict[str, Any]:
-        found = self.objects("the Deployment")
-        if not found or found[0]["metadata"].get("deletionTimestamp"):
-            raise JudgeNotReady(
-                f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
-                "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
-                "`up --refresh` creates it again"
-            )
-        return found[0]
-
-    def _current(self, deployment: dict[str, Any]) -> tuple[dict[str, Any] | None, list[Any]]:
+    def _current(self, deployment: Item) -> tuple[Item | None, list[Item]]:
         """The current ReplicaSet (None until the controller creates it; Recreate: once the
         old pods are gone), and its pods, by name."""
         sets = [rs for rs in self.objects("ReplicaSets") if rollout.is_current(rs, deployment)]
@@ -145,17 +134,7 @@ class RolloutWatch(Watches):
         pods = [pod for pod in pods if not pod["metadata"].get("deletionTimestamp")]
         return current, sorted(pods, key=lambda pod: str(pod["metadata"]["name"]))
 
-    def _tell_counts(self, wanted: int, report: Report) -> None:
-        """Several replicas' progress, as counts when they change: a line per pod and step
-        would be hundreds. What goes wrong is still told per pod."""
-        scheduled = sum(1 for pod in self.pods if pod["spec"].get("nodeName"))
-        ready = sum(1 for pod in self.pods if rollout.ready(pod))
-        counts = f"{ready} of {wanted} judges ready, {scheduled} of their pods scheduled"
-        if counts != self.counts:
-            self.counts = counts
-            report(counts)
-
-    def _check_pod(self, pod: dict[str, Any], now: float, report: Report) -> None:
+    def _check_pod(self, pod: Item, now: float, report: Report, many: bool) -> None:
         uid, name = rollout.uid(pod), pod["metadata"]["name"]
         containers = pod.get("status", {}).get("containerStatuses", [])
         events = self.objects(f"events of {name}")
@@ -168,7 +147,7 @@ class RolloutWatch(Watches):
             # Once per pod: every replica says "ready" in the same words. With several
             # replicas only warnings, per pod; their progress goes into the counts.
             told = key or f"{uid} {line}"
-            if not (progress and self.many) and told not in self.told:
+            if not (progress and many) and told not in self.told:
                 self.told.add(told)
                 report(f"{name}: {line}")
 
@@ -184,35 +163,49 @@ class RolloutWatch(Watches):
         for container in containers:
             waiting = container.get("state", {}).get("waiting") or {}
             if waiting.get("reason") in rollout.IMAGE_ERRORS:
-                raise JudgeNotReady(self._image_failed(name, container["image"], waiting))
-            earlier = self.earlier_exits.get(uid, {}).get(container["name"])
-            if waiting.get("reason") == rollout.HOOK_FAILED_STATE and (
-                rollout.exited(container) != earlier
-            ):
-                reason = rollout.hook_failure(waiting.get("message", ""))
-                raise JudgeNotReady(self._hook_failed(name, reason))
-        self._check_hook_events(name, uid, fresh, now)
+                raise JudgeNotReady(
+                    f"the judge's pod {name} (namespace {self.namespace}) cannot start: its "
+                    f"image {container['image']} cannot be pulled ({waiting.get('reason')}: "
+                    f"{waiting.get('message')}).\n"
+                    f"  Check {PROJECT}:image and that the nodes can reach its registry; an "
+                    f"image that is only on the nodes needs {PROJECT}:kubernetes.imagePullPolicy "
+                    "IfNotPresent or Never."
+                )
+        hook_failed = self._hook_failure(uid, containers, fresh, now)
+        if hook_failed:
+            raise JudgeNotReady(
+                f"the judge's pod {name} (namespace {self.namespace}) is not ready "
+                f"({self.models}): its postStart hook gave up: {hook_failed}.\n"
+                f"  Check the model names and that the registry can be reached from the "
+                f"cluster's nodes, or change {PROJECT}:models; the next `up` rolls the change "
+                f"out. The kubelet keeps restarting the container meanwhile, so a registry "
+                f"that comes back brings the judge up by itself. Its log: "
+                f"kubectl logs -n {self.namespace} {name} --previous"
+            )
         self._check_scheduling(pod, events, now)
         if rollout.ready(pod):
             tell("ready: every model is pulled and loaded")
 
-    def _check_hook_events(
-        self, name: str, uid: str, fresh: list[dict[str, Any]], now: float
-    ) -> None:
+    def _hook_failure(
+        self, uid: str, containers: list[Item], fresh: list[Item], now: float
+    ) -> str | None:
+        """Why the pod's postStart hook failed since the wait began, if it did."""
+        earlier = self.earlier_exits.get(uid, {})
+        for container in containers:
+            waiting = container.get("state", {}).get("waiting") or {}
+            again = rollout.exited(container) != earlier.get(container["name"])
+            if waiting.get("reason") == rollout.HOOK_FAILED_STATE and again:
+                return rollout.hook_failure(waiting.get("message", ""))
         failed = [e for e in fresh if e.get("reason") == rollout.HOOK_FAILED_EVENT]
-        if not failed:
-            return
         # Kubelets before 1.2x put the hook's output in the event itself.
         said = [e["message"] for e in failed if rollout.HOOK_OUTPUT_MARK in e.get("message", "")]
         if said:
-            raise JudgeNotReady(self._hook_failed(name, rollout.hook_failure(said[-1])))
-        if now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
-            reason = "the kubelet did not report its output in the pod's status"
-            raise JudgeNotReady(self._hook_failed(name, reason))
+            return rollout.hook_failure(said[-1])
+        if failed and now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
+            return "the kubelet did not report its output in the pod's status"
+        return None
 
-    def _check_scheduling(
-        self, pod: dict[str, Any], events: list[dict[str, Any]], now: float
-    ) -> None:
+    def _check_scheduling(self, pod: Item, events: list[Item], now: float) -> None:
         uid, refused = rollout.uid(pod), rollout.unschedulable(pod)
         if refused is None:
             self.unschedulable_since.pop(uid, None)
@@ -227,23 +220,3 @@ class RolloutWatch(Watches):
                 f"  Check {key}.gpu, .cpu, .memory, .nodeSelector and .tolerations against what "
                 "the nodes offer (kubectl describe nodes); the next `up` rolls a change out."
             )
-
-    def _hook_failed(self, pod: str, reason: str) -> str:
-        return (
-            f"the judge's pod {pod} (namespace {self.namespace}) is not ready ({self.models}): "
-            f"its postStart hook gave up: {reason}.\n"
-            f"  Check the model names and that the registry can be reached from the cluster's "
-            f"nodes, or change {PROJECT}:models; the next `up` rolls the change out. The "
-            f"kubelet keeps restarting the container meanwhile, so a registry that comes back "
-            f"brings the judge up by itself. Its log: "
-            f"kubectl logs -n {self.namespace} {pod} --previous"
-        )
-
-    def _image_failed(self, pod: str, image: str, waiting: dict[str, Any]) -> str:
-        return (
-            f"the judge's pod {pod} (namespace {self.namespace}) cannot start: its image "
-            f"{image} cannot be pulled ({waiting.get('reason')}: {waiting.get('message')}).\n"
-            f"  Check {PROJECT}:image and that the nodes can reach its registry; an image "
-            f"that is only on the nodes needs {PROJECT}:kubernetes.imagePullPolicy "
-            "IfNotPresent or Never."
-        )

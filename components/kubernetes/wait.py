@@ -1,13 +1,6 @@
-"""Waits, during `up`, until the judge's Deployment is Available (every replica updated and
-available: the startup probe passes once every model is pulled and loaded), or until it
-cannot be, and says why.
-
-Pulumi's own wait for a Deployment only knows "available" and a timeout: a model pull that
-can never succeed would hold `up` until the rollout's deadline, and its reason would stay
-in the cluster. This wait follows the rollout by the API's watch (watches.py), relays its
-progress to `up`'s output, and ends as soon as the rollout cannot succeed (what it follows,
-and holds against the rollout, is rollout_watch.py's), the time runs out, the API stops
-answering, or the update is cancelled.
+"""Waits, during `up`, until the judge's Deployment is Available, relaying the rollout's
+progress; ends as soon as the rollout cannot succeed (rollout_watch.py), the time runs out,
+the API stops answering, or the update is cancelled, and says why.
 """
 
 from __future__ import annotations
@@ -43,10 +36,7 @@ def wait_until_available(
     describe: Callable[[str, Exception], str] | None = None,
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """Returns when the Deployment is Available; raises JudgeNotReady when its rollout
-    cannot succeed, the time ran out, the API stopped answering, or the update was
-    cancelled. `apps` and `core` are the client's AppsV1Api and CoreV1Api; `describe` says
-    why a call failed (the client's own words by default)."""
+    """`apps`, `core`: the client's AppsV1Api, CoreV1Api; `describe` says why a call failed."""
     describe = describe or Connection(apps.api_client).failure
     rollout = RolloutWatch(apps, core, namespace, name, models)
 
@@ -93,13 +83,7 @@ def follow(
     except ClusterUnreadable as reason:
         raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
     with connection.api as api:
+        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         wait_until_available(
-            client.AppsV1Api(api),
-            client.CoreV1Api(api),
-            namespace,
-            name,
-            models,
-            timeout_seconds,
-            report,
-            connection.failure,
+            apps, core, namespace, name, models, timeout_seconds, report, connection.failure
         )

@@ -1,24 +1,20 @@
-"""How `up`'s waits (wait.py, endpoints.py) follow objects of the Kubernetes API: by its
-watch. A stream lists its objects, then watches them from the list's resourceVersion on a
-thread of its own, which hands each change over to the wait's thread: that one alone reads
-and changes what the streams hold. A watch that fails (its resourceVersion expired: 410
-Gone; the connection dropped; a refusal) ends its thread, and the wait judges the failure
-and lists the stream again. A wait that ends ends every watch: its read is shut, and its
-thread ends with it.
+"""How `up`'s waits follow objects of the Kubernetes API: each stream lists them, then
+watches from the list's resourceVersion on a thread of readiness.Streams; only the wait's
+thread changes what the streams hold. A failed watch (410 Gone, a dropped connection, a
+refusal) ends: the wait judges the failure and lists the stream again.
 """
 
 from __future__ import annotations
 
 import contextlib
-import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from kubernetes import watch
 
 from components.kubernetes.client import API_ERRORS, read_json
-from components.readiness import CANCELLED, JudgeNotReady
+from components.readiness import CANCELLED, JudgeNotReady, StreamEnded, Streams
 
 REQUEST_TIMEOUT = (5, 15)  # (connect, read) seconds for a list
 # The server ends each watch after WATCH_SECONDS, and the stream watches on from where it
@@ -29,27 +25,23 @@ WATCH_OPTIONS = {
     "timeout_seconds": WATCH_SECONDS,
     "_request_timeout": (5, WATCH_SECONDS + 15),
 }
-# How long a wait goes without a look when nothing changes: its timers (and a Ctrl-C) are
-# seen this often.
+# Without changes, a wait still looks this often, for its timers (and a Ctrl-C).
 TICK_SECONDS = 0.5
-# A watch's thread ends at once when its read is shut; one whose call is not answered yet
-# ends when it is, a daemon meanwhile, so as not to hold the wait.
+# The wait's end waits no longer for a watch: one whose call is unanswered ends when it is.
 JOIN_SECONDS = 1
-THREAD_NAME = "ollama-judge-watch"
 
 Selected = tuple[Callable[..., Any], dict[str, str]]  # a list call, and its selector
-Tell = Callable[["Stream", str, Any], None]
+Change = tuple["Stream", str, Any]  # its stream, its type, the object (or the watch's error)
 
 
 class Stream:
-    """The objects a list call selects, by uid, kept current by the API's watch; `what`
-    names them in messages ("pods")."""
+    """The objects a list call selects, by uid, kept current by its watch; `what` names them."""
 
     def __init__(self, what: str, namespace: str, selected: Selected) -> None:
         self.what, self.namespace, self.selected = what, namespace, selected
         self.objects: dict[str, dict[str, Any]] = {}
         self.version = ""  # the list's resourceVersion; "" until listed (again)
-        self.thread: threading.Thread | None = None
+        self.watched = False  # since the list
         self.response: Any = None  # the watch's, for `end` to shut
         self.stopped = False
         self.lock = threading.Lock()
@@ -58,40 +50,26 @@ class Stream:
         call, selector = self.selected
         found = read_json(call, self.namespace, _request_timeout=REQUEST_TIMEOUT, **selector)
         self.objects = {item["metadata"]["uid"]: item for item in found["items"]}
-        self.version = found["metadata"]["resourceVersion"]
-        if self.thread:  # its failed watch's, ending
-            self.thread.join()
-            self.thread = None
+        self.version, self.watched = found["metadata"]["resourceVersion"], False
 
-    def watch(self, tell: Tell) -> None:
-        """Watches on from the list, on a thread of its own, unless it does already."""
-        if self.version and not self.thread:
-            self.thread = threading.Thread(
-                target=self._follow, args=(self.version, tell), name=THREAD_NAME, daemon=True
-            )
-            self.thread.start()
+    def changes(self) -> Iterator[Change]:
+        """The watch's changes from the list on, until it fails (the error last) or ends."""
+        options = {**WATCH_OPTIONS, **self.selected[1], "resource_version": self.version}
+        try:
+            while not self.stopped:
+                stream = watch.Watch().stream(self._open, self.namespace, **options)
+                for change in filter(None, stream):
+                    item = change["raw_object"]
+                    options["resource_version"] = item["metadata"]["resourceVersion"]
+                    if change["type"] != "BOOKMARK":  # a bookmark only moves the version on
+                        yield self, change["type"], item
+        except Exception as error:  # for the wait to judge, 410 Gone included
+            yield self, "ERROR", error
 
     def end(self) -> None:
         with self.lock:
             self.stopped, response = True, self.response
         _shut(response)
-        if self.thread:
-            self.thread.join(JOIN_SECONDS)
-
-    def _follow(self, version: str, tell: Tell) -> None:
-        options = {**WATCH_OPTIONS, **self.selected[1], "resource_version": version}
-        try:
-            while not self.stopped:
-                changes = watch.Watch().stream(self._open, self.namespace, **options)
-                for change in filter(None, changes):
-                    options["resource_version"] = change["raw_object"]["metadata"][
-                        "resourceVersion"
-                    ]
-                    if change["type"] != "BOOKMARK":  # a bookmark only moves the version on
-                        tell(self, change["type"], change["raw_object"])
-        except Exception as error:  # for the wait to judge, 410 Gone included
-            if not self.stopped:
-                tell(self, "ERROR", error)
 
     def _open(self, *args: Any, **kwargs: Any) -> Any:
         """The watch's call, its response kept for `end` to shut from another thread."""
@@ -104,14 +82,13 @@ class Stream:
 
 
 class Watches:
-    """The streams a wait follows, by what they are, and the changes their watches handed
-    over."""
+    """The streams a wait follows, by what they are."""
 
     def __init__(self, namespace: str) -> None:
         self.namespace = namespace
         self.streams: dict[str, Stream] = {}
-        self.changes: queue.SimpleQueue[tuple[Stream, str, Any]] = queue.SimpleQueue()
-        self.changed = threading.Event()
+        self.watching = Streams(JOIN_SECONDS)
+        self.arrived: list[Change | StreamEnded] = []
         self.doing = ""  # the last call, for a message about its failure
 
     def until(
@@ -122,11 +99,10 @@ class Watches:
         clock: Callable[[], float],
         interrupted: str,
     ) -> bool:
-        """Looks (`look(now)`: True once done) after each change, and every TICK_SECONDS
-        for the timers, until done (True) or the time ran out (False); `failed(error,
-        seconds)` judges a failed call, and how long calls have failed. Raises JudgeNotReady
-        with `interrupted` when the update is. Every watch has ended when it returns."""
-        try:
+        """Looks (`look(now)`, True once done) at each change and every TICK_SECONDS until
+        done (True) or late (False); `failed(error, seconds failing)` judges a failed call.
+        Raises JudgeNotReady(`interrupted`) if the update is; every watch ends before it returns."""
+        with self.watching:
             began = answered = clock()
             while True:
                 now = clock()
@@ -140,33 +116,35 @@ class Watches:
                     return False
                 if CANCELLED.is_set():
                     raise JudgeNotReady(interrupted)
-                for stream in self.streams.values():  # those listed since start watching
-                    stream.watch(self._tell)
-                self.changed.wait(TICK_SECONDS)
-        finally:
-            for stream in self.streams.values():
-                stream.end()
+                for stream in self.streams.values():
+                    if stream.version and not stream.watched:
+                        stream.watched = True
+                        self.watching.follow("watch", stream.changes(), stream.end)
+                if arrived := self.watching.take(TICK_SECONDS):  # for the next look
+                    self.arrived.append(arrived[1])
 
     def update(self, wanted: Callable[[], dict[str, Selected]]) -> None:
-        """Takes in the changes handed over, then ends the streams no longer `wanted` and
-        lists those not listed, until every stream wanted is. Raises the client's errors:
-        a failed watch's (the last; their streams are listed again next time) or a list's."""
-        self.changed.clear()
+        """Takes in the changes, ends the streams no longer `wanted`, lists those wanted; raises
+        the client's errors: a list's, or a failed watch's (listed again next time)."""
+        while arrived := self.watching.take(0):
+            self.arrived.append(arrived[1])
         failed: list[Exception] = []
-        while not self.changes.empty():
-            stream, change, item = self.changes.get()
-            if stream.stopped:
+        for change in self.arrived:
+            # A watch's end follows its last change; an ended stream's changes are late.
+            if isinstance(change, StreamEnded) or change[0].stopped:
                 continue
-            if change == "ERROR":
+            stream, kind, item = change
+            if kind == "ERROR":
                 stream.version, self.doing = "", f"watching {stream.what}"
                 failed.append(item)
-            elif change == "DELETED":
+            elif kind == "DELETED":
                 stream.objects.pop(item["metadata"]["uid"], None)
             else:
                 stream.objects[item["metadata"]["uid"]] = item
+        self.arrived.clear()
         if failed:
             raise failed[-1]
-        while unlisted := self._follow(wanted()):
+        while unlisted := self._unlisted(wanted()):
             for stream in unlisted:
                 self.doing = f"listing {stream.what}"
                 stream.list()
@@ -175,7 +153,7 @@ class Watches:
         stream = self.streams.get(what)
         return list(stream.objects.values()) if stream else []
 
-    def _follow(self, wanted: dict[str, Selected]) -> list[Stream]:
+    def _unlisted(self, wanted: dict[str, Selected]) -> list[Stream]:
         """Ends the streams not wanted; the streams wanted that are not listed."""
         for what in [w for w, stream in self.streams.items() if wanted.get(w) != stream.selected]:
             self.streams.pop(what).end()
@@ -183,14 +161,9 @@ class Watches:
             self.streams.setdefault(what, Stream(what, self.namespace, selected))
         return [stream for stream in self.streams.values() if not stream.version]
 
-    def _tell(self, stream: Stream, change: str, item: Any) -> None:
-        self.changes.put((stream, change, item))
-        self.changed.set()
-
 
 def _shut(response: Any) -> None:
-    """Ends a read of the response that blocks another thread; one already closed (or
-    none yet) has nothing to shut."""
+    """Ends a read of the response that blocks another thread, if it has one to end."""
     if response is not None:
         with contextlib.suppress(ValueError, RuntimeError, OSError):
             response.shutdown()

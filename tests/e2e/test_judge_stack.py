@@ -271,7 +271,8 @@ def test_the_first_verdict_after_up_loads_no_model(judge: Judge):
     """The evaluation's first request finds the model loaded: Ollama starts no runner
     for it (a load shows in the server's log as "llama runner started")."""
     runners_before = judge.logs().count(RUNNER_STARTED)
-    verdict, _ = judge_check.ask_judge(f"http://127.0.0.1:{judge.port}/v1", judge.ref("judge:1"))
+    client = judge_check.JudgeClient(f"http://127.0.0.1:{judge.port}/v1")
+    verdict, _ = client.ask(judge.ref("judge:1"))
     assert verdict == judge_check.Verdict(judge_model.SCORE, judge_model.FREE_REPLY)
     assert judge.logs().count(RUNNER_STARTED) == runners_before, judge.logs()[-4000:]
     assert judge.loaded().get(judge.ref("judge:1"), 0) > FOREVER
