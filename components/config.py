@@ -96,8 +96,7 @@ class DockerSettings(Settings):
 
 
 class DockerJudgeArgs(DockerSettings):
-    """The `docker` target's settings: its section, what both targets share, and the docker
-    provider's `docker:host` (None: DOCKER_HOST or the local socket, as for the provider)."""
+    """The `docker` target's settings: its section, what both targets share, and `docker:host`."""
 
     judge: JudgeSettings = JudgeSettings()
     engine_host: str | None = None
@@ -213,8 +212,7 @@ STACK = TypeAdapter(Annotated[DockerStack | KubernetesStack, Field(discriminator
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:
-    """Typed settings from the project's config, keys (camelCase) as in the stack file;
-    `stack` is named in the commands that error messages give."""
+    """Typed settings from the project's config as in the stack file; fixes name `stack`."""
     try:
         config = STACK.validate_python(raw, by_name=False)
     except ValidationError as error:

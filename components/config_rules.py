@@ -17,8 +17,6 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 PROJECT = "ollama-judge"
-# Variables the judge sets itself, which `environment` may not override (OLLAMA_NO_CLOUD is
-# `allowCloud`'s). The model script's own settings are OLLAMA_JUDGE_*.
 MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
 MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
 CLOUD_ENV = "OLLAMA_NO_CLOUD"
@@ -189,8 +187,7 @@ def _fix(path: str, value: Any, allowed: str, example: Any, stack: str | None) -
 
 
 def _walk(model: type, raw: Any, loc: tuple[Any, ...]) -> tuple[str, Any, FieldInfo]:
-    """The key that pydantic's location names, its value as written, and its field (or
-    the item of one)."""
+    """The key pydantic's location names, its value as written, and its field (or item's)."""
     path, value, info, outer = "", raw, FieldInfo.from_annotation(model), None
     for part in loc:
         if part == "[key]":  # a map's key: named by its entry, shown with the entry's value

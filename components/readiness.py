@@ -45,10 +45,9 @@ class StreamEnded:
 
 
 class Streams:
-    """Blocking streams (a followed log, an event stream, a watch) read at once, each on a
-    thread of its own, and taken in the order their items arrived, with a timeout (so that a
-    wait also sees its deadline and CANCELLED while every stream is silent). Leaving the
-    `with` block closes every stream and joins the threads, `join_seconds` each at most."""
+    """Blocking streams (a followed log, events, a watch) read at once, each on a thread of
+    its own, and taken in the order their items arrived, with a timeout. Leaving the `with`
+    block closes every stream and joins the threads (`join_seconds` each at most)."""
 
     def __init__(self, join_seconds: float = 5.0) -> None:
         self._join_seconds = join_seconds
@@ -91,10 +90,9 @@ class Streams:
 
 
 def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -> asyncio.Future[T]:
-    """Runs a blocking wait on a daemon thread (one still running never keeps the process
-    from exiting) and returns its outcome as a future, for an `apply` to return. `wait` gets
-    the function that reports one line, as info of `resource`. Inside the `apply` itself, the
-    wait would hold the event loop that sends those lines: they would all come at its end."""
+    """Runs `wait(report)` on a daemon thread (one still running never keeps the process from
+    exiting) and returns its outcome as a future, for an `apply` to return: inside the `apply`,
+    the wait would hold the loop that sends the lines it reports (as info of `resource`)."""
     loop = asyncio.get_running_loop()
     # Pulumi's runtime settings (which engine to talk to) are context variables.
     context = contextvars.copy_context()

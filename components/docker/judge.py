@@ -58,20 +58,16 @@ class DockerJudge(judge.JudgeComponent):
         settings = args.judge
 
         network = docker.Network(f"{name}-network", name=args.network_name, opts=child)
+        # Models are gigabytes that took minutes to download: keep them unless asked.
+        keep_models = settings.keep_models_on_destroy
         volume = docker.Volume(
             f"{name}-models",
             name=args.volume_name,
-            # Models are gigabytes that took minutes to download: keep them unless asked.
-            opts=pulumi.ResourceOptions(
-                parent=self, retain_on_delete=settings.keep_models_on_destroy
-            ),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_models),
         )
+        # Kept locally: other containers may use the image, and pulling it again is slow.
         image = docker.RemoteImage(
-            f"{name}-image",
-            name=settings.image,
-            # Other containers may use the image, and pulling it again is slow.
-            keep_locally=True,
-            opts=child,
+            f"{name}-image", name=settings.image, keep_locally=True, opts=child
         )
 
         env = judge.server_env(settings)

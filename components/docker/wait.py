@@ -33,8 +33,7 @@ LOG_DRAIN_SECONDS = 2.0
 
 
 def script_messages(log: Iterable[bytes]) -> Iterator[str]:
-    """The model script's messages in a log that arrives in pieces, each once it is complete
-    (a message split between two pieces comes whole)."""
+    """The model script's messages in a log that arrives in pieces, each whole once complete."""
     partial = ""
     for text in codecs.iterdecode(log, "utf-8", errors="replace"):
         complete, _, partial = (partial + text).replace("\r", "\n").rpartition("\n")
@@ -145,8 +144,7 @@ def wait_until_ready(
 
 
 def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
-    """The healthcheck's command, run now rather than at Docker's next interval. A
-    container that stopped meanwhile fails it (the engine refuses the exec)."""
+    """The healthcheck's command, run now: a stopped container fails it (no exec is let in)."""
     with contextlib.suppress(*docker_engine.ENGINE_ERRORS):
         exit_code, _ = container.exec_run(judge.model_script_command("check", models))
         return bool(exit_code == 0)
