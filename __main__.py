@@ -1,10 +1,7 @@
-"""Ollama as the judge of an LLM-as-a-Judge evaluation.
-
-The stack's `ollama-judge:target` chooses where: `docker` (stack `local`) or
-`kubernetes` (stack `knitfab`). Both export the same outputs.
-
-Each target's modules are imported in its own branch: the other target's SDK and client
-would cost the program about half a second of imports on every run.
+"""Ollama as the judge of an LLM-as-a-Judge evaluation, where `ollama-judge:target` says:
+`docker` (stack `local`) or `kubernetes` (stack `knitfab`), with the same outputs. Each
+target's modules are imported in its own branch: the other target's SDK and client would
+cost the program about half a second of imports on every run.
 """
 
 import pulumi
@@ -14,7 +11,7 @@ from components.judge import JudgeComponent
 from components.model_registry import check_models
 
 settings = load_settings()
-# Before anything changes: a model its registry does not have would take the judge down.
+# The checks come before anything changes; each module says what it prevents.
 for warning in check_models(settings.judge, pulumi.get_stack()):
     pulumi.log.warn(warning)
 judge: JudgeComponent
@@ -23,19 +20,14 @@ match settings:
         from components.docker.judge import DockerJudge
         from components.docker.preflight import check_gpu_support
 
-        # Before anything is created: Docker refuses GPUs it has no runtime for only when
-        # it starts the container, after the network, volume and image exist.
-        skipped = check_gpu_support(settings, pulumi.get_stack())
-        if skipped:
+        if skipped := check_gpu_support(settings, pulumi.get_stack()):
             pulumi.log.warn(skipped)
         judge = DockerJudge("ollama", settings)
     case KubernetesJudgeArgs():
         from components.kubernetes.judge import KubernetesJudge
         from components.kubernetes.preflight import check_gpu_capacity
 
-        # Before anything changes: pods the nodes cannot hold would take the judge down.
-        skipped = check_gpu_capacity(settings, settings.cluster)
-        if skipped:
+        if skipped := check_gpu_capacity(settings, settings.cluster):
             pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)
 

@@ -1,9 +1,6 @@
 """The stack's settings: pydantic models of the project's config, with their defaults, and
-the one reader of Pulumi's config.
-
-Parsing is pure (dicts in, frozen models out), and a typo or a bad value stops the program
-before any resource is touched; components/config_rules.py holds the shapes of values and
-the words of every error.
+the one reader of Pulumi's config. Parsing is pure (dicts in, frozen models out): a bad
+value stops the program before any resource is touched (words: config_rules.py).
 """
 
 import json
@@ -21,8 +18,7 @@ from components import config_rules as rules
 
 
 class Settings(BaseModel):
-    """camelCase keys in the stack file, snake_case attributes (by which code and tests
-    build settings too); frozen; no unknown key."""
+    """camelCase keys in the stack file; snake_case attributes, by which code builds them too."""
 
     model_config = ConfigDict(
         alias_generator=to_camel, validate_by_name=True, extra="forbid", frozen=True
@@ -41,8 +37,7 @@ class Settings(BaseModel):
 class Registry(Settings):
     """How the judge reaches one model registry (air-gapped sites keep their own)."""
 
-    # A PEM bundle, on the machine where Pulumi runs, of the CA that signed the
-    # registry's certificate: the judge trusts it in addition to the public ones.
+    # Read where Pulumi runs: the judge trusts it in addition to the public CAs.
     ca_file: Annotated[str | None, AfterValidator(rules.ca_bundle)] = rules.allows(
         "the path of a PEM CA bundle",
         "/etc/ssl/private-registry-ca.pem",
@@ -67,18 +62,15 @@ class JudgeSettings(Settings):
     models: Annotated[tuple[rules.ModelName, ...], AfterValidator(rules.once_each)] = rules.allows(
         "a list of model names", "'[\"llama3.2\"]'", default=("llama3.2",)
     )
-    # Budget for pulling every model on a fresh start; sets healthcheck, probe and
-    # deployment timeouts so that nothing gives up before the pulls could finish.
+    # Sizes the healthcheck, probe and deployment timeouts: none gives up before the pulls.
     pull_timeout_seconds: Annotated[int, rules.between(60, 86400)] = 1800
-    # Tries per model when a pull fails for a reason that may pass (no route, a cut
-    # transfer), with pauses of 5, 10, 20, ... s between them: 5 tries span about 75 s.
+    # Tries per model after failures that may pass, 5, 10, 20, ... s apart: 5 span about 75 s.
     pull_attempts: Annotated[int, rules.between(1, 10)] = 5
     environment: dict[rules.EnvName, rules.Text] = rules.allows(
         "an object of environment variable names", rules.A_MAP, default={}
     )
     keep_models_on_destroy: rules.Flag = True
-    # By host ("registry.example:5000"), as model references name them; a host with
-    # nothing under it (`reg.example:5000:` in YAML) takes the defaults.
+    # A host with nothing under it (`reg.example:5000:` in YAML) takes the defaults.
     registries: dict[rules.Host, Annotated[Registry, BeforeValidator(lambda r: r or {})]] = (
         rules.allows("an object of registry hosts", "'{\"registry.example:5000\": {}}'", default={})
     )
@@ -90,7 +82,6 @@ class JudgeSettings(Settings):
 class DockerSettings(Settings):
     """The `docker` section (stack `local`)."""
 
-    # Docker's forms: "all", a count ("2"), '"device=0,1"', or None for no GPU at all.
     gpus: Annotated[str | None, BeforeValidator(rules.docker_gpus)] = rules.allows(
         '"all", "none", a count (0 = none) or a list of device ids', "all", default="all"
     )
@@ -105,9 +96,7 @@ class DockerSettings(Settings):
 
 
 class DockerJudgeArgs(DockerSettings):
-    """The `docker` target's settings: its section, what both targets share, and (not
-    project config) the docker provider's `docker:host` (None: DOCKER_HOST or the local
-    socket, as for the provider)."""
+    """The `docker` target's settings: its section, what both targets share, and `docker:host`."""
 
     judge: JudgeSettings = JudgeSettings()
     engine_host: str | None = None
@@ -127,15 +116,12 @@ class Persistence(Settings):
     storage_class: str | None = rules.allows(
         "a StorageClass name", "standard", rules.DNS_NAME, default=None
     )
-    # A Deployment gives every replica the same claim: more than one replica needs
-    # ReadWriteMany (KubernetesSettings checks it).
     access_mode: Literal["ReadWriteOnce", "ReadWriteMany"] = "ReadWriteOnce"
 
 
 class NetworkPolicySettings(Settings):
     enabled: rules.Flag = False
-    # Peers allowed to reach the judge. Empty pod labels = every pod of the namespaces
-    # selected; no namespace labels = the judge's own namespace only.
+    # The peers: no namespace labels = the judge's own namespace; no pod labels = every pod.
     pod_labels: rules.Labels = {}
     namespace_labels: rules.Labels | None = None
 
@@ -189,9 +175,8 @@ class KubernetesSettings(Settings):
 
     @model_validator(mode="after")
     def _one_node_per_claim(self) -> Self:
-        # Every replica of a Deployment mounts its one claim, which only one node can
-        # mount if it is ReadWriteOnce: the replicas beyond the first would wait
-        # unscheduled (or, on one node, share it).
+        # Every replica of a Deployment mounts its one claim, which only one node mounts if
+        # it is ReadWriteOnce: the replicas beyond the first would wait unscheduled.
         claim = self.persistence
         if claim.enabled and self.replicas > 1 and claim.access_mode != "ReadWriteMany":
             context = {"replicas": self.replicas, "access_mode": claim.access_mode}
@@ -200,9 +185,8 @@ class KubernetesSettings(Settings):
 
 
 class KubernetesJudgeArgs(KubernetesSettings):
-    """The `kubernetes` target's settings: its section, what both targets share, and
-    (not project config) the provider's own settings, so that `up` reads the rollout
-    from the cluster the provider deploys to."""
+    """The `kubernetes` target's settings: its section, what both targets share, and the
+    provider's own settings, so that `up` reads the rollout from the cluster it deploys to."""
 
     judge: JudgeSettings = JudgeSettings()
     cluster: ClusterAccess = ClusterAccess()
@@ -228,8 +212,7 @@ STACK = TypeAdapter(Annotated[DockerStack | KubernetesStack, Field(discriminator
 
 
 def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSettings:
-    """Typed settings from the project's config, keys (camelCase) as in the stack file;
-    `stack` is named in the commands that error messages give."""
+    """Typed settings from the project's config as in the stack file; fixes name `stack`."""
     try:
         config = STACK.validate_python(raw, by_name=False)
     except ValidationError as error:
@@ -251,9 +234,8 @@ def _decode(text: str) -> Any:
 
 
 def settings_from_config(values: Mapping[str, str], stack: str | None) -> StackSettings:
-    """Typed settings from a stack's whole config as Pulumi stores it: full keys
-    ("ollama-judge:models", "docker:host"), every value a string. Besides the project's
-    own, the providers' settings that say where the engine or the cluster is."""
+    """Typed settings from a stack's whole config as Pulumi stores it (full keys, string
+    values), with the providers' settings that say where the engine or the cluster is."""
     prefix = f"{rules.PROJECT}:"
     raw = {key[len(prefix) :]: _decode(v) for key, v in values.items() if key.startswith(prefix)}
     settings = parse_settings(raw, stack)

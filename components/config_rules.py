@@ -1,9 +1,6 @@
-"""What a setting's value may be, and the words of every config error.
-
-The shapes of values (patterns, ranges, checks) carry the words that their errors use:
-what is allowed and the example that the fix sets. `config_error` turns the first error
-that pydantic found into a message naming the key as `config set --path` takes it, the
-value, what is allowed and the command that fixes it.
+"""What a setting's value may be, with the words its errors use (what is allowed, the
+example the fix sets), and `config_error`, which words pydantic's first error as a message
+naming the key as `config set --path` takes it, the value, what is allowed and the fix.
 """
 
 import ipaddress
@@ -19,9 +16,10 @@ from pydantic import AfterValidator, Field, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-from components.judge import CLOUD_ENV, MANAGED_ENV_NAMES, MANAGED_ENV_PREFIX, is_managed
-
 PROJECT = "ollama-judge"
+MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
+MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
+CLOUD_ENV = "OLLAMA_NO_CLOUD"
 
 
 class ConfigError(pulumi.RunError):
@@ -36,9 +34,8 @@ def cli_command(words: str, stack: str | None) -> str:
 
 
 def allows(allowed: str, example: Any = None, pattern: str = "", **field: Any) -> Any:
-    """A field's constraints, with what it allows and the example that its fix sets
-    (None: its default). Patterns match whole (pydantic's search) and, compiled, run on
-    Python's engine, which looks ahead."""
+    """A field's constraints, what it allows and its fix's example (None: its default).
+    Patterns match whole (pydantic searches) on Python's engine (which looks ahead)."""
     whole = re.compile(rf"^(?:{pattern})\Z") if pattern else None
     examples = None if example is None else [example]
     return Field(description=allowed, examples=examples, pattern=whole, **field)
@@ -78,7 +75,7 @@ def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _unmanaged(name: str) -> str:
-    if is_managed(name):
+    if name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX):
         managed = ", ".join(sorted(MANAGED_ENV_NAMES))
         raise not_allowed(
             f"any variable but {managed}, {MANAGED_ENV_PREFIX}* (set by the judge) and "
@@ -101,7 +98,7 @@ def ca_bundle(value: str) -> str:
 
 
 def docker_gpus(value: Any) -> str | None:
-    """Docker's form of a GPU request: "all", a count, device ids, or None for none."""
+    """Docker's form of a GPU request: "all", a count ("2"), '"device=0,1"', or None."""
     if value in ("all", "none"):
         return None if value == "none" else value
     if type(value) is int and value >= 0:
@@ -190,8 +187,7 @@ def _fix(path: str, value: Any, allowed: str, example: Any, stack: str | None) -
 
 
 def _walk(model: type, raw: Any, loc: tuple[Any, ...]) -> tuple[str, Any, FieldInfo]:
-    """The key that pydantic's location names, its value as written, and its field (or
-    the item of one)."""
+    """The key pydantic's location names, its value as written, and its field (or item's)."""
     path, value, info, outer = "", raw, FieldInfo.from_annotation(model), None
     for part in loc:
         if part == "[key]":  # a map's key: named by its entry, shown with the entry's value

@@ -1,22 +1,16 @@
-"""What every judge deployment shares, whatever runs it.
-
-The evaluation image has `http://ollama:11434/v1/` baked in, so the port, the host
-name and the URL shapes here are a contract, not a preference. The model script is the
-one piece of code that runs inside the Ollama container: Docker runs it as the
-entrypoint and healthcheck, Kubernetes as the postStart hook and the probes.
-`JudgeComponent`, the base of both targets' components, gives them the same outputs.
+"""What every judge deployment shares: the port, host name and URL shapes (a contract: the
+evaluation image has `http://ollama:11434/v1/` baked in), the model script that runs in the
+Ollama container (Docker's entrypoint and healthcheck, Kubernetes' hook and probes) and its
+settings, and `JudgeComponent`, the targets' outputs.
 """
-
-from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pulumi
 
-if TYPE_CHECKING:  # components.config reads the names of the variables managed here
-    from components.config import JudgeSettings
+from components.config import JudgeSettings
+from components.config_rules import CLOUD_ENV
 
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"
@@ -26,30 +20,12 @@ MODELS_PATH = "/root/.ollama"
 # still sees every GPU on a host whose default runtime is NVIDIA's. "void" hides them.
 NO_GPU_ENV = {"NVIDIA_VISIBLE_DEVICES": "void"}
 
-# Variables the judge manages itself; users may not override them through `environment`
-# (OLLAMA_NO_CLOUD is `allowCloud`'s). The model script's own settings are OLLAMA_JUDGE_*.
-MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
-MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
-CLOUD_ENV = "OLLAMA_NO_CLOUD"
-
 # An evaluation sends requests in bursts with idle minutes between runs; Ollama's default
 # unloads a model after five idle minutes, and the next run would wait for the load.
 DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
 
-# Where the judge finds the CAs of private registries, besides the public ones: Go's
-# certificate loader reads every file of /etc/ssl/certs.
-CA_DIRECTORY = "/etc/ssl/certs"
-
-
-def is_managed(name: str) -> bool:
-    return name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX)
-
-
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
-# On the models' volume: judges that share it (Kubernetes replicas on one ReadWriteMany
-# claim) pull one at a time (see lock_pulls in the model script).
-PULL_LOCK = f"{MODELS_PATH}/ollama-judge-pull.lock"
 
 
 def _without_comments(script: str) -> str:
@@ -68,18 +44,22 @@ def evaluation_url(host: str) -> str:
     return f"http://{host}:{OLLAMA_PORT}"
 
 
-def openai_base_url(url: str) -> str:
-    return f"{url}/v1"
-
-
 def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     """The argv that runs the model script in `mode` ("serve", "pull" or "check")."""
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
 
 
 def server_env(settings: JudgeSettings) -> dict[str, str]:
-    """The judge container's variables: defaults, the user's, then the managed ones."""
-    env = {**DEFAULT_ENV, **settings.environment, **model_script_env(settings)}
+    env = {
+        **DEFAULT_ENV,
+        **settings.environment,
+        "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
+        "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
+        "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
+        # On the models' volume: judges that share it (Kubernetes replicas on one
+        # ReadWriteMany claim) pull one at a time (see lock_pulls in the model script).
+        "OLLAMA_JUDGE_PULL_LOCK": f"{MODELS_PATH}/ollama-judge-pull.lock",
+    }
     if not settings.allow_cloud:
         env[CLOUD_ENV] = "1"
     insecure = sorted(host for host, registry in settings.registries.items() if registry.insecure)
@@ -89,23 +69,14 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
 
 
 def registry_ca_files(settings: JudgeSettings) -> dict[str, str]:
-    """The private registries' CA bundles, as files for the judge: path -> PEM text."""
-    return {
-        f"{CA_DIRECTORY}/ollama-judge-{host.replace(':', '-')}.crt": Path(
-            registry.ca_file
-        ).read_text()
-        for host, registry in sorted(settings.registries.items())
-        if registry.ca_file
-    }
-
-
-def model_script_env(settings: JudgeSettings) -> dict[str, str]:
-    return {
-        "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
-        "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
-        "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
-        "OLLAMA_JUDGE_PULL_LOCK": PULL_LOCK,
-    }
+    """The private registries' CA bundles, as files for the judge: Go's certificate loader
+    reads every file of /etc/ssl/certs besides the public CAs."""
+    files = {}
+    for host, registry in sorted(settings.registries.items()):
+        if registry.ca_file:
+            path = f"/etc/ssl/certs/ollama-judge-{host.replace(':', '-')}.crt"
+            files[path] = Path(registry.ca_file).read_text()
+    return files
 
 
 def ready_within_seconds(pull_seconds: int) -> int:
@@ -125,7 +96,7 @@ class JudgeComponent(pulumi.ComponentResource):
     ) -> None:
         """Sets every output and registers them; the last call of a subclass's __init__."""
         self.evaluation_url = evaluation_url
-        self.openai_base_url = evaluation_url.apply(openai_base_url)
+        self.openai_base_url = evaluation_url.apply(lambda url: f"{url}/v1")
         self.host_url = pulumi.Output.from_input(host_url)
         self.models = pulumi.Output.from_input(list(settings.models))
         self.image = pulumi.Output.from_input(settings.image)

@@ -1,29 +1,18 @@
-"""Asks each model's registry, before anything changes, whether it has the model.
-
-A misspelt model or tag is otherwise found only by the judge's pull, after the old judge
-was replaced. One manifest request per model, from where Pulumi runs, with the trust the
-judge gets (the registry's CA, or plain HTTP where the user opted in): "no such manifest"
-is a config error naming the model and the registry; a registry that cannot be reached
-from here, or that wants a login, is a warning, and the judge's own pull decides.
-
-One GET per model is all this needs: the `requests` package (which the Docker client
-already brings) makes it; a registry client library would add a dependency tree for it.
+"""Asks each model's registry, before anything changes, whether it has the model: a
+misspelt model or tag is otherwise found only by the judge's pull, after the old judge was
+replaced. A registry that cannot be reached from here, or wants a login, is a warning. One
+GET per model: `requests` (which the Docker client brings) makes it, where a registry
+client library would add a dependency tree.
 """
 
-from __future__ import annotations
-
 from dataclasses import dataclass
+from typing import Self
 
 import requests
 
-from components.config import JudgeSettings
+from components.config import JudgeSettings, Registry
 from components.config_rules import PROJECT, ConfigError, cli_command
 
-# Ollama's defaults for the parts a model reference leaves out.
-DEFAULT_HOST = "registry.ollama.ai"
-DEFAULT_NAMESPACE = "library"
-DEFAULT_TAG = "latest"
-MANIFEST_TYPE = "application/vnd.docker.distribution.manifest.v2+json"
 TIMEOUT_SECONDS = 5
 
 
@@ -35,13 +24,13 @@ class ModelReference:
     tag: str
 
     @classmethod
-    def parse(cls, reference: str) -> ModelReference:
+    def parse(cls, reference: str) -> Self:
         """[[host/]namespace/]model[:tag], with Ollama's defaults for what is left out."""
         parts = reference.split("/")
         name, _, tag = parts[-1].partition(":")
-        namespace = parts[-2] if len(parts) >= 2 else DEFAULT_NAMESPACE
-        host = parts[-3] if len(parts) >= 3 else DEFAULT_HOST
-        return cls(host, namespace, name, tag or DEFAULT_TAG)
+        namespace = parts[-2] if len(parts) >= 2 else "library"
+        host = parts[-3] if len(parts) >= 3 else "registry.ollama.ai"
+        return cls(host, namespace, name, tag or "latest")
 
     def manifest_url(self, scheme: str) -> str:
         return f"{scheme}://{self.host}/v2/{self.namespace}/{self.name}/manifests/{self.tag}"
@@ -49,22 +38,18 @@ class ModelReference:
 
 def manifest_status(url: str, verify: str | bool) -> int:
     """The registry's HTTP status for one manifest; raises requests.RequestException."""
-    answer = requests.get(
-        url, headers={"Accept": MANIFEST_TYPE}, verify=verify, timeout=TIMEOUT_SECONDS
-    )
-    return answer.status_code
+    headers = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
+    return requests.get(url, headers=headers, verify=verify, timeout=TIMEOUT_SECONDS).status_code
 
 
 def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
-    """Raises ConfigError for a model its registry does not have; returns warnings for
-    the models that could not be checked."""
+    """Raises ConfigError for a model its registry lacks; returns warnings for those unchecked."""
     warnings = []
     for index, model in enumerate(settings.models):
         reference = ModelReference.parse(model)
-        registry = settings.registries.get(reference.host)
-        scheme = "http" if registry and registry.insecure else "https"
-        url = reference.manifest_url(scheme)
-        verify: str | bool = (registry.ca_file if registry else None) or True
+        registry = settings.registries.get(reference.host) or Registry()
+        url = reference.manifest_url("http" if registry.insecure else "https")
+        verify = registry.ca_file or True
         try:
             status = manifest_status(url, verify)
         except requests.RequestException as error:

@@ -1,34 +1,24 @@
-"""What the waits for a ready judge share, whatever runs it (docker/wait.py,
-kubernetes/wait.py): the error that ends `up`, the interruption that ends a wait,
-how the model script's messages are read, how a wait follows several streams at once,
-and how a wait runs beside the program.
-"""
-
-from __future__ import annotations
+"""What the waits for a ready judge share (docker/wait.py, kubernetes/wait.py): the error
+that ends `up`, the interruption that ends a wait, the model script's messages, streams
+read at once, and how a wait runs beside the program."""
 
 import asyncio
-import codecs
-import contextlib
+import concurrent.futures
 import contextvars
 import queue
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import pulumi
 
-# Set by the stack runner when the user interrupts `up`, so that a wait in progress ends
-# with the update instead of keeping the program alive.
+# Set by the stack runner when the user interrupts `up`: a wait in progress ends with it.
 CANCELLED = threading.Event()
 
 SCRIPT_PREFIX = "ollama-judge: "
-# How the model script's last words before it fails begin (`give_up` in
-# components/ollama-judge.sh).
+# How the model script's last words begin when it gives up (`give_up` in ollama-judge.sh).
 GIVING_UP = ("could not", "ollama serve")
-
-# How long leaving `Streams` waits for each reading thread once its stream is closed.
-STREAM_JOIN_SECONDS = 5.0
 
 Report = Callable[[str], None]
 T = TypeVar("T")
@@ -40,35 +30,11 @@ class JudgeNotReady(pulumi.RunError):
 
 def script_lines(text: str) -> list[str]:
     """The model script's messages in a log or a hook's output, without the prefix."""
-    return [
-        line.split(SCRIPT_PREFIX, 1)[1]
-        for line in text.replace("\r", "\n").splitlines()
-        if SCRIPT_PREFIX in line
-    ]
+    return [line.split(SCRIPT_PREFIX, 1)[1] for line in text.splitlines() if SCRIPT_PREFIX in line]
 
 
 def giving_up_reason(lines: list[str]) -> str | None:
-    """The model script's last reason for giving up among its messages, if it gave one."""
     return next((line for line in reversed(lines) if line.startswith(GIVING_UP)), None)
-
-
-class ScriptLines:
-    """The model script's messages in a log that arrives in pieces (a followed log): a
-    message split between two pieces is read whole, once it is complete."""
-
-    def __init__(self) -> None:
-        self.said: list[str] = []
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._partial = ""
-
-    def feed(self, piece: bytes) -> list[str]:
-        """The messages that `piece` completes; `said` keeps them all."""
-        *complete, self._partial = (
-            (self._partial + self._decoder.decode(piece)).replace("\r", "\n").split("\n")
-        )
-        new = script_lines("\n".join(complete))
-        self.said += new
-        return new
 
 
 @dataclass(frozen=True)
@@ -79,26 +45,20 @@ class StreamEnded:
 
 
 class Streams:
-    """Blocking streams (a followed log, an event stream) read at once, each on a thread of
-    its own, and taken in the order their items arrived. A wait takes them with a timeout,
-    so that it also sees its deadline and CANCELLED while every stream is silent.
+    """Blocking streams (a followed log, events, a watch) read at once, each on a thread of
+    its own, and taken in the order their items arrived, with a timeout. Leaving the `with`
+    block closes every stream and joins the threads (`join_seconds` each at most)."""
 
-    Leaving the `with` block closes every stream, which ends a read in progress, and joins
-    the threads: neither a thread nor a connection outlives the wait.
-    """
-
-    def __init__(self, join_seconds: float = STREAM_JOIN_SECONDS) -> None:
+    def __init__(self, join_seconds: float = 5.0) -> None:
         self._join_seconds = join_seconds
         self._arrived: queue.Queue[tuple[str, Any]] = queue.Queue()
         self._closers: list[Callable[[], None]] = []
         self._threads: list[threading.Thread] = []
-        self._closing = threading.Event()
 
-    def __enter__(self) -> Streams:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exception: object) -> None:
-        self._closing.set()
         for close in self._closers:
             close()
         for thread in self._threads:
@@ -113,19 +73,16 @@ class Streams:
             try:
                 for item in stream:
                     self._arrived.put((name, item))
-            except Exception as error:  # handed to the wait, unless it closed the stream
-                ended = StreamEnded(error)
+            except Exception as error:  # handed to the wait
+                self._arrived.put((name, StreamEnded(error)))
             else:
-                ended = StreamEnded()
-            if not self._closing.is_set():
-                self._arrived.put((name, ended))
+                self._arrived.put((name, StreamEnded()))
 
         thread = threading.Thread(target=read, name=f"ollama-judge-{name}", daemon=True)
         self._threads.append(thread)
         thread.start()
 
     def take(self, timeout: float) -> tuple[str, Any] | None:
-        """The next item of any stream, or None if none came within `timeout` seconds."""
         try:
             return self._arrived.get(timeout=max(timeout, 0))
         except queue.Empty:
@@ -133,38 +90,24 @@ class Streams:
 
 
 def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -> asyncio.Future[T]:
-    """Runs a blocking wait on a thread of its own and returns its outcome as a future,
-    for an `apply` to return.
-
-    Run inside the `apply` itself, the wait would hold the program's event loop: the lines
-    it reports (sent to the engine by that loop) would all arrive when it ends. `wait`
-    gets the function that reports one line, as info of `resource`. The thread is a
-    daemon, so a wait still running never keeps the process from exiting.
-    """
+    """Runs `wait(report)` on a daemon thread (one still running never keeps the process from
+    exiting) and returns its outcome as a future, for an `apply` to return: inside the `apply`,
+    the wait would hold the loop that sends the lines it reports (as info of `resource`)."""
     loop = asyncio.get_running_loop()
     # Pulumi's runtime settings (which engine to talk to) are context variables.
     context = contextvars.copy_context()
-    outcome: asyncio.Future[T] = loop.create_future()
+    outcome: concurrent.futures.Future[T] = concurrent.futures.Future()
 
     def report(line: str) -> None:
         loop.call_soon_threadsafe(lambda: pulumi.log.info(line, resource=resource), context=context)
 
-    def settle(done: Callable[[Any], None], value: Any) -> None:
-        def finish() -> None:
-            if not outcome.done():
-                done(value)
-
-        # The program may have ended meanwhile (another failure): nobody is waiting then.
-        with contextlib.suppress(RuntimeError):
-            loop.call_soon_threadsafe(finish)
-
     def run() -> None:
+        outcome.set_running_or_notify_cancel()
         try:
-            result = wait(report)
+            outcome.set_result(wait(report))
         except BaseException as error:  # handed on to the apply that awaits the outcome
-            settle(outcome.set_exception, error)
-        else:
-            settle(outcome.set_result, result)
+            outcome.set_exception(error)
 
     threading.Thread(target=run, name="ollama-judge-readiness", daemon=True).start()
-    return outcome
+    # Settled on the program's loop, unless the program ended meanwhile (another failure).
+    return asyncio.wrap_future(outcome)

@@ -14,9 +14,8 @@ from docker.errors import NotFound
 
 from components import judge, readiness
 from components.docker import engine as docker_engine
-from components.docker import streams as docker_streams
 from components.docker import wait as docker_readiness
-from components.docker.wait import failure_message, follow, wait_until_ready
+from components.docker.wait import failure_message, follow, script_messages, wait_until_ready
 from components.readiness import JudgeNotReady
 from tests.fake_docker import SINCE_START, FakeContainer
 from tests.waits import Clock
@@ -37,7 +36,7 @@ def quick_ticks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Ticks and the log's drain that do not hold the tests up, and no interruption left
     pending by another test."""
     monkeypatch.setattr(docker_readiness, "TICK_SECONDS", 0.01)
-    monkeypatch.setattr(docker_streams, "LOG_DRAIN_SECONDS", 0.2)
+    monkeypatch.setattr(docker_readiness, "LOG_DRAIN_SECONDS", 0.2)
     readiness.CANCELLED.clear()
     yield
     readiness.CANCELLED.clear()
@@ -120,6 +119,24 @@ def test_a_line_split_between_two_pieces_is_relayed_whole():
     )
     wait_on(container, report=reported.append)
     assert reported == ["pulled judge", "pulled caf\u00e9"]
+
+
+def test_script_lines_in_pieces_come_whole_once_complete():
+    pieces = [
+        b"ollama-judge: pul",
+        b"led a\npulling 3%\rollama-judge: ready: a\rollama-judge: caf\xc3",
+        b"\xa9\n",
+    ]
+    read: list[bytes] = []
+
+    def log() -> Iterator[bytes]:
+        for piece in pieces:
+            read.append(piece)
+            yield piece
+
+    # Each message with the number of pieces read when it came.
+    came = [(message, len(read)) for message in script_messages(log())]
+    assert came == [("pulled a", 2), ("ready: a", 2), ("caf\u00e9", 3)]
 
 
 def test_once_the_script_is_ready_the_healthchecks_command_ends_the_wait_before_docker_runs_it():

@@ -17,7 +17,6 @@ from pulumi.runtime import mocks
 from components.readiness import (
     JudgeNotReady,
     Report,
-    ScriptLines,
     StreamEnded,
     Streams,
     beside_the_program,
@@ -40,17 +39,6 @@ def test_the_reason_for_giving_up_is_the_last_one_given():
     assert giving_up_reason(lines) == "could not pull a after 5 attempts: Error: x"
     assert giving_up_reason(["ollama serve did not answer within 120s"]) is not None
     assert giving_up_reason(["pulling a (attempt 1 of 5)"]) is None
-
-
-def test_script_lines_in_pieces_are_read_whole_once_complete():
-    said = ScriptLines()
-    assert said.feed(b"ollama-judge: pul") == []
-    assert said.feed(b"led a\npulling 3%\rollama-judge: ready: a\rollama-judge: caf\xc3") == [
-        "pulled a",
-        "ready: a",
-    ]
-    assert said.feed(b"\xa9\n") == ["caf\u00e9"]
-    assert said.said == ["pulled a", "ready: a", "caf\u00e9"]
 
 
 def silent_until(released: threading.Event) -> Any:

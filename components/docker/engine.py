@@ -1,13 +1,9 @@
-"""The one way this program talks to a Docker engine itself (not through the provider).
-
-The engine is the one the docker provider uses: its `docker:host` setting, else
-DOCKER_HOST, else the local socket. TLS comes from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH
-and ssh:// hosts go through the `ssh` command, as for the docker CLI. Docker CLI
-contexts are not followed: the provider does not follow them either.
+"""The one way this program talks to a Docker engine itself, the one the docker provider
+uses: TLS from DOCKER_TLS_VERIFY / DOCKER_CERT_PATH, ssh:// hosts through the `ssh`
+command, as for the docker CLI. Docker CLI contexts are not followed, as by the provider.
 """
 
-from __future__ import annotations
-
+import contextlib
 import os
 from datetime import UTC, datetime
 from typing import Any
@@ -18,7 +14,6 @@ from docker.errors import DockerException
 from docker.types import CancellableStream
 from docker.utils import kwargs_from_env
 
-LOCAL_SOCKET = "unix:///var/run/docker.sock"
 # Short: this runs before every preview, and a missing engine must not stall it.
 TIMEOUT_SECONDS = 5
 # What the client raises when the engine does not answer, or answers with an error.
@@ -26,19 +21,16 @@ ENGINE_ERRORS = (DockerException, requests.RequestException)
 
 
 class DockerEngineUnreachable(Exception):  # noqa: N818 (a reason to step aside, not an error)
-    """The engine does not answer; the message names it and says why."""
+    """The message names the engine and says why it does not answer."""
 
 
 def engine_address(host: str | None) -> str:
-    """Where the engine is: `host` (the provider's `docker:host`), else DOCKER_HOST, else
-    the local socket."""
-    return host or os.environ.get("DOCKER_HOST") or LOCAL_SOCKET
+    return host or os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
 
 
 def docker_client(host: str | None) -> docker.DockerClient:
-    """A client of the engine at `engine_address(host)` that speaks the engine's own API
-    version (Docker 20.10 speaks 1.41; the client library would ask for newer ones).
-    Raises DockerEngineUnreachable when the engine does not answer."""
+    """A client that speaks the engine's own API version (Docker 20.10 speaks 1.41; the
+    client library would ask for newer ones)."""
     address = engine_address(host)
     try:
         return docker.DockerClient(
@@ -55,35 +47,29 @@ def docker_client(host: str | None) -> docker.DockerClient:
 
 
 def engine_info(host: str | None) -> dict[str, Any]:
-    """`docker info` of the engine, as the API returns it."""
-    client = docker_client(host)
-    try:
-        return client.info()
-    except ENGINE_ERRORS as error:
-        raise DockerEngineUnreachable(
-            f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
-        ) from None
-    finally:
-        client.close()
+    with contextlib.closing(docker_client(host)) as client:
+        try:
+            return client.info()
+        except ENGINE_ERRORS as error:
+            raise DockerEngineUnreachable(
+                f"asking the Docker engine at {engine_address(host)} for its info failed: {error}"
+            ) from None
 
 
 def close_stream(stream: CancellableStream) -> None:
-    """Ends a stream of the engine (its events, a followed log) that another thread may be
-    reading: that read returns."""
+    """Ends a stream of the engine that another thread may be reading: that read returns."""
     try:
         stream.close()
     except NameError:
-        # Through an ssh:// host, docker 7.2's CancellableStream.close looks for a socket
-        # behind the `ssh` command's pipe, finds none, and fails (UnboundLocalError; no
-        # upstream issue found). Ending the `ssh` command ends the read: its socket
-        # stand-in is where docker's own APIClient._get_raw_response_socket finds it.
+        # Through an ssh:// host, docker 7.2's CancellableStream.close finds no socket behind
+        # the `ssh` command's pipe and fails (UnboundLocalError; no upstream issue found).
+        # Ending the `ssh` command ends the read (docker's _get_raw_response_socket finds it).
         stream._response.raw._fp.fp.channel.close()  # type: ignore[attr-defined]
 
 
 def since_value(rfc3339: str) -> str:
-    """A time as the engine writes it ("2024-05-01T10:00:00.123456789Z") as its `since`
-    parameters take it ("1714557600.123456789"): to the nanosecond, which a datetime
-    cannot hold."""
+    """A time as the engine writes it ("2024-05-01T10:00:00.123456789Z") as `since` takes it
+    ("1714557600.123456789"): to the nanosecond, which a datetime cannot hold."""
     whole, _, fraction = rfc3339.rstrip("Z").partition(".")
     seconds = int(datetime.fromisoformat(whole).replace(tzinfo=UTC).timestamp())
     return f"{seconds}.{fraction[:9]:0<9}"

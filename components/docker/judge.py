@@ -1,17 +1,9 @@
-"""The judge on a Docker engine: network, model volume, image and container.
-
-Creates what the manual's `docker network create` / `docker run` / `ollama pull` did,
-so that an evaluation container on the same network reaches `http://ollama:11434`.
-The container's entrypoint runs `ollama serve` and pulls the missing models; its
-healthcheck passes only when every model is present. `pulumi up` waits for that, relays
-the pulls' progress, and fails with the pull's own error as soon as the container gives
-up (components/docker/wait.py).
-
-Deliberately not created: the evaluation container, and anything on the host outside
-Docker. The model volume outlives the stack unless `keepModelsOnDestroy` is false.
+"""The judge on a Docker engine: network, model volume, image and container, as the
+manual's `docker network create` / `docker run` / `ollama pull` made them, so that an
+evaluation container on the same network reaches `http://ollama:11434`. Deliberately not
+created: the evaluation container, and anything on the host outside Docker. The model
+volume outlives the stack unless `keepModelsOnDestroy` is false.
 """
-
-from __future__ import annotations
 
 import pulumi
 import pulumi_docker as docker
@@ -20,12 +12,9 @@ from components import judge, readiness
 from components.config import DockerJudgeArgs
 from components.config_rules import PROJECT
 from components.docker import wait
-from components.judge import JudgeComponent
 
 TYPE = "ollama-judge:index:DockerJudge"
-# Marks the containers this project creates, with the stack they belong to: the stack
-# runner removes a container so marked that a broken `up` left outside the state, and
-# never touches one without it.
+# Marks the containers this project creates with their stack (stack_runner/repair.py says why).
 STACK_LABEL = f"{PROJECT}.stack"
 
 
@@ -34,16 +23,33 @@ def go_duration(seconds: int) -> str:
     that form, and any other spelling would show as a change on every `up`."""
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes}m{secs}s"
-    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+    return f"{hours}h{minutes}m{secs}s".removeprefix("0h").removeprefix("0m")
 
 
-def stack_label() -> str:
-    return f"{pulumi.get_project()}/{pulumi.get_stack()}"
+def host_url(args: DockerJudgeArgs) -> str | None:
+    if not args.publish:
+        return None
+    address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host_address, args.host_address)
+    host = f"[{address}]" if ":" in address else address
+    return f"http://{host}:{args.host_port}"
 
 
-class DockerJudge(JudgeComponent):
+def ready_name(
+    args: DockerJudgeArgs, container: docker.Container, container_id: str, name: str
+) -> pulumi.Input[str]:
+    """The container's name once the judge is ready (at once in a preview: it changes nothing)."""
+    if pulumi.runtime.is_dry_run():
+        return name
+    seconds = judge.ready_within_seconds(args.judge.pull_timeout_seconds)
+
+    def until_ready(report: readiness.Report) -> str:
+        wait.follow(args.engine_host, container_id, args.judge.models, seconds, report)
+        return name
+
+    return readiness.beside_the_program(until_ready, container)
+
+
+class DockerJudge(judge.JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
     ):
@@ -52,29 +58,32 @@ class DockerJudge(JudgeComponent):
         settings = args.judge
 
         network = docker.Network(f"{name}-network", name=args.network_name, opts=child)
+        # Models are gigabytes that took minutes to download: keep them unless asked.
+        keep_models = settings.keep_models_on_destroy
         volume = docker.Volume(
             f"{name}-models",
             name=args.volume_name,
-            # Models are gigabytes that took minutes to download: keep them unless asked.
-            opts=child.merge(
-                pulumi.ResourceOptions(retain_on_delete=settings.keep_models_on_destroy)
-            ),
+            opts=pulumi.ResourceOptions(parent=self, retain_on_delete=keep_models),
         )
+        # Kept locally: other containers may use the image, and pulling it again is slow.
         image = docker.RemoteImage(
-            f"{name}-image",
-            name=settings.image,
-            # Other containers may use the image, and pulling it again is slow.
-            keep_locally=True,
-            opts=child,
+            f"{name}-image", name=settings.image, keep_locally=True, opts=child
         )
 
+        env = judge.server_env(settings)
+        if args.gpus is None:
+            env.update(judge.NO_GPU_ENV)
+        port = docker.ContainerPortArgs(
+            internal=judge.OLLAMA_PORT, external=args.host_port, ip=args.host_address
+        )
+        stack = f"{pulumi.get_project()}/{pulumi.get_stack()}"
         ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
         container = docker.Container(
             f"{name}-container",
             name=args.container_name,
             image=image.image_id,
             entrypoints=judge.model_script_command("serve", settings.models),
-            envs=[f"{k}={v}" for k, v in sorted(self._environment(args).items())],
+            envs=[f"{k}={v}" for k, v in sorted(env.items())],
             gpus=args.gpus,
             networks_advanced=[
                 docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[judge.JUDGE_HOST])
@@ -84,9 +93,9 @@ class DockerJudge(JudgeComponent):
                     volume_name=volume.name, container_path=judge.MODELS_PATH
                 )
             ],
-            ports=self._ports(args),
+            ports=[port] if args.publish else None,
             restart=args.restart,
-            labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=stack_label())],
+            labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=stack)],
             # Copied in before the start, so they also reach an engine on another host.
             uploads=[
                 docker.ContainerUploadArgs(file=path, content=pem)
@@ -95,75 +104,23 @@ class DockerJudge(JudgeComponent):
             or None,
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *judge.model_script_command("check", settings.models)],
-                # `up` does not wait for Docker's first check (docker/wait.py runs the
-                # same command itself); the interval is how soon Docker, and whatever
-                # waits on its health, notices a judge that lost a model. One check costs
-                # about 75 ms of CPU (a shell, `ollama list`, one `ollama show` per
-                # model): every 10 s that is under 1% of a core, every 5 s it was 1.5%.
+                # How soon Docker notices a judge that lost a model (`up` runs the check
+                # itself). A check costs about 75 ms of CPU (a shell, `ollama list`, one
+                # `ollama show` per model): under 1% of a core every 10 s, 1.5% every 5 s.
                 interval="10s",
                 timeout="30s",
                 retries=3,
                 start_period=go_duration(ready_seconds),
             ),
-            # The provider's wait sees only "healthy" or its timeout; ours below also
-            # sees a judge that gave up, and says why.
+            # Ours (docker/wait.py) also sees a judge that gave up, and says why.
             wait=False,
-            opts=child.merge(
-                pulumi.ResourceOptions(
-                    # The name is fixed (the evaluation calls it by name), so the old
-                    # container must go before its replacement can take the name.
-                    delete_before_replace=True,
-                )
-            ),
+            # The name is fixed (the evaluation calls it by name), so the old container
+            # must go before its replacement can take the name.
+            opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
         # Resolves once the judge is ready, so the outputs appear only then.
-        ready_name = pulumi.Output.all(container.id, container.name).apply(
-            lambda values: self._wait_until_ready(args, values[0], values[1], container)
+        ready = pulumi.Output.all(container.id, container.name).apply(
+            lambda values: ready_name(args, container, *values)
         )
-        self._publish(ready_name.apply(judge.evaluation_url), self._host_url(args), settings)
-
-    @staticmethod
-    def _wait_until_ready(
-        args: DockerJudgeArgs, container_id: str, name: str, container: docker.Container
-    ) -> pulumi.Input[str]:
-        # A preview changes nothing, so there is nothing to wait for.
-        if pulumi.runtime.is_dry_run():
-            return name
-
-        def until_ready(report: readiness.Report) -> str:
-            wait.follow(
-                args.engine_host,
-                container_id,
-                args.judge.models,
-                judge.ready_within_seconds(args.judge.pull_timeout_seconds),
-                report,
-            )
-            return name
-
-        return readiness.beside_the_program(until_ready, container)
-
-    @staticmethod
-    def _environment(args: DockerJudgeArgs) -> dict[str, str]:
-        env = judge.server_env(args.judge)
-        if args.gpus is None:
-            env.update(judge.NO_GPU_ENV)
-        return env
-
-    @staticmethod
-    def _ports(args: DockerJudgeArgs) -> list[docker.ContainerPortArgs] | None:
-        if not args.publish:
-            return None
-        return [
-            docker.ContainerPortArgs(
-                internal=judge.OLLAMA_PORT, external=args.host_port, ip=args.host_address
-            )
-        ]
-
-    @staticmethod
-    def _host_url(args: DockerJudgeArgs) -> str | None:
-        if not args.publish:
-            return None
-        address = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(args.host_address, args.host_address)
-        host = f"[{address}]" if ":" in address else address
-        return f"http://{host}:{args.host_port}"
+        self._publish(ready.apply(judge.evaluation_url), host_url(args), settings)

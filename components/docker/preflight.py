@@ -1,22 +1,10 @@
-"""Asks the Docker engine, before anything is created, whether it can give the judge GPUs.
-
-Docker accepts `gpus` only when it starts the container: without the NVIDIA Container
-Toolkit, `pulumi up` first creates the network, the volume and the image and only then
-fails with Docker's "could not select device driver "" with capabilities: [[gpu]]".
-Asking first turns that into a config error that names the setting, what the engine
-offers, and both fixes, with nothing created.
-
-What counts as GPU support is what `docker info` shows: a runtime of NVIDIA's (the
-toolkit's `nvidia` runtime, default or not), or on engines that list CDI devices
-(Docker 28 and later), an NVIDIA GPU among them. An engine whose toolkit is installed
-but whose runtime was never configured can still serve `gpus` through the toolkit's hook,
-which `docker info` does not show; the message then asks for the runtime to be
-configured, as NVIDIA's install guide does. Where the engine does not answer, a warning
-says so and the docker provider reports what it finds (it may reach engines that this
-check cannot, for example with TLS material from its own settings).
+"""Asks the Docker engine, before anything is created, whether it can give the judge GPUs:
+Docker refuses them ("could not select device driver") only when it starts the container.
+GPU support is what `docker info` shows: an NVIDIA runtime or CDI device (a toolkit whose
+runtime was never configured may serve GPUs unseen: the message asks for the runtime, as
+NVIDIA's guide does). An engine that does not answer is a warning: the provider, which may
+reach it with TLS material of its own, reports what it finds.
 """
-
-from __future__ import annotations
 
 import json
 from collections.abc import Mapping
@@ -26,14 +14,11 @@ from components.config import DockerJudgeArgs
 from components.config_rules import PROJECT, ConfigError, cli_command
 from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
 
-NVIDIA_CDI_KIND = "nvidia.com/gpu"
-
 
 def gpu_shortfall(
     info: Mapping[str, Any], args: DockerJudgeArgs, engine: str, stack: str
 ) -> str | None:
-    """Why the engine `engine`, whose `docker info` is `info`, cannot give the judge the
-    GPUs it asks for, or None if it can (or none are asked for)."""
+    """Why the engine whose `docker info` is `info` cannot give the GPUs asked for, if so."""
     if args.gpus is None:
         return None
     # A count or a list of device ids needs the same NVIDIA runtime as "all", and the
@@ -42,7 +27,7 @@ def gpu_shortfall(
     if any("nvidia" in f"{name} {json.dumps(spec)}".lower() for name, spec in runtimes.items()):
         return None
     devices = [d.get("ID", "") for d in info.get("DiscoveredDevices") or []]
-    if any(d.startswith(f"{NVIDIA_CDI_KIND}=") for d in devices):
+    if any(d.startswith("nvidia.com/gpu=") for d in devices):
         return None
 
     key = f"{PROJECT}:docker.gpus"
@@ -69,15 +54,13 @@ def _shown(gpus: str) -> str:
 
 
 def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:
-    """Raises ConfigError when the engine cannot give the GPUs; returns why the check was
-    skipped, or None when it passed or there was nothing to check."""
+    """Raises ConfigError when the engine cannot give the GPUs; returns why it could not tell."""
     if args.gpus is None:
         return None
     try:
         info = engine_info(args.engine_host)
     except DockerEngineUnreachable as reason:
         return f"could not check whether the Docker engine can give GPUs: {reason}"
-    shortfall = gpu_shortfall(info, args, engine_address(args.engine_host), stack)
-    if shortfall:
+    if shortfall := gpu_shortfall(info, args, engine_address(args.engine_host), stack):
         raise ConfigError(shortfall)
     return None

@@ -1,54 +1,57 @@
 """Waits, during `up`, until the judge's container is healthy (the server answers and every
-model is present) or has given up, and says why.
-
-The docker provider's own wait only knows "healthy" and a timeout: a pull that can never
-succeed would hold `up` for the whole pull budget, and its error would stay in the
-container's log. This wait follows the container by the engine's own streams instead
-(docker/streams.py): it relays the model script's progress to `up`'s output as it comes,
-and ends as soon as the script gives up (the container stops, and Docker restarts it),
-with the script's last words in the message.
-
-Docker runs the first healthcheck one interval (10 s) after the start, and version 20.10
-has no shorter start interval. Once the model script says it is ready, this wait runs the
-healthcheck's own command itself (`docker exec`) and ends when it passes: the same test,
-without the interval. Docker's status says "healthy" at its next check.
+model is present) or has given up, and says why: the docker provider's own wait knows only
+"healthy" and a timeout, and leaves a failed pull's error in the container's log. It reads
+the container's log and events once each; as Docker's first healthcheck comes one interval
+(10 s) after the start, it runs the same command itself once the script says it is ready.
 """
 
-from __future__ import annotations
-
+import codecs
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from components import judge
 from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
-from components.docker.streams import HEALTHY, READY, STOPPED, ContainerStreams
-from components.readiness import CANCELLED, JudgeNotReady, Report, giving_up_reason
+from components.readiness import (
+    CANCELLED,
+    JudgeNotReady,
+    Report,
+    StreamEnded,
+    Streams,
+    giving_up_reason,
+    script_lines,
+)
 
-# How often the wait looks at its deadline and at CANCELLED while the container is silent
-# (it reads nothing then), and runs the healthcheck's command again if it failed.
+# How often the wait looks at its deadline and at CANCELLED while the container is silent,
+# and runs the healthcheck's command again if it failed.
 TICK_SECONDS = 0.5
-# Lines of the model script shown when the judge failed.
 LOG_LINES_SHOWN = 12
+# How long the log may take to bring its last lines once the container stopped.
+LOG_DRAIN_SECONDS = 2.0
+
+
+def script_messages(log: Iterable[bytes]) -> Iterator[str]:
+    """The model script's messages in a log that arrives in pieces, each whole once complete."""
+    partial = ""
+    for text in codecs.iterdecode(log, "utf-8", errors="replace"):
+        complete, _, partial = (partial + text).replace("\r", "\n").rpartition("\n")
+        yield from script_lines(complete)
 
 
 def failure_message(container_name: str, said: list[str], models: tuple[str, ...]) -> str:
     """Why the judge stopped, from the model script's messages, and how to go on."""
-    reason = giving_up_reason(said)
-    shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
-    fix = (
-        f"Check the model names and that the registry can be reached from the container, "
-        f"or change {PROJECT}:models; the next `up` replaces the container. "
-        f"Docker keeps restarting it meanwhile (restart policy), so a registry that comes "
-        f"back brings the judge up by itself. Full log: docker logs {container_name}"
-    )
-    headline = reason or "its model script stopped"
     listed = ", ".join(models) or "no models"
+    headline = giving_up_reason(said) or "its model script stopped"
+    shown = "\n    ".join(said[-LOG_LINES_SHOWN:]) or "(no output from the model script)"
     return (
         f"the judge container {container_name} is not ready ({listed}): {headline}.\n"
-        f"  Its last messages:\n    {shown}\n  {fix}"
+        f"  Its last messages:\n    {shown}\n"
+        "  Check the model names and that the registry can be reached from the container, "
+        f"or change {PROJECT}:models; the next `up` replaces the container. Docker keeps "
+        "restarting it meanwhile (restart policy), so a registry that comes back brings the "
+        f"judge up by itself. Full log: docker logs {container_name}"
     )
 
 
@@ -61,15 +64,11 @@ def follow(
 ) -> None:
     """The wait, through a client of the engine the provider uses, closed after it."""
     try:
-        client = docker_engine.docker_client(engine_host)
-    except docker_engine.DockerEngineUnreachable as unreachable:
-        raise JudgeNotReady(f"cannot follow the judge's start: {unreachable}") from None
-    with contextlib.closing(client):
-        try:
+        with contextlib.closing(docker_engine.docker_client(engine_host)) as client:
             container = client.containers.get(container_id)
             wait_until_ready(container, models, timeout_seconds, report)
-        except docker_engine.ENGINE_ERRORS as error:
-            raise JudgeNotReady(f"cannot follow the judge's start: {error}") from None
+    except (docker_engine.DockerEngineUnreachable, *docker_engine.ENGINE_ERRORS) as error:
+        raise JudgeNotReady(f"cannot follow the judge's start: {error}") from None
 
 
 def wait_until_ready(
@@ -88,17 +87,35 @@ def wait_until_ready(
     if (state.get("Health") or {}).get("Status") == "healthy":
         return
     restarted = container.attrs.get("RestartCount", 0) != restarts
-    stopped = restarted or state.get("Restarting") or not state.get("Running")
-    check_at = None
-    with ContainerStreams(container, report, running=not stopped) as streams:
-        while not stopped:
-            happened = streams.next(TICK_SECONDS)
-            if happened == HEALTHY:
-                return
-            if happened == STOPPED:
-                break
-            if happened == READY:
-                check_at = clock()
+    running = not (restarted or state.get("Restarting") or not state.get("Running"))
+    said: list[str] = []
+    log_ended, check_at = False, None
+    with Streams() as streams:
+        log = container.logs(stream=True, follow=True, stdout=True, stderr=True)
+        streams.follow("log", script_messages(log), lambda: docker_engine.close_stream(log))
+        if running:
+            # Replayed from the start of this run: no event is lost before the stream began.
+            since = docker_engine.since_value(container.attrs["State"]["StartedAt"])
+            # The only events sent: "health_status" stands for "health_status: healthy" too.
+            filters = {"container": [container.id], "event": ["die", "health_status"]}
+            events = container.client.events(since=since, filters=filters, decode=True)
+            streams.follow("events", events, lambda: docker_engine.close_stream(events))
+        while running:
+            match streams.take(TICK_SECONDS):
+                case ("log", str() as line):
+                    said.append(line)
+                    report(line)
+                    if line.startswith("ready:"):  # every model is pulled and loaded
+                        check_at = clock()
+                case ("events", {"Action": "health_status: healthy"}):
+                    return
+                case ("events", {"Action": "die"}):
+                    break
+                case ("log", StreamEnded(error=None)):  # it stopped: its die event says so
+                    log_ended = True
+                case (source, StreamEnded(error=error)):
+                    why = f": {error}" if error else ""
+                    raise JudgeNotReady(f"cannot follow the judge's start: its {source} ended{why}")
             if check_at is not None and clock() >= check_at:
                 if _check_passes(container, models):
                     return
@@ -107,19 +124,27 @@ def wait_until_ready(
                 raise JudgeNotReady(
                     f"the judge container {name} was not ready within {timeout_seconds:.0f}s "
                     f"(the server's start plus {PROJECT}:pullTimeoutSeconds).\n"
-                    + failure_message(name, streams.said.said, models)
+                    + failure_message(name, said, models)
                 )
             if CANCELLED.is_set():
                 raise JudgeNotReady(
                     f"the update was interrupted while the judge container {name} was "
                     "starting; it keeps starting, and the next `up` waits for it again"
                 )
-        raise JudgeNotReady(failure_message(name, streams.last_words(), models))
+        # It stopped: its last words may still be on their way, until the log ends.
+        drained_by = time.monotonic() + LOG_DRAIN_SECONDS
+        while not log_ended and (arrived := streams.take(drained_by - time.monotonic())):
+            match arrived:
+                case ("log", str() as line):
+                    said.append(line)
+                    report(line)
+                case ("log", StreamEnded()):
+                    log_ended = True
+        raise JudgeNotReady(failure_message(name, said, models))
 
 
 def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
-    """The healthcheck's command, run now rather than at Docker's next interval. A
-    container that stopped meanwhile fails it (the engine refuses the exec)."""
+    """The healthcheck's command, run now: a stopped container fails it (no exec is let in)."""
     with contextlib.suppress(*docker_engine.ENGINE_ERRORS):
         exit_code, _ = container.exec_run(judge.model_script_command("check", models))
         return bool(exit_code == 0)
