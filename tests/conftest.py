@@ -13,7 +13,7 @@ from components.docker import wait as docker_readiness
 from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
 
-pytest_plugins = ["tests.unread_futures"]
+pytest_plugins = ["tests.support.unread_futures"]
 
 
 @pytest.fixture(autouse=True, scope="module")

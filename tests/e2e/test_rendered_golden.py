@@ -1,6 +1,6 @@
 """The manifests the real kubernetes provider renders for each Kubernetes config, pinned in
 tests/golden/rendered-*/ (the program's registrations under mocks are pinned by
-tests/test_program_golden.py). To write them anew after a deliberate change:
+tests/program/test_program_golden.py). To write them anew after a deliberate change:
 OLLAMA_JUDGE_WRITE_GOLDEN=1, then review the diff."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.engine import ProjectCopy
-from tests.test_program_golden import CONFIGS, GOLDEN
+from tests.program.test_program_golden import CONFIGS, GOLDEN
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 

@@ -21,8 +21,8 @@ from components.kubernetes import watches
 from components.kubernetes.client import connect
 from components.kubernetes.wait import wait_until_available
 from components.readiness import JudgeNotReady
-from tests import fake_kubernetes
-from tests.fake_kubernetes import deployment, pod, replica_set
+from tests.support import fake_kubernetes
+from tests.support.fake_kubernetes import deployment, pod, replica_set
 
 CURRENT = replica_set("new")
 # More pods not ready than the client's pool keeps connections by default (5 a core).

@@ -1,5 +1,5 @@
 """The wait for a ready judge container, against containers whose state and streams a test
-scripts (tests/fake_docker.py)."""
+scripts (tests/support/fake_docker.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ from components.docker import engine as docker_engine
 from components.docker import wait as docker_readiness
 from components.docker.wait import failure_message, follow, script_messages, wait_until_ready
 from components.readiness import JudgeNotReady
-from tests.fake_docker import SINCE_START, FakeContainer
-from tests.waits import Clock
+from tests.support.fake_docker import SINCE_START, FakeContainer
+from tests.support.waits import Clock
 
 GAVE_UP = (
     "ollama-judge: pulling judge (attempt 1 of 1)\n"

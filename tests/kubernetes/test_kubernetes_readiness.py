@@ -1,5 +1,5 @@
 """The wait for an available judge Deployment, against a cluster whose objects a test
-scripts (tests/fake_kubernetes.py), and the reading of the kubelet's words."""
+scripts (tests/support/fake_kubernetes.py), and the reading of the kubelet's words."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from components.kubernetes import watches
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
 from components.kubernetes.wait import follow, wait_until_available
 from components.readiness import JudgeNotReady
-from tests import fake_kubernetes
-from tests.fake_kubernetes import (
+from tests.support import fake_kubernetes
+from tests.support.fake_kubernetes import (
     TEMPLATE,
     FakeCluster,
     deployment,

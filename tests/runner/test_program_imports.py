@@ -10,7 +10,7 @@ import pytest
 from stack_runner import stacks as program_imports
 from stack_runner.stacks import import_ahead, target_of
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_stacks_targets_are_read_from_their_files():

@@ -17,7 +17,7 @@ from semver import VersionInfo
 from stack_runner import cli
 from stack_runner.engine_only import EngineOnlyCommand, engine_only
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 class FakeCLI(EngineOnlyCommand):

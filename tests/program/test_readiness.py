@@ -23,7 +23,7 @@ from components.readiness import (
     giving_up_reason,
     script_lines,
 )
-from tests.pulumi_program import Program
+from tests.support.pulumi_program import Program
 
 
 def test_script_lines_are_the_prefixed_ones_without_the_prefix():

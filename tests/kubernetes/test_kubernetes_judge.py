@@ -23,7 +23,7 @@ from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
 from components.kubernetes.judge import KubernetesJudge, rollout_waves
 from components.readiness import JudgeNotReady, Report
-from tests.pulumi_program import Program, assert_only_changed, deploy_judge
+from tests.support.pulumi_program import Program, assert_only_changed, deploy_judge
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"

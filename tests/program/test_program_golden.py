@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from tests.pulumi_program import PROJECT_DIR, run_main, stack_config
+from tests.support.pulumi_program import PROJECT_DIR, run_main, stack_config
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 CA = str(PROJECT_DIR / "tests" / "golden" / "ca.pem")
 
 SHARED = {

@@ -7,7 +7,7 @@ import ipaddress
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "testcluster"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "testcluster"))
 import node_config as node
 import pytest
 

@@ -10,8 +10,8 @@ from kubernetes import client
 
 from components.kubernetes.endpoints import ready_endpoints, wait_until_serving
 from components.readiness import CANCELLED, JudgeNotReady
-from tests import fake_kubernetes
-from tests.fake_kubernetes import FakeCluster
+from tests.support import fake_kubernetes
+from tests.support.fake_kubernetes import FakeCluster
 
 SELECTOR = "kubernetes.io/service-name=ollama"
 

@@ -10,7 +10,7 @@ import yaml
 
 from components.config import ClusterAccess
 from components.config_rules import PROJECT, ConfigError
-from tests.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
+from tests.support.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
 
 
 @pytest.fixture

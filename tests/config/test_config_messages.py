@@ -18,8 +18,8 @@ import pytest
 from components.config import parse_settings
 from components.config_rules import ConfigError
 
-GOLDEN = Path(__file__).parent / "golden" / "config_errors.json"
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "config_errors.json"
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 NOT_A_CA = str(PROJECT_DIR / "tests" / "golden" / "not-a-ca.txt")
 A_CA = str(PROJECT_DIR / "tests" / "golden" / "ca.pem")
 

@@ -11,7 +11,7 @@ from components.docker import wait as docker_wait
 from components.docker.judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
 from components.readiness import JudgeNotReady
-from tests.pulumi_program import Program, assert_only_changed, deploy_judge
+from tests.support.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"

@@ -16,7 +16,7 @@ import pytest
 import yaml
 from pulumi.runtime.mocks import MockMonitor
 
-PROJECT_DIR = Path(__file__).resolve().parent.parent
+PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -122,7 +122,7 @@ def observe_the_failure_left_behind(failure: BaseException) -> None:
     collects them, even after the test session's summary. Pulumi's language hosts
     (pulumi-language-python-exec, automation's server) silence asyncio's logger for this;
     pulumi.runtime.test does not. Only futures holding this very error are marked: any
-    other unread future still shows (tests/unread_futures.py fails the run then).
+    other unread future still shows (tests/support/unread_futures.py fails the run then).
     """
     for holder in gc.get_referrers(failure):
         if isinstance(holder, asyncio.Future) and holder.done() and not holder.cancelled():
