@@ -44,8 +44,8 @@ from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.engine import ProjectCopy, docker_engine, engine_environment
 from tests.e2e.registry import Registry
+from tests.e2e.slow_docker import DOCKER_SOCKET, pump
 
-DOCKER_SOCKET = "/var/run/docker.sock"
 REQUEST_LINE = re.compile(rb"^(GET|POST|PUT|DELETE|HEAD) (/v[\d.]+)?(/[^ ?]*)")
 ID = re.compile(r"/[0-9a-f]{12,64}(?=/|$)")
 
@@ -95,22 +95,10 @@ class _Relay(socketserver.BaseRequestHandler):
                 with counts.lock:
                     counts.bytes[current[0]] += len(data)
 
-            back = threading.Thread(target=_pump, args=(upstream, self.request, bytes_out))
+            back = threading.Thread(target=pump, args=(upstream, self.request, bytes_out))
             back.start()
-            _pump(self.request, upstream, requests_in)
+            pump(self.request, upstream, requests_in)
             back.join()
-
-
-def _pump(source: socket.socket, target: socket.socket, seen) -> None:
-    try:
-        while data := source.recv(65536):
-            seen(data)
-            target.sendall(data)
-    except OSError:
-        pass
-    finally:
-        with contextlib.suppress(OSError):
-            target.shutdown(socket.SHUT_WR)
 
 
 class _CountingRelay(socketserver.ThreadingUnixStreamServer):

@@ -28,15 +28,16 @@ class _Relay(socketserver.BaseRequestHandler):
         client = self.request
         with socket.socket(socket.AF_UNIX) as upstream:
             upstream.connect(DOCKER_SOCKET)
-            back = threading.Thread(target=_pump, args=(upstream, client), daemon=True)
+            back = threading.Thread(target=pump, args=(upstream, client), daemon=True)
             back.start()
-            _pump(client, upstream, self.server.hold_creates)
+            pump(client, upstream, self.server.hold_creates)
             back.join()
 
 
-def _pump(source: socket.socket, target: socket.socket, hold=None) -> None:
-    """Copies one direction of a connection. Clients write each request whole, so a
-    request (a keep-alive connection carries several) starts a chunk."""
+def pump(source: socket.socket, target: socket.socket, hold=None) -> None:
+    """Copies one direction of a connection, showing each chunk to `hold` first. Clients
+    write each request whole, so a request (a keep-alive connection carries several)
+    starts a chunk."""
     try:
         while data := source.recv(65536):
             if hold is not None:
