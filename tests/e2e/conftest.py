@@ -58,11 +58,11 @@ def judge_image(docker: None) -> str:
 def names_free(docker: None) -> Iterator[None]:
     """The local stack's fixed names are free before a module and freed after it."""
     try:
-        docker_host.assert_judge_names_free()
+        docker_host.claim_judge_names()
     except MissingPartError as missing:
         pytest.fail(str(missing), pytrace=False)
     yield
-    docker_host.remove_judge_objects()
+    docker_host.release_judge_names()
 
 
 @pytest.fixture(scope="session")

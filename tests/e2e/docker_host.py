@@ -49,14 +49,29 @@ def exists(kind: str, name: str) -> bool:
     return inspect(kind, name) is not None
 
 
-def assert_judge_names_free() -> None:
-    """The stack uses fixed names; never touch a judge, network or volume a user has."""
+# An empty volume the tests hold while the judge's names are theirs. A run killed before
+# it released them leaves it behind, so the next run knows whose objects it finds.
+CLAIM = "ollama-judge-e2e-claim"
+
+
+def claim_judge_names() -> None:
+    """The stack uses fixed names; never touch a judge, network or volume a user has, but
+    take back what a killed test run left."""
     taken = [f"{kind} {name}" for kind, name in JUDGE_NAMES.items() if exists(kind, name)]
-    if taken:
+    if taken and exists("volume", CLAIM):
+        print(f"removing {', '.join(taken)}: left by a test run that was stopped")
+        remove_judge_objects()
+    elif taken:
         raise MissingPartError(
             f"this Docker engine already has {', '.join(taken)}: the local stack's tests "
             "create and delete objects of those names, so they run only where they are free"
         )
+    docker("volume", "create", CLAIM)
+
+
+def release_judge_names() -> None:
+    remove_judge_objects()
+    docker("volume", "rm", CLAIM, check=False)
 
 
 def remove_judge_objects() -> None:

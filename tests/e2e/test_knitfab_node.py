@@ -99,6 +99,8 @@ class Observed:
     returned: float = 0.0
     # (time, [Ready of each judge pod], [ready of each of the Service's endpoints])
     samples: list[tuple[float, list[bool], list[bool]]] = field(default_factory=list)
+    # One more sample, read after `up` returned: what the judge had when the caller went on.
+    after_return: tuple[float, list[bool], list[bool]] = (0.0, [], [])
 
 
 @dataclass
@@ -160,6 +162,7 @@ class Judge:
             observed.returned = time.time()
             done.set()
             watcher.join()
+        observed.after_return = (time.time(), self.pod_readiness(), self.endpoint_readiness())
         return result, observed
 
     def pod(self) -> dict[str, Any]:
@@ -248,8 +251,10 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     # The pod ran unready while its hook pulled; it turned ready, and the Service got a
     # ready endpoint, only once the model script had the model pulled and loaded.
     unready_pod = [t for t, pods, _ in observed.samples if pods and not any(pods)]
-    first_ready_pod = min(t for t, pods, _ in observed.samples if any(pods))
-    first_ready_endpoint = min(t for t, _, endpoints in observed.samples if any(endpoints))
+    # `up` may return between two samples, before one saw the endpoint ready.
+    seen = [*observed.samples, observed.after_return]
+    first_ready_pod = min(t for t, pods, _ in seen if any(pods))
+    first_ready_endpoint = min(t for t, _, endpoints in seen if any(endpoints))
     assert unready_pod, "the pod was never seen unready"
     assert max(unready_pod) < first_ready_pod <= first_ready_endpoint
     # The kubelet's log stamps and ours come from one clock; a sample takes ~0.2 s.
@@ -260,8 +265,12 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     deployment = judge.cluster.get("deployment", "ollama", "-n", NAMESPACE)
     available = {c["type"]: c for c in deployment["status"]["conditions"]}["Available"]
     assert available["status"] == "True"
-    # `up` returned once the Deployment was Available and the Service had the endpoint.
-    assert observed.returned >= first_ready_endpoint
+    # `up` returned once the Deployment was Available and the Service had the endpoint: a
+    # read started after it returned finds both. (A sample's stamp precedes its two reads,
+    # which take a few tenths of a second here, so the samples do not order it finer.)
+    _, pods_after, endpoints_after = observed.after_return
+    assert pods_after and all(pods_after), observed.after_return
+    assert endpoints_after and all(endpoints_after), observed.after_return
     assert parse_time(available["lastTransitionTime"]) <= observed.returned + 1
 
 
