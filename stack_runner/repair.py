@@ -39,11 +39,16 @@ def has_ended(host: str, pid: int) -> bool:
     return False
 
 
-def with_stale_locks_cleared(stack: auto.Stack, operation: Callable[[], None]) -> None:
-    """Runs `operation`; if the stack is locked only by ended processes of this machine, removes
-    their locks and runs it once more."""
+def run_operation(stack: auto.Stack, operation: Callable[..., Any], **options: Any) -> None:
+    """Runs a stack's up, preview, refresh or destroy, shown and `engine_only`; if the stack is
+    locked only by ended processes of this machine, removes their locks and runs it once more."""
+
+    def attempt() -> None:
+        with engine_only(stack):
+            operation(**options, **shown())
+
     try:
-        operation()
+        attempt()
     except auto.ConcurrentUpdateError as error:
         holders = [m for line in str(error).splitlines() if (m := LOCK.match(line))]
         if not holders:
@@ -61,7 +66,7 @@ def with_stale_locks_cleared(stack: auto.Stack, operation: Callable[[], None]) -
             f"it (pid {pids} of this machine): removing the lock"
         )
         stack.cancel()
-        operation()
+        attempt()
 
 
 def remove_orphan_containers(stack: auto.Stack, deployment: Mapping[str, Any]) -> None:
@@ -109,10 +114,5 @@ def repair(stack: auto.Stack) -> None:
         return
     steps = "; ".join(f"{s['type']} {s['resource']['urn'].rsplit('::', 1)[-1]}" for s in pending)
     say(f"--- the last operation on stack {stack.name} was interrupted, leaving: {steps}")
-
-    def refresh() -> None:
-        with engine_only(stack):
-            stack.refresh(clear_pending_creates=True, **shown())
-
-    with_stale_locks_cleared(stack, refresh)
+    run_operation(stack, stack.refresh, clear_pending_creates=True)
     say("--- dropped them from the state; this run creates or updates what they touched")
