@@ -45,13 +45,12 @@ class ForwardingPulumiCommand(auto.PulumiCommand):
     ) -> auto.CommandResult:
         if self.stopped:
             raise KeyboardInterrupt
-        # As the Automation API runs every command: never prompt, and say who is calling.
-        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         self.engine_at_work = args[0] in ENGINE_COMMANDS
+        # As the Automation API runs every command: never prompt, and say who is calling.
         with subprocess.Popen(
             [self.command, "--non-interactive", *args],
             cwd=cwd,
-            env=env,
+            env={**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             encoding="utf-8",
