@@ -164,14 +164,6 @@ class KubernetesSettings(Settings):
     persistence: Persistence = Persistence()
     network_policy: NetworkPolicySettings = NetworkPolicySettings()
 
-    @property
-    def gpu_count(self) -> int:
-        return self.gpu.count
-
-    @property
-    def gpu_resource(self) -> str:
-        return self.gpu.resource_name
-
     @model_validator(mode="after")
     def _one_node_per_claim(self) -> Self:
         # Every replica of a Deployment mounts its one claim, which only one node mounts if
