@@ -96,13 +96,11 @@ def forward_signals(command: ForwardingPulumiCommand) -> None:
     """From now on, Ctrl-C, SIGTERM and SIGHUP go to the CLI instead of ending Python."""
 
     def handle(signum: int, _frame: Any) -> None:
-        if (process := command.process) is None:  # no command at work (set-up, a prompt)
+        # No command at work (set-up, a prompt), or a second Ctrl-C while one finishes.
+        if (process := command.process) is None or command.stopped:
             raise KeyboardInterrupt
         if not command.engine_at_work:
-            # Nothing to cancel gracefully: the command finishes and `run` starts no other;
-            # a second Ctrl-C does not wait for it.
-            if command.stopped:
-                raise KeyboardInterrupt
+            # Nothing to cancel gracefully: the command finishes and `run` starts no other.
             command.stopped = True
             return
         command.interrupts += 1

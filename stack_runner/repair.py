@@ -73,14 +73,12 @@ def remove_orphan_containers(stack: auto.Stack, deployment: Mapping[str, Any]) -
     config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
         settings = settings_from_config(config, stack.name)
-    except ConfigError:
-        return  # the program reports it, with the fix
-    if not isinstance(settings, DockerJudgeArgs):
-        return
-    try:
+        if not isinstance(settings, DockerJudgeArgs):
+            return
         client = docker_engine.docker_client(settings.engine_host)
-    except docker_engine.DockerEngineUnreachable:
-        return  # the provider says it better when the operation reaches the engine
+    except (ConfigError, docker_engine.DockerEngineUnreachable):
+        # The program reports a setting with its fix; the provider, an engine it cannot reach.
+        return
     label = f"{PROJECT}/{stack.name}"
     known = {r["id"] for r in deployment.get("resources") or [] if r.get("id")}
     names = {settings.container_name}
