@@ -213,19 +213,16 @@ def _join(path: str, name: str) -> str:
 
 
 def _shared_claim(key: str, context: dict[str, Any], stack: str | None) -> ConfigError:
-    def command(words: str) -> str:
-        return cli_command(f"config set --path {words}", stack)
-
     return ConfigError(
         f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled, but the "
         f"models' claim is {context['access_mode']} ({key}.persistence.accessMode): all the "
         "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
         "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
         "claim, or no persistence. Fix it with one of: "
-        + command(f"'{key}.persistence.accessMode' ReadWriteMany")
+        + cli_command(f"config set --path '{key}.persistence.accessMode' ReadWriteMany", stack)
         + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
         f"{key}.persistence.storageClass to it); "
-        + command(f"'{key}.persistence.enabled' false")
+        + cli_command(f"config set --path '{key}.persistence.enabled' false", stack)
         + " (each pod pulls the models into its own emptyDir); or "
-        + command(f"'{key}.replicas' 1")
+        + cli_command(f"config set --path '{key}.replicas' 1", stack)
     )
