@@ -1,7 +1,6 @@
 """The stack's settings: pydantic models of the project's config, with their defaults, and
 the one reader of Pulumi's config. Parsing is pure (dicts in, frozen models out): a bad
-value stops the program before any resource is touched (words: config_rules.py).
-"""
+value stops the program before any resource is touched (words: config_rules.py)."""
 
 import json
 from collections.abc import Mapping
@@ -165,14 +164,6 @@ class KubernetesSettings(Settings):
     persistence: Persistence = Persistence()
     network_policy: NetworkPolicySettings = NetworkPolicySettings()
 
-    @property
-    def gpu_count(self) -> int:
-        return self.gpu.count
-
-    @property
-    def gpu_resource(self) -> str:
-        return self.gpu.resource_name
-
     @model_validator(mode="after")
     def _one_node_per_claim(self) -> Self:
         # Every replica of a Deployment mounts its one claim, which only one node mounts if
@@ -218,8 +209,7 @@ def parse_settings(raw: Mapping[str, Any], stack: str | None = None) -> StackSet
     except ValidationError as error:
         raise rules.config_error(error, raw, stack, TARGETS) from None
     # Validated already: put together as they are.
-    shared = {name: getattr(config, name) for name in JudgeSettings.model_fields}
-    judge = JudgeSettings.model_construct(**shared)
+    judge = JudgeSettings.model_construct(**dict(config))  # without target and the sections
     if isinstance(config, DockerStack):
         return DockerJudgeArgs.model_construct(**dict(config.docker), judge=judge)
     return KubernetesJudgeArgs.model_construct(**dict(config.kubernetes), judge=judge)

@@ -1,7 +1,6 @@
 """What a setting's value may be, with the words its errors use (what is allowed, the
 example the fix sets), and `config_error`, which words pydantic's first error as a message
-naming the key as `config set --path` takes it, the value, what is allowed and the fix.
-"""
+naming the key as `config set --path` takes it, the value, what is allowed and the fix."""
 
 import ipaddress
 import json
@@ -17,8 +16,6 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 PROJECT = "ollama-judge"
-MANAGED_ENV_NAMES = frozenset({"OLLAMA_HOST", "OLLAMA_MODELS", "NVIDIA_VISIBLE_DEVICES"})
-MANAGED_ENV_PREFIX = "OLLAMA_JUDGE_"
 CLOUD_ENV = "OLLAMA_NO_CLOUD"
 
 
@@ -75,10 +72,10 @@ def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _unmanaged(name: str) -> str:
-    if name in MANAGED_ENV_NAMES or name == CLOUD_ENV or name.startswith(MANAGED_ENV_PREFIX):
-        managed = ", ".join(sorted(MANAGED_ENV_NAMES))
+    managed = ("NVIDIA_VISIBLE_DEVICES", "OLLAMA_HOST", "OLLAMA_MODELS")
+    if name in managed or name == CLOUD_ENV or name.startswith("OLLAMA_JUDGE_"):
         raise not_allowed(
-            f"any variable but {managed}, {MANAGED_ENV_PREFIX}* (set by the judge) and "
+            f"any variable but {', '.join(managed)}, OLLAMA_JUDGE_* (set by the judge) and "
             f"{CLOUD_ENV} (set {PROJECT}:allowCloud instead)",
             "null",
         )
@@ -216,19 +213,16 @@ def _join(path: str, name: str) -> str:
 
 
 def _shared_claim(key: str, context: dict[str, Any], stack: str | None) -> ConfigError:
-    def command(words: str) -> str:
-        return cli_command(f"config set --path {words}", stack)
-
     return ConfigError(
         f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled, but the "
         f"models' claim is {context['access_mode']} ({key}.persistence.accessMode): all the "
         "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
         "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
         "claim, or no persistence. Fix it with one of: "
-        + command(f"'{key}.persistence.accessMode' ReadWriteMany")
+        + cli_command(f"config set --path '{key}.persistence.accessMode' ReadWriteMany", stack)
         + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
         f"{key}.persistence.storageClass to it); "
-        + command(f"'{key}.persistence.enabled' false")
+        + cli_command(f"config set --path '{key}.persistence.enabled' false", stack)
         + " (each pod pulls the models into its own emptyDir); or "
-        + command(f"'{key}.replicas' 1")
+        + cli_command(f"config set --path '{key}.replicas' 1", stack)
     )

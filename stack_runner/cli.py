@@ -9,7 +9,7 @@ from typing import Any
 from pulumi import automation as auto
 
 from stack_runner import repair
-from stack_runner.engine_only import EngineOnlyCommand, engine_only
+from stack_runner.engine_only import EngineOnlyCommand
 from stack_runner.interrupts import ForwardingPulumiCommand, forward_signals
 from stack_runner.output import CLI, INTERRUPTED, say, shown
 from stack_runner.stacks import PROJECT_DIR, open_stack
@@ -48,12 +48,7 @@ def run(operation: str, stack: auto.Stack, args: argparse.Namespace) -> bool:
             return False
     if operation in ("up", "preview"):  # the CLI checks this after the change, not before
         options["expect_no_changes"] = args.expect_no_changes
-
-    def change() -> None:
-        with engine_only(stack):  # stack.up, .preview, .refresh or .destroy
-            getattr(stack, operation)(**options, **shown())
-
-    repair.with_stale_locks_cleared(stack, change)
+    repair.run_operation(stack, getattr(stack, operation), **options)
     return True
 
 

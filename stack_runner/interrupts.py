@@ -45,13 +45,12 @@ class ForwardingPulumiCommand(auto.PulumiCommand):
     ) -> auto.CommandResult:
         if self.stopped:
             raise KeyboardInterrupt
-        # As the Automation API runs every command: never prompt, and say who is calling.
-        env = {**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"}
         self.engine_at_work = args[0] in ENGINE_COMMANDS
+        # As the Automation API runs every command: never prompt, and say who is calling.
         with subprocess.Popen(
             [self.command, "--non-interactive", *args],
             cwd=cwd,
-            env=env,
+            env={**os.environ, **additional_env, "PULUMI_AUTOMATION_API": "true"},
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             encoding="utf-8",
@@ -97,13 +96,11 @@ def forward_signals(command: ForwardingPulumiCommand) -> None:
     """From now on, Ctrl-C, SIGTERM and SIGHUP go to the CLI instead of ending Python."""
 
     def handle(signum: int, _frame: Any) -> None:
-        if (process := command.process) is None:  # no command at work (set-up, a prompt)
+        # No command at work (set-up, a prompt), or a second Ctrl-C while one finishes.
+        if (process := command.process) is None or command.stopped:
             raise KeyboardInterrupt
         if not command.engine_at_work:
-            # Nothing to cancel gracefully: the command finishes and `run` starts no other;
-            # a second Ctrl-C does not wait for it.
-            if command.stopped:
-                raise KeyboardInterrupt
+            # Nothing to cancel gracefully: the command finishes and `run` starts no other.
             command.stopped = True
             return
         command.interrupts += 1

@@ -15,7 +15,6 @@ from typing import Any
 CLI = os.environ.get("OLLAMA_JUDGE_CLI", "pulumi")
 # Exit status of a run that the user interrupted, as a shell reports SIGINT.
 INTERRUPTED = 130
-# Colour codes, when the user asked for colour.
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 # A row: op, type, name, status (and the changed properties), then its latest diagnostic.
 ROW = re.compile(r"(\s*\S.*?)(error|warning): (.*)")

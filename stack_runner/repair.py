@@ -39,11 +39,16 @@ def has_ended(host: str, pid: int) -> bool:
     return False
 
 
-def with_stale_locks_cleared(stack: auto.Stack, operation: Callable[[], None]) -> None:
-    """Runs `operation`; if the stack is locked only by ended processes of this machine, removes
-    their locks and runs it once more."""
+def run_operation(stack: auto.Stack, operation: Callable[..., Any], **options: Any) -> None:
+    """Runs a stack's up, preview, refresh or destroy, shown and `engine_only`; if the stack is
+    locked only by ended processes of this machine, removes their locks and runs it once more."""
+
+    def attempt() -> None:
+        with engine_only(stack):
+            operation(**options, **shown())
+
     try:
-        operation()
+        attempt()
     except auto.ConcurrentUpdateError as error:
         holders = [m for line in str(error).splitlines() if (m := LOCK.match(line))]
         if not holders:
@@ -61,21 +66,19 @@ def with_stale_locks_cleared(stack: auto.Stack, operation: Callable[[], None]) -
             f"it (pid {pids} of this machine): removing the lock"
         )
         stack.cancel()
-        operation()
+        attempt()
 
 
 def remove_orphan_containers(stack: auto.Stack, deployment: Mapping[str, Any]) -> None:
     config = {key: value.value for key, value in stack.get_all_config().items()}
     try:
         settings = settings_from_config(config, stack.name)
-    except ConfigError:
-        return  # the program reports it, with the fix
-    if not isinstance(settings, DockerJudgeArgs):
-        return
-    try:
+        if not isinstance(settings, DockerJudgeArgs):
+            return
         client = docker_engine.docker_client(settings.engine_host)
-    except docker_engine.DockerEngineUnreachable:
-        return  # the provider says it better when the operation reaches the engine
+    except (ConfigError, docker_engine.DockerEngineUnreachable):
+        # The program reports a setting with its fix; the provider, an engine it cannot reach.
+        return
     label = f"{PROJECT}/{stack.name}"
     known = {r["id"] for r in deployment.get("resources") or [] if r.get("id")}
     names = {settings.container_name}
@@ -109,10 +112,5 @@ def repair(stack: auto.Stack) -> None:
         return
     steps = "; ".join(f"{s['type']} {s['resource']['urn'].rsplit('::', 1)[-1]}" for s in pending)
     say(f"--- the last operation on stack {stack.name} was interrupted, leaving: {steps}")
-
-    def refresh() -> None:
-        with engine_only(stack):
-            stack.refresh(clear_pending_creates=True, **shown())
-
-    with_stale_locks_cleared(stack, refresh)
+    run_operation(stack, stack.refresh, clear_pending_creates=True)
     say("--- dropped them from the state; this run creates or updates what they touched")

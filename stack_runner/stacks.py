@@ -19,20 +19,13 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 TARGET_MODULES = {"kubernetes": ("components.kubernetes.preflight", "components.kubernetes.judge")}
 
 
-def target_of(project_dir: Path, stack_name: str) -> str | None:
-    """The stack file's `ollama-judge:target`, if it says; the program checks it."""
+def import_ahead(project_dir: Path, stack_name: str) -> threading.Thread | None:
+    """Starts importing the modules of the stack file's `ollama-judge:target` in the background
+    (the program checks the target); the thread, if any."""
     try:
         settings = yaml.safe_load((project_dir / f"Pulumi.{stack_name}.yaml").read_text())
-        target = settings["config"]["ollama-judge:target"]
-    except (OSError, yaml.YAMLError, KeyError, TypeError):
-        return None
-    return target if isinstance(target, str) else None
-
-
-def import_ahead(project_dir: Path, stack_name: str) -> threading.Thread | None:
-    """Starts importing the stack's target modules in the background; the thread, if any."""
-    modules = TARGET_MODULES.get(target_of(project_dir, stack_name) or "", ())
-    if not modules:
+        modules = TARGET_MODULES[settings["config"]["ollama-judge:target"]]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):  # no target, or none to import
         return None
 
     def load() -> None:

@@ -33,8 +33,8 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
     env = judge.server_env(settings)
     # A hook's output goes nowhere; PID 1's stdout is the container log.
     env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
-    if args.gpu_count:
-        resources[args.gpu_resource] = str(args.gpu_count)
+    if args.gpu.count:
+        resources[args.gpu.resource_name] = str(args.gpu.count)
     else:
         env.update(judge.NO_GPU_ENV)
     ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)

@@ -28,9 +28,9 @@ def gpu_shortfall(
 ) -> str | None:
     """Why the nodes cannot run the judge's pods for lack of GPUs, or None if they can: a
     node with 2 GPUs holds two pods of 1."""
-    if args.gpu_count == 0:
+    if args.gpu.count == 0:
         return None
-    resource, count_key = args.gpu_resource, f"{PROJECT}:kubernetes.gpu.count"
+    resource, count_key = args.gpu.resource_name, f"{PROJECT}:kubernetes.gpu.count"
     offered = {
         node["metadata"]["name"]: int(
             node.get("status", {}).get("allocatable", {}).get(resource, "0")
@@ -39,16 +39,16 @@ def gpu_shortfall(
         if _selected(node, args.node_selector) and not node.get("spec", {}).get("unschedulable")
     }
     best = max(offered.values(), default=0)
-    if best < args.gpu_count:
+    if best < args.gpu.count:
         listing = _listing(f"{name}: {count}" for name, count in sorted(offered.items()))
         return (
-            f"{count_key} is {args.gpu_count}, but no schedulable node can give one pod more "
+            f"{count_key} is {args.gpu.count}, but no schedulable node can give one pod more "
             f"than {best} {resource} (insufficient {resource}; nodes: "
             f"{listing or 'none match'}). Fix it with: "
             + cli_command(f"config set --path '{count_key}' {best}", stack)
             + f", or set {PROJECT}:kubernetes.gpu.resourceName to the resource your nodes offer"
         )
-    holds = {name: count // args.gpu_count for name, count in offered.items()}
+    holds = {name: count // args.gpu.count for name, count in offered.items()}
     fit = sum(holds.values())
     if fit >= args.replicas:
         return None
@@ -59,12 +59,12 @@ def gpu_shortfall(
         if pods
     )
     fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
-    smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu_count)
+    smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu.count)
     if smaller:
         fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
     return (
         f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
-        f"{'pods' if fit > 1 else 'pod'} of {args.gpu_count} {resource} each (insufficient "
+        f"{'pods' if fit > 1 else 'pod'} of {args.gpu.count} {resource} each (insufficient "
         f"{resource}; each pod needs its GPUs on one node; pods per node: {where}). Fix it "
         "with: " + ", or ".join(fixes) + ", or add GPU nodes"
     )

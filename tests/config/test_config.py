@@ -64,7 +64,7 @@ def test_docker_defaults_reproduce_the_manual_with_a_pinned_image():
 def test_kubernetes_defaults_reproduce_the_manual():
     settings = parse_settings({"target": "kubernetes"})
     assert settings == KubernetesJudgeArgs()
-    assert (settings.namespace, settings.gpu_count, settings.gpu_resource) == (
+    assert (settings.namespace, settings.gpu.count, settings.gpu.resource_name) == (
         "knitfab",
         1,
         "nvidia.com/gpu",

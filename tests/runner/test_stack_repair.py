@@ -110,12 +110,12 @@ def test_a_stale_lock_is_removed_and_the_operation_runs_again(capsys):
     stack = FakeStack()
     attempts: list[int] = []
 
-    def operation() -> None:
+    def operation(**options: Any) -> None:
         attempts.append(1)
         if len(attempts) == 1:
             raise locked_error((HOST, ended_pid()))
 
-    stack_repair.with_stale_locks_cleared(stack, operation)
+    stack_repair.run_operation(stack, operation)
     assert stack.cancelled == 1 and len(attempts) == 2
     [message] = said(capsys)
     assert "ended without unlocking it" in message and "removing the lock" in message
@@ -124,11 +124,11 @@ def test_a_stale_lock_is_removed_and_the_operation_runs_again(capsys):
 def test_a_live_lock_is_left_alone_and_the_message_names_the_command_that_clears_it():
     stack = FakeStack()
 
-    def operation() -> None:
+    def operation(**options: Any) -> None:
         raise locked_error(("builder", 4242), (HOST, os.getpid()))
 
     with pytest.raises(StackBlocked) as blocked:
-        stack_repair.with_stale_locks_cleared(stack, operation)
+        stack_repair.run_operation(stack, operation)
     assert stack.cancelled == 0
     assert "pid 4242 of root@builder" in str(blocked.value)
     assert f"pid {os.getpid()} of root@{HOST}" in str(blocked.value)
@@ -136,11 +136,11 @@ def test_a_live_lock_is_left_alone_and_the_message_names_the_command_that_clears
 
 
 def test_other_failures_pass_through():
-    def operation() -> None:
+    def operation(**options: Any) -> None:
         raise create_command_error(auto.CommandResult(stdout="", stderr="error: boom", code=255))
 
     with pytest.raises(auto.CommandError, match="boom"):
-        stack_repair.with_stale_locks_cleared(FakeStack(), operation)
+        stack_repair.run_operation(FakeStack(), operation)
 
 
 def test_pending_steps_are_cleared_by_the_engines_refresh(no_containers: list[str], capsys):

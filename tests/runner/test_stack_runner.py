@@ -14,7 +14,7 @@ from pulumi import automation as auto
 from pulumi.automation.errors import create_command_error
 from semver import VersionInfo
 
-from stack_runner import cli
+from stack_runner import cli, repair
 from stack_runner.engine_only import EngineOnlyCommand, engine_only
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
@@ -96,7 +96,7 @@ def operations(argv: list[str], answer: str | None, monkeypatch: pytest.MonkeyPa
         return answer
 
     monkeypatch.setattr("builtins.input", ask)
-    monkeypatch.setattr(cli, "engine_only", lambda stack: contextlib.nullcontext())
+    monkeypatch.setattr(repair, "engine_only", lambda stack: contextlib.nullcontext())
     stack = RecordingStack()
     args = cli.parse_args(argv)
     went_on = cli.run("up" if args.operation == "update" else args.operation, stack, args)
@@ -130,7 +130,7 @@ def test_the_preview_before_up_shows_what_up_will_do_but_expects_no_change_only_
     monkeypatch,
 ):
     stack = RecordingStack()
-    monkeypatch.setattr(cli, "engine_only", lambda stack: contextlib.nullcontext())
+    monkeypatch.setattr(repair, "engine_only", lambda stack: contextlib.nullcontext())
     args = cli.parse_args(["up", "--yes", "--diff", "-t", "urn:x", "--expect-no-changes"])
     cli.run("up", stack, args)
     [(_, preview), (_, up)] = stack.calls
