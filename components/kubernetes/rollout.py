@@ -62,11 +62,6 @@ def available(deployment: dict[str, Any]) -> bool:
     )
 
 
-def deadline_exceeded(deployment: dict[str, Any]) -> dict[str, Any] | None:
-    progressing = condition(deployment, "Progressing")
-    return progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
-
-
 def is_current(replica_set: dict[str, Any], deployment: dict[str, Any]) -> bool:
     """Whether the ReplicaSet is the Deployment's of its current pod template: the
     controller's own test (the template, less the hash label it adds)."""
