@@ -44,7 +44,6 @@ def hook_failure(message: str) -> str:
 
 
 def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The object's status condition of that type, or {}."""
     conditions = item.get("status", {}).get("conditions", [])
     return next((c for c in conditions if c["type"] == kind), {})
 
