@@ -76,12 +76,6 @@ def owned_by(item: dict[str, Any], owner: dict[str, Any]) -> bool:
     return any(o.get("uid") == uid(owner) for o in item["metadata"].get("ownerReferences", []))
 
 
-def unschedulable(pod: dict[str, Any]) -> dict[str, Any] | None:
-    scheduled = condition(pod, "PodScheduled")
-    refused = scheduled.get("reason") == "Unschedulable" and scheduled["status"] == "False"
-    return scheduled if refused else None
-
-
 def ready(pod: dict[str, Any]) -> bool:
     return condition(pod, "Ready").get("status") == "True"
 

@@ -204,8 +204,8 @@ class RolloutWatch(Watches):
         return None
 
     def _check_scheduling(self, pod: Item, events: list[Item], now: float) -> None:
-        timer, refused = f"{rollout.uid(pod)} unschedulable", rollout.unschedulable(pod)
-        if refused is None:
+        timer, refused = f"{rollout.uid(pod)} unschedulable", rollout.condition(pod, "PodScheduled")
+        if refused.get("reason") != "Unschedulable" or refused["status"] != "False":
             self.since.pop(timer, None)
             return
         waited = now - self.since.setdefault(timer, now)
