@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import json
 import logging
+import logging.handlers
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,7 +56,8 @@ class Connection:
 def connect(access: ClusterAccess) -> Connection:
     """A client with the provider's kubeconfig; raises ClusterUnreadable when that cannot
     be used. Each call is tried once: the callers decide whether to try again."""
-    logged = _ErrorsLogged()
+    logged = logging.handlers.BufferingHandler(sys.maxsize)  # the client's errors, kept
+    logged.setLevel(logging.ERROR)
     logging.getLogger().addHandler(logged)
     try:
         configuration = _client_configuration(access)
@@ -66,7 +69,7 @@ def connect(access: ClusterAccess) -> Connection:
     # The waits hold a watch open for each kind of object they follow and each pod not ready
     # yet: connections the pool cannot keep are closed, each with a warning on stderr.
     configuration.connection_pool_maxsize = max(configuration.connection_pool_maxsize, 64)
-    return Connection(client.ApiClient(configuration), logged.messages)
+    return Connection(client.ApiClient(configuration), [r.getMessage() for r in logged.buffer])
 
 
 def read_json(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -102,14 +105,3 @@ def _client_configuration(access: ClusterAccess) -> client.Configuration:
         raise ClusterUnreadable(f"no kubeconfig at {path}")
     config.load_kube_config(config_file=path, client_configuration=configuration, **options)
     return configuration
-
-
-class _ErrorsLogged(logging.Handler):
-    """What the client logs as errors while it loads a kubeconfig."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.ERROR)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())

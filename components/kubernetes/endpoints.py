@@ -61,7 +61,6 @@ def wait_until_serving(
 
 
 def follow(access: ClusterAccess, namespace: str, service: str, timeout_seconds: float) -> None:
-    """The wait, through a client with the kubeconfig the kubernetes provider uses."""
     try:
         connection = connect(access)
     except ClusterUnreadable as reason:

@@ -44,7 +44,6 @@ def hook_failure(message: str) -> str:
 
 
 def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
-    """The object's status condition of that type, or {}."""
     conditions = item.get("status", {}).get("conditions", [])
     return next((c for c in conditions if c["type"] == kind), {})
 
@@ -62,11 +61,6 @@ def available(deployment: dict[str, Any]) -> bool:
     )
 
 
-def deadline_exceeded(deployment: dict[str, Any]) -> dict[str, Any] | None:
-    progressing = condition(deployment, "Progressing")
-    return progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
-
-
 def is_current(replica_set: dict[str, Any], deployment: dict[str, Any]) -> bool:
     """Whether the ReplicaSet is the Deployment's of its current pod template: the
     controller's own test (the template, less the hash label it adds)."""
@@ -80,12 +74,6 @@ def is_current(replica_set: dict[str, Any], deployment: dict[str, Any]) -> bool:
 
 def owned_by(item: dict[str, Any], owner: dict[str, Any]) -> bool:
     return any(o.get("uid") == uid(owner) for o in item["metadata"].get("ownerReferences", []))
-
-
-def unschedulable(pod: dict[str, Any]) -> dict[str, Any] | None:
-    scheduled = condition(pod, "PodScheduled")
-    refused = scheduled.get("reason") == "Unschedulable" and scheduled["status"] == "False"
-    return scheduled if refused else None
 
 
 def ready(pod: dict[str, Any]) -> bool:

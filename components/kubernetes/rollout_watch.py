@@ -39,8 +39,7 @@ class RolloutWatch(Watches):
         self.earlier_deadline: Item | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
         self.earlier_exits: dict[str, dict[str, str]] = {}  # pod uid -> container -> id
-        self.unschedulable_since: dict[str, float] = {}
-        self.hook_failed_since: dict[str, float] = {}
+        self.since: dict[str, float] = {}  # "<pod uid> <state>" -> when first seen
         self.events_readable = True
         self.told: set[str] = set()
         self.counts = self.labels = ""
@@ -50,18 +49,18 @@ class RolloutWatch(Watches):
         """One look: True once the Deployment is Available; raises JudgeNotReady when the
         rollout cannot succeed, and the client's errors when the API fails."""
         self._update(report)
-        found = self.objects("the Deployment")
-        if not found or found[0]["metadata"].get("deletionTimestamp"):
+        deployment = next(iter(self.objects("the Deployment")), None)
+        if not deployment or deployment["metadata"].get("deletionTimestamp"):
             raise JudgeNotReady(
                 f"the judge's Deployment {self.name} (namespace {self.namespace}) was deleted "
                 "while `up` waited for it (by a `destroy`, or by hand); once it is gone, "
                 "`up --refresh` creates it again"
             )
-        deployment = found[0]
         if rollout.available(deployment):
             report(f"Deployment {self.name} is available")
             return True
-        exceeded = rollout.deadline_exceeded(deployment)
+        progressing = rollout.condition(deployment, "Progressing")
+        exceeded = progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
         if self.first:
             self.earlier_deadline = exceeded
         elif exceeded and exceeded != self.earlier_deadline:
@@ -155,9 +154,8 @@ class RolloutWatch(Watches):
             tell(f"scheduled on node {pod['spec']['nodeName']}")
         for event in fresh:
             if event.get("reason") not in ("Scheduled", rollout.HOOK_FAILED_EVENT):
-                warning = event.get("type") == "Warning"
-                line = rollout.first_line(event.get("message", ""))
-                tell(line, key=rollout.uid(event), progress=not warning)
+                progress = event.get("type") != "Warning"
+                tell(rollout.first_line(event.get("message", "")), rollout.uid(event), progress)
             if event.get("reason") == "Started":
                 tell(f"its postStart hook pulls and loads the models ({self.models})")
         for container in containers:
@@ -201,16 +199,16 @@ class RolloutWatch(Watches):
         said = [e["message"] for e in failed if rollout.HOOK_OUTPUT_MARK in e.get("message", "")]
         if said:
             return rollout.hook_failure(said[-1])
-        if failed and now - self.hook_failed_since.setdefault(uid, now) >= HOOK_OUTPUT_SECONDS:
+        if failed and now - self.since.setdefault(f"{uid} hook failed", now) >= HOOK_OUTPUT_SECONDS:
             return "the kubelet did not report its output in the pod's status"
         return None
 
     def _check_scheduling(self, pod: Item, events: list[Item], now: float) -> None:
-        uid, refused = rollout.uid(pod), rollout.unschedulable(pod)
-        if refused is None:
-            self.unschedulable_since.pop(uid, None)
+        timer, refused = f"{rollout.uid(pod)} unschedulable", rollout.condition(pod, "PodScheduled")
+        if refused.get("reason") != "Unschedulable" or refused["status"] != "False":
+            self.since.pop(timer, None)
             return
-        waited = now - self.unschedulable_since.setdefault(uid, now)
+        waited = now - self.since.setdefault(timer, now)
         scaling_up = any(e.get("reason") == SCALE_UP_EVENT for e in events)
         if waited >= UNSCHEDULABLE_SECONDS and not scaling_up:
             key = f"{PROJECT}:kubernetes"

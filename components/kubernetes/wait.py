@@ -77,7 +77,6 @@ def follow(
     timeout_seconds: float,
     report: Report,
 ) -> None:
-    """The wait, through a client with the kubeconfig the kubernetes provider uses."""
     try:
         connection = connect(access)
     except ClusterUnreadable as reason:
