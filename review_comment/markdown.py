@@ -63,11 +63,10 @@ class StackReview:
 
 def hide_secrets(value: Any) -> Any:
     """The value as a reviewer reads it: every secret replaced by [secret], values not
-    known before `up` said so, the providers' bookkeeping left out."""
+    known before `up` said so, the bridged providers' bookkeeping (__defaults) left out."""
     if isinstance(value, Mapping):
         if SECRET_SIG in value:
             return SECRET
-        # __defaults: the bridged providers' bookkeeping, not a property anyone set.
         return {k: hide_secrets(v) for k, v in value.items() if k != "__defaults"}
     if isinstance(value, list | tuple):
         return [hide_secrets(v) for v in value]
