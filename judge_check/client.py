@@ -106,9 +106,8 @@ def openai_base(url: str) -> str:
 
 def _error_message(error: openai.APIStatusError) -> str:
     """The server's own words: Ollama answers {"error": {"message": ...}}."""
-    body = error.body
-    if isinstance(body, dict):
-        detail = body.get("message") or body.get("error")
+    if isinstance(error.body, dict):
+        detail = error.body.get("message") or error.body.get("error")
         if isinstance(detail, dict):
             detail = detail.get("message")
         if detail:
