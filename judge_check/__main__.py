@@ -9,7 +9,7 @@ from judge_check.client import MAX_TOKENS, TIMEOUT_SECONDS, CheckError, JudgeCli
 
 
 def stack_target(stack_name: str, model: str | None) -> tuple[str, str]:
-    """The OpenAI base URL of a deployed stack from this host, and `model` or its first."""
+    """The judge's URL from this host of a deployed stack, and `model` or the stack's first."""
     from stack_runner.stacks import open_stack  # needs the Pulumi engine; --url does not
 
     outputs = {key: value.value for key, value in open_stack(stack_name).outputs().items()}
@@ -28,7 +28,7 @@ def stack_target(stack_name: str, model: str | None) -> tuple[str, str]:
     models = outputs.get("models") or []
     if not (model or models):
         raise CheckError(f"stack {stack_name!r} configures no models: pass --model NAME")
-    return openai_base(host_url), model or models[0]
+    return host_url, model or models[0]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,10 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.url and not args.model:
         parser.error("--url needs --model (there is no stack to take the model from)")
     try:
-        if args.url:
-            base_url, model = openai_base(args.url), args.model
-        else:
-            base_url, model = stack_target(args.stack, args.model)
+        url, model = (args.url, args.model) if args.url else stack_target(args.stack, args.model)
+        base_url = openai_base(url)
         print(f"asking {model} at {base_url} ...", file=sys.stderr)
         verdict, seconds = JudgeClient(base_url, args.timeout).ask(model, args.max_tokens)
     except CheckError as error:

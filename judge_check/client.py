@@ -1,7 +1,6 @@
 """One LLM-as-a-Judge question as the evaluation asks it, through Ollama's OpenAI-compatible
 API with the `openai` client, and its verdict. A judge that does not answer, has not got the
-model, or answers something that is not a verdict raises CheckError saying what to do.
-"""
+model, or answers something that is not a verdict raises CheckError saying what to do."""
 
 import json
 import time
@@ -107,9 +106,8 @@ def openai_base(url: str) -> str:
 
 def _error_message(error: openai.APIStatusError) -> str:
     """The server's own words: Ollama answers {"error": {"message": ...}}."""
-    body = error.body
-    if isinstance(body, dict):
-        detail = body.get("message") or body.get("error")
+    if isinstance(error.body, dict):
+        detail = error.body.get("message") or error.body.get("error")
         if isinstance(detail, dict):
             detail = detail.get("message")
         if detail:
@@ -130,31 +128,28 @@ class JudgeClient:
 
     def ask(self, model: str, max_tokens: int = MAX_TOKENS) -> tuple[Verdict, float]:
         """The verdict, and the seconds the answer took."""
-        base_url = self.base_url
-        started = time.monotonic()
+        judge, started = f"the judge at {self.base_url}", time.monotonic()
         try:
             reply = self.client.chat.completions.create(**verdict_request(model, max_tokens))
         except openai.APITimeoutError as error:
-            raise CheckError(
-                f"the judge at {base_url} did not answer within {self.timeout:g}s"
-            ) from error
+            raise CheckError(f"{judge} did not answer within {self.timeout:g}s") from error
         except openai.APIConnectionError as error:
             raise CheckError(
-                f"no judge answers at {base_url} ({error.__cause__ or error}): is it deployed "
-                "and running?"
+                f"no judge answers at {self.base_url} ({error.__cause__ or error}): is it "
+                "deployed and running?"
             ) from error
         except openai.NotFoundError as error:
             raise CheckError(
-                f"the judge at {base_url} has no model {model!r} ({_error_message(error)}): "
-                "pull it, or pass --model with one it has"
+                f"{judge} has no model {model!r} ({_error_message(error)}): pull it, or pass "
+                "--model with one it has"
             ) from error
         except openai.APIStatusError as error:
             raise CheckError(
-                f"the judge at {base_url} answered {error.status_code}: {_error_message(error)}"
+                f"{judge} answered {error.status_code}: {_error_message(error)}"
             ) from error
         seconds = time.monotonic() - started
         if not reply.choices:
-            raise CheckError(f"the judge at {base_url} answered with no choices")
+            raise CheckError(f"{judge} answered with no choices")
         choice = reply.choices[0]
         if choice.finish_reason == "length":
             raise CheckError(

@@ -1,7 +1,6 @@
 """What a pull request changes in the desired state of a stack, without credentials: the
 programs of the base commit (from git) and of the working tree each run against a throwaway
-file backend with an empty passphrase (render.py), and their resources are compared.
-"""
+file backend with an empty passphrase (render.py), and their resources are compared."""
 
 import json
 import os
@@ -94,8 +93,7 @@ def desired_resources(program: Path, stack: str, scratch: Path) -> dict[str, Any
 
 
 def _child_path(path: str, key: str) -> str:
-    """The property path of `key` under `path`, as the engine writes it: `a.b`, and
-    `a["nvidia.com/gpu"]` for a key with dots."""
+    """`path`'s child `key` as the engine writes it: `a.b`, or `a["nvidia.com/gpu"]`."""
     if re.search(r'[.\[\]"]', key):
         return f"{path}[{json.dumps(key)}]"
     return f"{path}.{key}" if path else key
@@ -148,5 +146,4 @@ def desired_state_review(stack: str, base_ref: str) -> StackReview:
         archive = subprocess.run(git, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", base], input=archive.stdout, check=True)
         changes = desired_changes(Path(base), PROJECT_DIR, stack)
-    note = f"Base: `{base_ref}`; head: this checkout."
-    return StackReview(stack, changes, mode="desired", notes=(note,))
+    return StackReview(stack, changes, "desired", (f"Base: `{base_ref}`; head: this checkout.",))

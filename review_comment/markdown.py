@@ -63,11 +63,10 @@ class StackReview:
 
 def hide_secrets(value: Any) -> Any:
     """The value as a reviewer reads it: every secret replaced by [secret], values not
-    known before `up` said so, the providers' bookkeeping left out."""
+    known before `up` said so, the bridged providers' bookkeeping (__defaults) left out."""
     if isinstance(value, Mapping):
         if SECRET_SIG in value:
             return SECRET
-        # __defaults: the bridged providers' bookkeeping, not a property anyone set.
         return {k: hide_secrets(v) for k, v in value.items() if k != "__defaults"}
     if isinstance(value, list | tuple):
         return [hide_secrets(v) for v in value]
@@ -76,12 +75,11 @@ def hide_secrets(value: Any) -> Any:
     return value
 
 
-# A property path as the engine writes it: a.b[0]["nvidia.com/gpu"]
 PATH_PART = re.compile(r'\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|\.?([^.\[]+)')
 
 
 def lookup(value: Any, path: str) -> Any:
-    """The value at a property path (a.b[0]["x.y"]), or None."""
+    """The value at a property path as the engine writes it (a.b[0]["x.y"]), or None."""
     for quoted, index, name in PATH_PART.findall(path):
         if index:
             position = int(index)
@@ -103,7 +101,6 @@ def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
 
 
 def _gpu_requests(inputs: Mapping[str, Any]) -> dict[str, Any]:
-    """The GPU resources a Deployment's containers request, by resource name."""
     found: dict[str, Any] = {}
     for container in lookup(inputs, "spec.template.spec.containers") or []:
         resources = (container or {}).get("resources") or {}
@@ -147,16 +144,13 @@ def findings(changes: Iterable[Change]) -> list[str]:
                         f"{will or 'none'} on Deployment {name}"
                     )
         elif change.type in (VOLUME, CLAIM) and op in ("replace", "delete"):
-            if change.retained:
-                lost.append(
-                    f"~~models are lost~~ {name} is {done}, but retained "
-                    "(keepModelsOnDestroy): the old volume keeps the models"
-                )
-            else:
-                lost.append(
-                    f"**models are lost**: {name} is {done} and not retained "
-                    "(keepModelsOnDestroy: false); they are pulled again"
-                )
+            lost.append(
+                f"~~models are lost~~ {name} is {done}, but retained (keepModelsOnDestroy): the "
+                "old volume keeps the models"
+                if change.retained
+                else f"**models are lost**: {name} is {done} and not retained "
+                "(keepModelsOnDestroy: false); they are pulled again"
+            )
         elif change.type == NETWORK_POLICY and op in ("replace", "delete"):
             exposed.append(
                 f"**the API is exposed**: NetworkPolicy {name} is {done}; every pod can reach "
@@ -169,20 +163,6 @@ def findings(changes: Iterable[Change]) -> list[str]:
 def _value(value: Any) -> str:
     text = json.dumps(hide_secrets(value), sort_keys=True, default=str)
     return text if len(text) <= 200 else text[:197] + "..."
-
-
-def diff_lines(changes: Iterable[Change]) -> list[str]:
-    lines = []
-    for change in changes:
-        lines.append(f"{SYMBOL[change.op]} {change.type} {change.name} ({change.op})")
-        if change.op in ("create", "delete"):
-            side = change.new if change.op == "create" else change.old
-            lines += [f"    {key}: {_value(side[key])}" for key in sorted(side)]
-            continue
-        for path in change.properties:
-            lines.append(f"    {path}: {_value(lookup(change.old, path))}")
-            lines.append(f"    {' ' * len(path)}→ {_value(lookup(change.new, path))}")
-    return lines
 
 
 def resource_line(change: Change) -> str:
@@ -208,8 +188,7 @@ def summary(review: StackReview) -> list[str]:
     count = Counter(change.op for change in review.changes)
     lines += ["", "| to create | to update | to replace | to delete |", "|---:|---:|---:|---:|"]
     lines += ["| " + " | ".join(str(count[op]) for op in SYMBOL) + " |", ""]
-    meaning = findings(review.changes)
-    if meaning:
+    if meaning := findings(review.changes):
         # A GitHub alert: one warning box, one line per finding.
         lines += ["> [!WARNING]", *(f"> - {line}" for line in meaning), ""]
     return [*lines, "Changed resources:", *map(resource_line, review.changes)]
@@ -217,9 +196,19 @@ def summary(review: StackReview) -> list[str]:
 
 def details(review: StackReview) -> tuple[list[str], list[str], list[str]]:
     """A stack's full diff, collapsed: the lines that open it, the diff, those that close it."""
+    diff = []
+    for change in review.changes:
+        diff.append(f"{SYMBOL[change.op]} {change.type} {change.name} ({change.op})")
+        if change.op in ("create", "delete"):
+            side = change.new if change.op == "create" else change.old
+            diff += [f"    {key}: {_value(side[key])}" for key in sorted(side)]
+            continue
+        for path in change.properties:
+            diff.append(f"    {path}: {_value(lookup(change.old, path))}")
+            diff.append(f"    {' ' * len(path)}→ {_value(lookup(change.new, path))}")
     opening = ["", f"<details><summary>Full diff of <code>{review.stack}</code></summary>"]
     # No diff line may close the fence early.
-    diff = [line.replace("```", "` ` `") for line in diff_lines(review.changes)]
+    diff = [line.replace("```", "` ` `") for line in diff]
     return [*opening, "", "```diff"], diff, ["```", "</details>"]
 
 

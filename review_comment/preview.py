@@ -22,8 +22,7 @@ COUNTED_AS = {
 def changes_from_events(events: Sequence[auto.EngineEvent]) -> list[Change]:
     """One Change per resource from a preview's engine events."""
     found: dict[str, Change] = {}
-    steps = [event.resource_pre_event.metadata for event in events if event.resource_pre_event]
-    for meta in steps:
+    for meta in (e.resource_pre_event.metadata for e in events if e.resource_pre_event):
         op = COUNTED_AS.get(meta.op.value, meta.op.value)
         # Neither the steps that change nothing nor the stack and providers (pulumi:).
         if op not in SYMBOL or meta.type.startswith("pulumi:"):

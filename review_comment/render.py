@@ -26,8 +26,6 @@ def record(type_: str, inputs: dict[str, Any], retain_on_delete: bool | None) ->
 
 
 def run_program(program_dir: Path) -> None:
-    if str(program_dir) not in sys.path:
-        sys.path.insert(0, str(program_dir))
     runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
 
 
@@ -87,6 +85,7 @@ def mocked(program_dir: Path, stack: str, config: dict[str, Any]) -> dict[str, A
 
 if __name__ == "__main__":
     program_dir, stack, render_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
+    sys.path.insert(0, str(program_dir))  # the program imports its own `components`
     config = yaml.safe_load((program_dir / f"Pulumi.{stack}.yaml").read_text())["config"]
     if config.get("ollama-judge:target") == "kubernetes":
         found = rendered(program_dir, stack, render_dir)
