@@ -1,8 +1,8 @@
 """The judge on Kubernetes (Knitfab), as the manual's `ollama.yaml` had it: a Deployment of
 judge pods (container.py), each with GPUs of its own, behind a ClusterIP Service `ollama`;
-`up` waits until they serve (wait.py, endpoints.py). Optional: the namespace, a claim for
-the models, a NetworkPolicy admitting only the evaluation's pods. Deliberately not created:
-GPU sharing and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
+`up` waits until they serve (wait.py). Optional: the namespace, a claim for the models, a
+NetworkPolicy admitting only the evaluation's pods. Deliberately not created: GPU sharing
+and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from components import judge, readiness
 from components.config import KubernetesJudgeArgs
 from components.judge import JudgeComponent
-from components.kubernetes import endpoints, wait
+from components.kubernetes import wait
 from components.kubernetes.container import CA_VOLUME, MODELS_VOLUME, judge_container
 from components.kubernetes.network_policy import judge_network_policy
 
@@ -180,7 +180,7 @@ class KubernetesJudge(JudgeComponent):
 
         def until_serving(names: list[str], report: readiness.Report) -> None:
             service_name, namespace = names
-            endpoints.follow(args.cluster, namespace, service_name, SERVING_SECONDS)
+            wait.follow_service(args.cluster, namespace, service_name, SERVING_SECONDS)
 
         # Once the Service has a ready endpoint, and so the outputs.
         names = [service.metadata.name, service.metadata.namespace]
