@@ -82,10 +82,7 @@ def follow(
     timeout_seconds: float,
     report: Report,
 ) -> None:
-    try:
-        connection = connect(access)
-    except ClusterUnreadable as reason:
-        raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
+    connection = _connect(access, "cannot follow the judge's rollout")
     with connection.api as api:
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         wait_until_available(
@@ -137,9 +134,12 @@ def wait_until_serving(
 def follow_service(
     access: ClusterAccess, namespace: str, service: str, timeout_seconds: float
 ) -> None:
-    try:
-        connection = connect(access)
-    except ClusterUnreadable as reason:
-        raise JudgeNotReady(f"cannot check the judge's Service: {reason}") from None
-    with connection.api as api:
+    with _connect(access, "cannot check the judge's Service").api as api:
         wait_until_serving(client.DiscoveryV1Api(api), namespace, service, timeout_seconds)
+
+
+def _connect(access: ClusterAccess, cannot: str) -> Connection:
+    try:
+        return connect(access)
+    except ClusterUnreadable as reason:
+        raise JudgeNotReady(f"{cannot}: {reason}") from None
