@@ -1,13 +1,13 @@
 """What the waits for a ready judge share (docker/wait.py, kubernetes/wait.py): the error
 that ends `up`, the interruption that ends a wait, the model script's messages, streams
-read at once, and how a wait runs beside the program."""
+read at once, and how a wait runs beside the program and when it runs at all."""
 
 import asyncio
 import concurrent.futures
 import contextvars
 import queue
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Self, TypeVar
 
@@ -111,3 +111,25 @@ def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -
     threading.Thread(target=run, name="ollama-judge-readiness", daemon=True).start()
     # Settled on the program's loop, unless the program ended meanwhile (another failure).
     return asyncio.wrap_future(outcome)
+
+
+def after_wait(
+    resource: pulumi.Resource,
+    names: Sequence[pulumi.Input[str]],
+    wait: Callable[[list[str], Report], None],
+    at_once: bool = False,
+) -> pulumi.Output[list[str]]:
+    """`names` once `wait(names, report)` returned, run beside the program; at once in a
+    preview (it changes nothing) or if `at_once`."""
+
+    def after(resolved: list[str]) -> pulumi.Input[list[str]]:
+        if pulumi.runtime.is_dry_run() or at_once:
+            return resolved
+
+        def until_done(report: Report) -> list[str]:
+            wait(resolved, report)
+            return resolved
+
+        return beside_the_program(until_done, resource)
+
+    return pulumi.Output.all(*names).apply(after)

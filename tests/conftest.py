@@ -10,7 +10,6 @@ import pytest
 
 from components import model_registry
 from components.docker import wait as docker_readiness
-from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
 
 pytest_plugins = ["tests.support.unread_futures"]
@@ -24,6 +23,6 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_readiness, "follow", lambda *args: None)
         patch.setattr(kubernetes_readiness, "follow", lambda *args: None)
-        patch.setattr(kubernetes_endpoints, "follow", lambda *args: None)
+        patch.setattr(kubernetes_readiness, "follow_service", lambda *args: None)
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

@@ -34,21 +34,6 @@ def host_url(args: DockerJudgeArgs) -> str | None:
     return f"http://{host}:{args.host_port}"
 
 
-def ready_name(
-    args: DockerJudgeArgs, container: docker.Container, container_id: str, name: str
-) -> pulumi.Input[str]:
-    """The container's name once the judge is ready (at once in a preview: it changes nothing)."""
-    if pulumi.runtime.is_dry_run():
-        return name
-    seconds = judge.ready_within_seconds(args.judge.pull_timeout_seconds)
-
-    def until_ready(report: readiness.Report) -> str:
-        wait.follow(args.engine_host, container_id, args.judge.models, seconds, report)
-        return name
-
-    return readiness.beside_the_program(until_ready, container)
-
-
 class DockerJudge(judge.JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
@@ -119,8 +104,10 @@ class DockerJudge(judge.JudgeComponent):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        # Resolves once the judge is ready, so the outputs appear only then.
-        ready = pulumi.Output.all(container.id, container.name).apply(
-            lambda values: ready_name(args, container, *values)
-        )
-        self._publish(ready.apply(judge.evaluation_url), host_url(args), settings)
+        def until_ready(names: list[str], report: readiness.Report) -> None:
+            wait.follow(args.engine_host, names[0], settings.models, ready_seconds, report)
+
+        # The container's id and name once the judge is ready, so the outputs appear only then.
+        ready = readiness.after_wait(container, [container.id, container.name], until_ready)
+        url = ready.apply(lambda names: judge.evaluation_url(names[1]))
+        self._publish(url, host_url(args), settings)

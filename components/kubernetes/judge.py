@@ -1,14 +1,13 @@
 """The judge on Kubernetes (Knitfab), as the manual's `ollama.yaml` had it: a Deployment of
 judge pods (container.py), each with GPUs of its own, behind a ClusterIP Service `ollama`;
-`up` waits until they serve (wait.py, endpoints.py). Optional: the namespace, a claim for
-the models, a NetworkPolicy admitting only the evaluation's pods. Deliberately not created:
-GPU sharing and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
+`up` waits until they serve (wait.py). Optional: the namespace, a claim for the models, a
+NetworkPolicy admitting only the evaluation's pods. Deliberately not created: GPU sharing
+and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from pathlib import PurePosixPath
 
 import pulumi
@@ -19,7 +18,7 @@ from pulumi_kubernetes.meta.v1 import LabelSelectorArgs, ObjectMetaArgs
 from components import judge, readiness
 from components.config import KubernetesJudgeArgs
 from components.judge import JudgeComponent
-from components.kubernetes import endpoints, wait
+from components.kubernetes import wait
 from components.kubernetes.container import CA_VOLUME, MODELS_VOLUME, judge_container
 from components.kubernetes.network_policy import judge_network_policy
 
@@ -141,13 +140,19 @@ class KubernetesJudge(JudgeComponent):
         # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
         rollout_seconds = deadline * rollout_waves(args.replicas)
 
-        def until_available(deployment_name: str, namespace: str, report: readiness.Report) -> None:
+        # A rendering writes the manifests only: no cluster to wait on.
+        rendering = bool(args.cluster.render_directory)
+
+        def until_available(names: list[str], report: readiness.Report) -> None:
+            deployment_name, namespace = names
             wait.follow(
                 args.cluster, namespace, deployment_name, settings.models, rollout_seconds, report
             )
 
         # The Deployment, once every judge is ready: its models pulled and loaded.
-        ready = _after_wait(args, deployment, until_available).apply(lambda _: deployment)
+        names = [deployment.metadata.name, deployment.metadata.namespace]
+        available = readiness.after_wait(deployment, names, until_available, rendering)
+        ready = available.apply(lambda _: deployment)
         service = core.Service(
             f"{name}-service",
             # The provider's wait would idle 10 s after the endpoint; `serving` waits for it.
@@ -173,32 +178,13 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        def until_serving(service_name: str, namespace: str, report: readiness.Report) -> None:
-            endpoints.follow(args.cluster, namespace, service_name, SERVING_SECONDS)
+        def until_serving(names: list[str], report: readiness.Report) -> None:
+            service_name, namespace = names
+            wait.follow_service(args.cluster, namespace, service_name, SERVING_SECONDS)
 
         # Once the Service has a ready endpoint, and so the outputs.
-        serving = _after_wait(args, service, until_serving)
+        names = [service.metadata.name, service.metadata.namespace]
+        serving = readiness.after_wait(service, names, until_serving, rendering)
         service_dns_name = serving.apply(lambda names: f"{names[0]}.{names[1]}.svc.cluster.local")
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.
         self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
-
-
-def _after_wait(
-    args: KubernetesJudgeArgs,
-    resource: apps.Deployment | core.Service,
-    wait_for: Callable[[str, str, readiness.Report], None],
-) -> pulumi.Output[list[str]]:
-    """The resource's name and namespace once `wait_for(name, namespace, report)` returned,
-    run beside the program; at once in a preview (no change) or a rendering (no cluster)."""
-
-    def after(names: list[str]) -> pulumi.Input[list[str]]:
-        if pulumi.runtime.is_dry_run() or args.cluster.render_directory:
-            return names
-
-        def until_done(report: readiness.Report) -> list[str]:
-            wait_for(names[0], names[1], report)
-            return names
-
-        return readiness.beside_the_program(until_done, resource)
-
-    return pulumi.Output.all(resource.metadata.name, resource.metadata.namespace).apply(after)

@@ -1,6 +1,9 @@
 """Waits, during `up`, until the judge's Deployment is Available, relaying the rollout's
 progress; ends as soon as the rollout cannot succeed (rollout_watch.py), the time runs out,
-the API stops answering, or the update is cancelled, and says why.
+the API stops answering, or the update is cancelled, and says why. Then until the judge's
+Service has a ready endpoint, so that requests to `http://ollama:11434/v1/` reach a judge:
+the moment the EndpointSlice controller writes it, where the provider's own wait would add
+10 s of quiet.
 """
 
 from __future__ import annotations
@@ -17,12 +20,14 @@ from components.config import ClusterAccess
 from components.config_rules import PROJECT
 from components.kubernetes.client import ClusterUnreadable, Connection, connect
 from components.kubernetes.rollout_watch import RolloutWatch
+from components.kubernetes.watches import Watches
 from components.readiness import JudgeNotReady, Report
 
 # How long the API may go on failing before the wait stops following it.
 API_SILENCE_SECONDS = 60
 # Refusals that no retry changes.
 FINAL_STATUSES = frozenset({401, 403})
+LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 
 def wait_until_available(
@@ -77,12 +82,64 @@ def follow(
     timeout_seconds: float,
     report: Report,
 ) -> None:
-    try:
-        connection = connect(access)
-    except ClusterUnreadable as reason:
-        raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
+    connection = _connect(access, "cannot follow the judge's rollout")
     with connection.api as api:
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
         wait_until_available(
             apps, core, namespace, name, models, timeout_seconds, report, connection.failure
         )
+
+
+def ready_endpoints(slices: list[dict[str, Any]]) -> int:
+    """The slices' ready endpoints (a missing condition means ready, as the API documents)."""
+    return sum(
+        1
+        for endpoint_slice in slices
+        for endpoint in endpoint_slice.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready", True)
+    )
+
+
+def wait_until_serving(
+    discovery: Any,
+    namespace: str,
+    service: str,
+    timeout_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> None:
+    slices = Watches(namespace)
+    selected = (discovery.list_namespaced_endpoint_slice, {"label_selector": f"{LABEL}={service}"})
+    failure = ""
+
+    def serving(now: float) -> bool:
+        slices.update(lambda: {"its EndpointSlices": selected})
+        return ready_endpoints(slices.objects("its EndpointSlices")) > 0
+
+    def failed(error: Exception, failing_for: float) -> None:
+        nonlocal failure  # named when the time runs out
+        failure = f" ({slices.doing} failed: {error})"
+
+    interrupted = (
+        f"the update was interrupted while the Service {service} (namespace {namespace}) was "
+        "getting its endpoint; the next `up` checks it again"
+    )
+    if not slices.until(serving, failed, timeout_seconds, clock, interrupted):
+        raise JudgeNotReady(
+            f"the judge is ready, but its Service {service} (namespace {namespace}) had no "
+            f"ready endpoint within {timeout_seconds:.0f}s{failure}. Check that the "
+            "cluster's controller-manager runs: it writes the Service's endpoints"
+        )
+
+
+def follow_service(
+    access: ClusterAccess, namespace: str, service: str, timeout_seconds: float
+) -> None:
+    with _connect(access, "cannot check the judge's Service").api as api:
+        wait_until_serving(client.DiscoveryV1Api(api), namespace, service, timeout_seconds)
+
+
+def _connect(access: ClusterAccess, cannot: str) -> Connection:
+    try:
+        return connect(access)
+    except ClusterUnreadable as reason:
+        raise JudgeNotReady(f"{cannot}: {reason}") from None

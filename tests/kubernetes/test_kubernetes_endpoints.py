@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from kubernetes import client
 
-from components.kubernetes.endpoints import ready_endpoints, wait_until_serving
+from components.kubernetes.wait import ready_endpoints, wait_until_serving
 from components.readiness import CANCELLED, JudgeNotReady
 from tests.support import fake_kubernetes
 from tests.support.fake_kubernetes import FakeCluster

@@ -19,7 +19,6 @@ from components.config import (
     Toleration,
 )
 from components.judge import MODEL_SCRIPT
-from components.kubernetes import endpoints as kubernetes_endpoints
 from components.kubernetes import wait as kubernetes_readiness
 from components.kubernetes.judge import KubernetesJudge, rollout_waves
 from components.readiness import JudgeNotReady, Report
@@ -219,7 +218,7 @@ def test_the_outputs_come_once_the_service_has_a_ready_endpoint(monkeypatch: pyt
         assert program.of_type(SERVICE), "waited for endpoints before the Service existed"
         serving.append((namespace, service))
 
-    monkeypatch.setattr(kubernetes_endpoints, "follow", follow)
+    monkeypatch.setattr(kubernetes_readiness, "follow_service", follow)
     deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
     assert serving == [("knitfab", "ollama")]
     assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
