@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ import pytest
 import stack_runner.stacks
 from judge_check import client as judge_check
 from judge_check.__main__ import main as judge_check_main
+from tests.support.http_server import serving
 
 
 @dataclass
@@ -82,11 +82,8 @@ def fake_judge() -> Iterator[FakeJudge]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
     judge.url = f"http://127.0.0.1:{server.server_address[1]}/v1"
-    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield judge
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield judge
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

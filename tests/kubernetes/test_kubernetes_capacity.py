@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,6 +16,7 @@ import yaml
 from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
 from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, gpu_shortfall, read_nodes
+from tests.support.http_server import serving
 
 
 def node(name: str, gpus: int | None, labels: dict[str, str] | None = None, **spec) -> dict:
@@ -197,11 +197,8 @@ class FakeApiServer:
 @pytest.fixture
 def api_server() -> Iterator[FakeApiServer]:
     fake = FakeApiServer()
-    thread = threading.Thread(target=fake.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield fake
-    fake.server.shutdown()
-    fake.server.server_close()
+    with serving(fake.server):
+        yield fake
 
 
 def exec_plugin(tmp_path: Path, token: str = TOKEN, fails_with: str | None = None) -> Path:

@@ -23,6 +23,7 @@ from components.kubernetes.wait import wait_until_available
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
 from tests.support.fake_kubernetes import deployment, pod, replica_set
+from tests.support.http_server import serving
 
 CURRENT = replica_set("new")
 # More pods not ready than the client's pool keeps connections by default (5 a core).
@@ -77,12 +78,9 @@ class HeldWatches:
 @pytest.fixture
 def held() -> Iterator[HeldWatches]:
     server = HeldWatches()
-    thread = threading.Thread(target=server.server.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    yield server
-    server.released.set()
-    server.server.shutdown()
-    server.server.server_close()
+    with serving(server.server):
+        yield server
+        server.released.set()  # ends the watches it holds, so that it can shut down
 
 
 @pytest.fixture(autouse=True)

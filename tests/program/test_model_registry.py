@@ -5,7 +5,6 @@ login."""
 from __future__ import annotations
 
 import http.server
-import threading
 from collections.abc import Iterator
 from typing import ClassVar
 
@@ -15,6 +14,7 @@ from components import model_registry
 from components.config import JudgeSettings, Registry
 from components.config_rules import ConfigError
 from components.model_registry import ModelReference, check_models
+from tests.support.http_server import serving
 
 REAL_MANIFEST_STATUS = model_registry.manifest_status
 
@@ -45,12 +45,9 @@ def real_lookups(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def registry() -> Iterator[str]:
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FakeRegistry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     FakeRegistry.seen.clear()
-    yield f"127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
+    with serving(server):
+        yield f"127.0.0.1:{server.server_address[1]}"
 
 
 def plain(host: str, *models: str) -> JudgeSettings:
