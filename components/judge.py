@@ -27,17 +27,11 @@ DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
 
-
-def _without_comments(script: str) -> str:
-    """The script as it is embedded in container specs: comments are for this repo's
-    readers, and every byte shows up in `kubectl describe` and in preview diffs."""
-    lines = (line.rstrip() for line in script.splitlines())
-    return "\n".join(line for line in lines if line and not line.lstrip().startswith("#")) + "\n"
-
-
-MODEL_SCRIPT = _without_comments(
-    resources.files(__package__).joinpath("ollama-judge.sh").read_text()
-)
+# The script as it is embedded in container specs, without comments: they are for this
+# repo's readers, and every byte shows up in `kubectl describe` and in preview diffs.
+_source = resources.files(__package__).joinpath("ollama-judge.sh").read_text()
+_lines = (line.rstrip() for line in _source.splitlines())
+MODEL_SCRIPT = "".join(f"{line}\n" for line in _lines if line and not line.lstrip().startswith("#"))
 
 
 def evaluation_url(host: str) -> str:
