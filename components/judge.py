@@ -34,6 +34,16 @@ _lines = (line.rstrip() for line in _source.splitlines())
 MODEL_SCRIPT = "".join(f"{line}\n" for line in _lines if line and not line.lstrip().startswith("#"))
 
 
+# Every target's outputs: the stack's export name of each, and the component's attribute.
+OUTPUTS = {
+    "evaluationUrl": "evaluation_url",
+    "openaiBaseUrl": "openai_base_url",
+    "hostUrl": "host_url",
+    "models": "models",
+    "image": "image",
+}
+
+
 def evaluation_url(host: str) -> str:
     return f"http://{host}:{OLLAMA_PORT}"
 
@@ -94,12 +104,4 @@ class JudgeComponent(pulumi.ComponentResource):
         self.host_url = pulumi.Output.from_input(host_url)
         self.models = pulumi.Output.from_input(list(settings.models))
         self.image = pulumi.Output.from_input(settings.image)
-        self.register_outputs(
-            {
-                "evaluation_url": self.evaluation_url,
-                "openai_base_url": self.openai_base_url,
-                "host_url": self.host_url,
-                "models": self.models,
-                "image": self.image,
-            }
-        )
+        self.register_outputs({name: getattr(self, name) for name in OUTPUTS.values()})
