@@ -12,17 +12,12 @@ from pulumi_kubernetes.core import v1 as core
 from components import judge
 from components.config import KubernetesJudgeArgs
 
-# No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
-# turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen queue
-# even when the server hangs, which is the liveness probe's to find.
-
 # The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 
 
 def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
-    """`ca_paths`: where the registries' CAs are mounted, one file each."""
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
     env = judge.server_env(settings)
@@ -53,6 +48,9 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
             timeout_seconds=10,
             failure_threshold=judge.ready_within_seconds(settings.pull_timeout_seconds),
         ),
+        # No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
+        # turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen
+        # queue even when the server hangs, which is the liveness probe's to find.
         # "Is the server alive": a missing model would not come back after a restart.
         liveness_probe=core.ProbeArgs(
             http_get=core.HTTPGetActionArgs(path="/", port="http"),
