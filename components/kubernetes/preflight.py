@@ -7,7 +7,7 @@ changes by the minute, the judge's own pods among them, and the scheduler waits)
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import pulumi
@@ -60,8 +60,7 @@ def gpu_shortfall(
         if pods
     )
     fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
-    smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu.count)
-    if smaller:
+    if smaller := _largest_count_that_fits(offered.values(), args.replicas, args.gpu.count):
         fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
     return (
         f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
@@ -71,7 +70,7 @@ def gpu_shortfall(
     )
 
 
-def _largest_count_that_fits(offered: list[int], replicas: int, below: int) -> int:
+def _largest_count_that_fits(offered: Collection[int], replicas: int, below: int) -> int:
     """The most GPUs per pod, fewer than `below`, with which `replicas` pods fit; 0 if none."""
     return next((c for c in range(below - 1, 0, -1) if sum(n // c for n in offered) >= replicas), 0)
 
