@@ -33,7 +33,6 @@ _source = resources.files(__package__).joinpath("ollama-judge.sh").read_text()
 _lines = (line.rstrip() for line in _source.splitlines())
 MODEL_SCRIPT = "".join(f"{line}\n" for line in _lines if line and not line.lstrip().startswith("#"))
 
-
 # Every target's outputs: the stack's export name of each, and the component's attribute.
 OUTPUTS = {
     "evaluationUrl": "evaluation_url",
