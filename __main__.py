@@ -7,7 +7,7 @@ cost the program about half a second of imports on every run.
 import pulumi
 
 from components.config import DockerJudgeArgs, KubernetesJudgeArgs, load_settings
-from components.judge import JudgeComponent
+from components.judge import OUTPUTS, JudgeComponent
 from components.model_registry import check_models
 
 settings = load_settings()
@@ -31,8 +31,5 @@ match settings:
             pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)
 
-pulumi.export("evaluationUrl", judge.evaluation_url)
-pulumi.export("openaiBaseUrl", judge.openai_base_url)
-pulumi.export("hostUrl", judge.host_url)
-pulumi.export("models", judge.models)
-pulumi.export("image", judge.image)
+for export_name, attribute in OUTPUTS.items():
+    pulumi.export(export_name, getattr(judge, attribute))

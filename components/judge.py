@@ -27,17 +27,20 @@ DEFAULT_ENV = {"OLLAMA_KEEP_ALIVE": "-1"}
 # How long `ollama serve` may take to answer before the model script gives up.
 SERVER_WAIT_SECONDS = 120
 
+# The script as it is embedded in container specs, without comments: they are for this
+# repo's readers, and every byte shows up in `kubectl describe` and in preview diffs.
+_source = resources.files(__package__).joinpath("ollama-judge.sh").read_text()
+_lines = (line.rstrip() for line in _source.splitlines())
+MODEL_SCRIPT = "".join(f"{line}\n" for line in _lines if line and not line.lstrip().startswith("#"))
 
-def _without_comments(script: str) -> str:
-    """The script as it is embedded in container specs: comments are for this repo's
-    readers, and every byte shows up in `kubectl describe` and in preview diffs."""
-    lines = (line.rstrip() for line in script.splitlines())
-    return "\n".join(line for line in lines if line and not line.lstrip().startswith("#")) + "\n"
-
-
-MODEL_SCRIPT = _without_comments(
-    resources.files(__package__).joinpath("ollama-judge.sh").read_text()
-)
+# Every target's outputs: the stack's export name of each, and the component's attribute.
+OUTPUTS = {
+    "evaluationUrl": "evaluation_url",
+    "openaiBaseUrl": "openai_base_url",
+    "hostUrl": "host_url",
+    "models": "models",
+    "image": "image",
+}
 
 
 def evaluation_url(host: str) -> str:
@@ -100,12 +103,4 @@ class JudgeComponent(pulumi.ComponentResource):
         self.host_url = pulumi.Output.from_input(host_url)
         self.models = pulumi.Output.from_input(list(settings.models))
         self.image = pulumi.Output.from_input(settings.image)
-        self.register_outputs(
-            {
-                "evaluation_url": self.evaluation_url,
-                "openai_base_url": self.openai_base_url,
-                "host_url": self.host_url,
-                "models": self.models,
-                "image": self.image,
-            }
-        )
+        self.register_outputs({name: getattr(self, name) for name in OUTPUTS.values()})

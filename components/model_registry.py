@@ -37,7 +37,6 @@ class ModelReference:
 
 
 def manifest_status(url: str, verify: str | bool) -> int:
-    """The registry's HTTP status for one manifest; raises requests.RequestException."""
     headers = {"Accept": "application/vnd.docker.distribution.manifest.v2+json"}
     return requests.get(url, headers=headers, verify=verify, timeout=TIMEOUT_SECONDS).status_code
 
@@ -49,9 +48,8 @@ def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
         reference = ModelReference.parse(model)
         registry = settings.registries.get(reference.host) or Registry()
         url = reference.manifest_url("http" if registry.insecure else "https")
-        verify = registry.ca_file or True
         try:
-            status = manifest_status(url, verify)
+            status = manifest_status(url, registry.ca_file or True)
         except requests.RequestException as error:
             warnings.append(
                 f"could not check that registry {reference.host} has {model} "

@@ -31,26 +31,21 @@ def gpu_shortfall(
         return None
 
     key = f"{PROJECT}:docker.gpus"
+    # The setting as the user wrote it: `"device=0,1"` (Docker's form) is [0, 1].
+    ids = args.gpus.removeprefix('"device=')
+    shown = args.gpus if ids == args.gpus else f"[{', '.join(ids[:-1].split(','))}]"
     offers = f"runtimes: {', '.join(sorted(runtimes)) or 'none'}"
     if info.get("DefaultRuntime"):
         offers += f"; default runtime: {info['DefaultRuntime']}"
     if "DiscoveredDevices" in info:  # only newer engines report CDI devices
         offers += f"; CDI devices: {', '.join(devices) or 'none'}"
     return (
-        f"{key} is {_shown(args.gpus)}, but the Docker engine at {engine} cannot give a "
+        f"{key} is {shown}, but the Docker engine at {engine} cannot give a "
         f"container GPUs: it has no NVIDIA runtime and no NVIDIA CDI device ({offers}). "
         "Fix it by installing the NVIDIA Container Toolkit and configuring Docker's nvidia "
         "runtime (sudo nvidia-ctk runtime configure --runtime=docker, then restart Docker), "
         "or run the judge on CPU with: " + cli_command(f"config set --path '{key}' none", stack)
     )
-
-
-def _shown(gpus: str) -> str:
-    """The setting as the user wrote it: `"device=0,1"` (Docker's form) is [0, 1]."""
-    prefix = '"device='
-    if gpus.startswith(prefix):
-        return f"[{', '.join(gpus[len(prefix) : -1].split(','))}]"
-    return gpus
 
 
 def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:

@@ -5,7 +5,6 @@ its models. Requests = limits; no privilege escalation, no capabilities, default
 
 from __future__ import annotations
 
-import math
 from pathlib import PurePosixPath
 
 from pulumi_kubernetes.core import v1 as core
@@ -13,21 +12,12 @@ from pulumi_kubernetes.core import v1 as core
 from components import judge
 from components.config import KubernetesJudgeArgs
 
-# The model script's check is the startup probe, which the pod turns ready with; while the
-# hook pulls, a check ends at its first test, so probing every second costs little.
-STARTUP_PROBE_PERIOD_SECONDS = 1
-CHECK_TIMEOUT_SECONDS = 10
-# No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
-# turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen queue
-# even when the server hangs, which is the liveness probe's to find.
-
 # The pod's volumes that the container mounts, by name (judge.py makes them).
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 
 
 def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
-    """`ca_paths`: where the registries' CAs are mounted, one file each."""
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
     env = judge.server_env(settings)
@@ -37,7 +27,6 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
         resources[args.gpu.resource_name] = str(args.gpu.count)
     else:
         env.update(judge.NO_GPU_ENV)
-    ready_seconds = judge.ready_within_seconds(settings.pull_timeout_seconds)
     pull = core.ExecActionArgs(command=judge.model_script_command("pull", settings.models))
     check = core.ExecActionArgs(command=judge.model_script_command("check", settings.models))
     return core.ContainerArgs(
@@ -50,13 +39,18 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
         env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
         resources=core.ResourceRequirementsArgs(requests=resources, limits=resources),
         lifecycle=core.LifecycleArgs(post_start=core.LifecycleHandlerArgs(exec_=pull)),
-        # Covers the whole first start: no restart while models are still arriving.
+        # The model script's check is the startup probe, which the pod turns ready with; while
+        # the hook pulls, a check ends at its first test, so probing every second costs little.
+        # Its failures cover the whole first start: no restart while models are still arriving.
         startup_probe=core.ProbeArgs(
             exec_=check,
-            period_seconds=STARTUP_PROBE_PERIOD_SECONDS,
-            timeout_seconds=CHECK_TIMEOUT_SECONDS,
-            failure_threshold=math.ceil(ready_seconds / STARTUP_PROBE_PERIOD_SECONDS),
+            period_seconds=1,
+            timeout_seconds=10,
+            failure_threshold=judge.ready_within_seconds(settings.pull_timeout_seconds),
         ),
+        # No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
+        # turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen
+        # queue even when the server hangs, which is the liveness probe's to find.
         # "Is the server alive": a missing model would not come back after a restart.
         liveness_probe=core.ProbeArgs(
             http_get=core.HTTPGetActionArgs(path="/", port="http"),

@@ -7,7 +7,7 @@ changes by the minute, the judge's own pods among them, and the scheduler waits)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable
 from typing import Any
 
 import pulumi
@@ -36,7 +36,8 @@ def gpu_shortfall(
             node.get("status", {}).get("allocatable", {}).get(resource, "0")
         )
         for node in nodes
-        if _selected(node, args.node_selector) and not node.get("spec", {}).get("unschedulable")
+        if args.node_selector.items() <= node["metadata"].get("labels", {}).items()
+        and not node.get("spec", {}).get("unschedulable")
     }
     best = max(offered.values(), default=0)
     if best < args.gpu.count:
@@ -59,8 +60,7 @@ def gpu_shortfall(
         if pods
     )
     fixes = [cli_command(f"config set --path '{key}' {fit}", stack)]
-    smaller = _largest_count_that_fits(list(offered.values()), args.replicas, args.gpu.count)
-    if smaller:
+    if smaller := _largest_count_that_fits(offered.values(), args.replicas, args.gpu.count):
         fixes.append(cli_command(f"config set --path '{count_key}' {smaller}", stack))
     return (
         f"{key} is {args.replicas}, but the schedulable nodes can hold only {fit} judge "
@@ -70,7 +70,7 @@ def gpu_shortfall(
     )
 
 
-def _largest_count_that_fits(offered: list[int], replicas: int, below: int) -> int:
+def _largest_count_that_fits(offered: Collection[int], replicas: int, below: int) -> int:
     """The most GPUs per pod, fewer than `below`, with which `replicas` pods fit; 0 if none."""
     return next((c for c in range(below - 1, 0, -1) if sum(n // c for n in offered) >= replicas), 0)
 
@@ -81,22 +81,15 @@ def _listing(items: Iterable[str]) -> str:
     return ", ".join(shown[:LISTED_NODES]) + (f" and {more} more" if more > 0 else "")
 
 
-def _selected(node: dict[str, Any], selector: Mapping[str, str]) -> bool:
-    labels = node["metadata"].get("labels", {})
-    return all(labels.get(k) == v for k, v in selector.items())
-
-
 def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str | None:
-    """Raises ConfigError when no node can hold the GPUs; returns why the check was
-    skipped, or None when it passed."""
+    """Raises ConfigError when the nodes cannot hold the GPUs; returns why it could not tell."""
     if access.render_directory:
         return None
     try:
         nodes = read_nodes(access)
     except ClusterUnreadable as reason:
         return f"could not check the cluster's GPU capacity: {reason}"
-    shortfall = gpu_shortfall(nodes, args, pulumi.get_stack())
-    if shortfall:
+    if shortfall := gpu_shortfall(nodes, args, pulumi.get_stack()):
         raise ConfigError(shortfall)
     return None
 
