@@ -27,8 +27,6 @@ CANCELLING = (
 
 
 class ForwardingPulumiCommand(auto.PulumiCommand):
-    """The CLI, run in a process group of its own."""
-
     process: subprocess.Popen[str] | None = None
     engine_at_work = False
     interrupts = 0  # passed on to the engine
