@@ -105,14 +105,10 @@ def openai_base(url: str) -> str:
 
 
 def _error_message(error: openai.APIStatusError) -> str:
-    """The server's own words: Ollama answers {"error": {"message": ...}}."""
-    if isinstance(error.body, dict):
-        detail = error.body.get("message") or error.body.get("error")
-        if isinstance(detail, dict):
-            detail = detail.get("message")
-        if detail:
-            return str(detail)
-    return error.message
+    """The server's own words: Ollama answers {"error": {"message": ...}}, and the client
+    keeps the inner object as the error's body."""
+    detail = error.body.get("message") if isinstance(error.body, dict) else None
+    return str(detail) if detail else error.message
 
 
 class JudgeClient:
