@@ -169,8 +169,7 @@ class RolloutWatch(Watches):
                     f"image that is only on the nodes needs {PROJECT}:kubernetes.imagePullPolicy "
                     "IfNotPresent or Never."
                 )
-        hook_failed = self._hook_failure(uid, containers, fresh, now)
-        if hook_failed:
+        if hook_failed := self._hook_failure(uid, containers, fresh, now):
             raise JudgeNotReady(
                 f"the judge's pod {name} (namespace {self.namespace}) is not ready "
                 f"({self.models}): its postStart hook gave up: {hook_failed}.\n"

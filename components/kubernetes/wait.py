@@ -38,11 +38,10 @@ def wait_until_available(
     models: tuple[str, ...],
     timeout_seconds: float,
     report: Report,
-    describe: Callable[[str, Exception], str] | None = None,
+    describe: Callable[[str, Exception], str],
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
     """`apps`, `core`: the client's AppsV1Api, CoreV1Api; `describe` says why a call failed."""
-    describe = describe or Connection(apps.api_client).failure
     rollout = RolloutWatch(apps, core, namespace, name, models)
 
     def failed(error: Exception, failing_for: float) -> None:

@@ -17,6 +17,7 @@ from components.config import ClusterAccess
 from components.judge import MODEL_SCRIPT
 from components.kubernetes import rollout_watch as kubernetes_rollout_watch
 from components.kubernetes import watches
+from components.kubernetes.client import Connection
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
 from components.kubernetes.wait import follow, wait_until_available
 from components.readiness import JudgeNotReady
@@ -72,6 +73,7 @@ def wait(cluster: FakeCluster, timeout: float = 3600, clock: Any = None) -> list
         ("judge:1",),
         timeout,
         reported.append,
+        Connection(cluster.api_client).failure,
         clock=clock or cluster.clock,
     )
     return reported

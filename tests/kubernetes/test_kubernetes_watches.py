@@ -114,7 +114,9 @@ def test_an_interruption_shuts_every_watch_at_once_and_keeps_no_connection_it_ca
     threading.Thread(target=interrupt, daemon=True).start()
     with connection.api as api, pytest.raises(JudgeNotReady, match="interrupted"):
         apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-        wait_until_available(apps, core, "knitfab", "ollama", ("judge:1",), 60, print)
+        wait_until_available(
+            apps, core, "knitfab", "ollama", ("judge:1",), 60, print, connection.failure
+        )
     assert held.watching == streams
     # Every watch shut, and no thread left (quick_looks), within a tick of the interruption.
     assert time.monotonic() - interrupted[0] < 1
