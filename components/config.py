@@ -243,10 +243,6 @@ def load_settings() -> StackSettings:
     """The stack's settings, read from Pulumi's config (the only reader of it)."""
     from pulumi.runtime import config as runtime_config
 
-    values = {}
-    for key in {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}:
-        namespace, _, name = key.partition(":")
-        value = pulumi.Config(namespace).get(name)
-        if value is not None:
-            values[key] = value
+    keys = {*runtime_config.CONFIG.get(), *runtime_config.get_config_env()}
+    values = {key: value for key in keys if (value := runtime_config.get_config(key)) is not None}
     return settings_from_config(values, pulumi.get_stack())

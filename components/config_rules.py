@@ -167,7 +167,19 @@ def config_error(
         ignored = f"{PROJECT}:target is {raw['target']}: its settings would be ignored"
         return ConfigError(f"{key} is set, but {ignored}. Remove it with: {fix}")
     if kind == "shared_claim":
-        return _shared_claim(key, context, stack)
+        return ConfigError(
+            f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled, but the "
+            f"models' claim is {context['access_mode']} ({key}.persistence.accessMode): all the "
+            "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
+            "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
+            "claim, or no persistence. Fix it with one of: "
+            + cli_command(f"config set --path '{key}.persistence.accessMode' ReadWriteMany", stack)
+            + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
+            f"{key}.persistence.storageClass to it); "
+            + cli_command(f"config set --path '{key}.persistence.enabled' false", stack)
+            + " (each pod pulls the models into its own emptyDir); or "
+            + cli_command(f"config set --path '{key}.replicas' 1", stack)
+        )
     choices = [choice for choice in get_args(info.annotation) if choice is not None]
     allowed = info.description or " or ".join(choices)
     example = (info.examples or [info.default])[0] if info.description else choices[0]
@@ -210,19 +222,3 @@ def _join(path: str, name: str) -> str:
     if path and any(c in name for c in '.:/[]"'):  # hosts, label keys: quoted for `--path`
         return f'{path}["{name}"]'
     return f"{path}.{name}" if path else name
-
-
-def _shared_claim(key: str, context: dict[str, Any], stack: str | None) -> ConfigError:
-    return ConfigError(
-        f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled, but the "
-        f"models' claim is {context['access_mode']} ({key}.persistence.accessMode): all the "
-        "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
-        "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
-        "claim, or no persistence. Fix it with one of: "
-        + cli_command(f"config set --path '{key}.persistence.accessMode' ReadWriteMany", stack)
-        + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
-        f"{key}.persistence.storageClass to it); "
-        + cli_command(f"config set --path '{key}.persistence.enabled' false", stack)
-        + " (each pod pulls the models into its own emptyDir); or "
-        + cli_command(f"config set --path '{key}.replicas' 1", stack)
-    )

@@ -5,9 +5,6 @@ GET per model: `requests` (which the Docker client brings) makes it, where a reg
 client library would add a dependency tree.
 """
 
-from dataclasses import dataclass
-from typing import Self
-
 import requests
 
 from components.config import JudgeSettings, Registry
@@ -16,24 +13,14 @@ from components.config_rules import PROJECT, ConfigError, cli_command
 TIMEOUT_SECONDS = 5
 
 
-@dataclass(frozen=True)
-class ModelReference:
-    host: str
-    namespace: str
-    name: str
-    tag: str
-
-    @classmethod
-    def parse(cls, reference: str) -> Self:
-        """[[host/]namespace/]model[:tag], with Ollama's defaults for what is left out."""
-        parts = reference.split("/")
-        name, _, tag = parts[-1].partition(":")
-        namespace = parts[-2] if len(parts) >= 2 else "library"
-        host = parts[-3] if len(parts) >= 3 else "registry.ollama.ai"
-        return cls(host, namespace, name, tag or "latest")
-
-    def manifest_url(self, scheme: str) -> str:
-        return f"{scheme}://{self.host}/v2/{self.namespace}/{self.name}/manifests/{self.tag}"
+def registry_and_manifest(reference: str) -> tuple[str, str]:
+    """[[host/]namespace/]model[:tag] as its registry's host and its manifest's path, with
+    Ollama's defaults for what is left out."""
+    parts = reference.split("/")
+    name, _, tag = parts[-1].partition(":")
+    namespace = parts[-2] if len(parts) >= 2 else "library"
+    host = parts[-3] if len(parts) >= 3 else "registry.ollama.ai"
+    return host, f"/v2/{namespace}/{name}/manifests/{tag or 'latest'}"
 
 
 def manifest_status(url: str, verify: str | bool) -> int:
@@ -45,28 +32,28 @@ def check_models(settings: JudgeSettings, stack: str | None) -> list[str]:
     """Raises ConfigError for a model its registry lacks; returns warnings for those unchecked."""
     warnings = []
     for index, model in enumerate(settings.models):
-        reference = ModelReference.parse(model)
-        registry = settings.registries.get(reference.host) or Registry()
-        url = reference.manifest_url("http" if registry.insecure else "https")
+        host, manifest = registry_and_manifest(model)
+        registry = settings.registries.get(host) or Registry()
+        url = f"{'http' if registry.insecure else 'https'}://{host}{manifest}"
         try:
             status = manifest_status(url, registry.ca_file or True)
         except requests.RequestException as error:
             warnings.append(
-                f"could not check that registry {reference.host} has {model} "
+                f"could not check that registry {host} has {model} "
                 f"(GET {url}: {type(error).__name__}); the judge's pull will tell"
             )
             continue
         if status == 404:
             key = f"{PROJECT}:models[{index}]"
             raise ConfigError(
-                f"{key} is {model!r}, but registry {reference.host} has no such model "
+                f"{key} is {model!r}, but registry {host} has no such model "
                 f"(GET {url} answered 404). Nothing was changed. Check the name and tag, "
                 f"or push the model there; the list: "
                 + cli_command(f"config get {PROJECT}:models", stack)
             )
         if status != 200:
             warnings.append(
-                f"could not check that registry {reference.host} has {model}: GET {url} "
+                f"could not check that registry {host} has {model}: GET {url} "
                 f"answered {status}; the judge's pull will tell"
             )
     return warnings

@@ -15,12 +15,8 @@ from components.config_rules import PROJECT, ConfigError, cli_command
 from components.docker.engine import DockerEngineUnreachable, engine_address, engine_info
 
 
-def gpu_shortfall(
-    info: Mapping[str, Any], args: DockerJudgeArgs, engine: str, stack: str
-) -> str | None:
-    """Why the engine whose `docker info` is `info` cannot give the GPUs asked for, if so."""
-    if args.gpus is None:
-        return None
+def gpu_shortfall(info: Mapping[str, Any], gpus: str, engine: str, stack: str) -> str | None:
+    """Why the engine whose `docker info` is `info` cannot give `gpus` (Docker's form), if so."""
     # A count or a list of device ids needs the same NVIDIA runtime as "all", and the
     # engine cannot say how many GPUs there are without it: only the runtime is checked.
     runtimes: Mapping[str, Any] = info.get("Runtimes") or {}
@@ -32,8 +28,8 @@ def gpu_shortfall(
 
     key = f"{PROJECT}:docker.gpus"
     # The setting as the user wrote it: `"device=0,1"` (Docker's form) is [0, 1].
-    ids = args.gpus.removeprefix('"device=')
-    shown = args.gpus if ids == args.gpus else f"[{', '.join(ids[:-1].split(','))}]"
+    ids = gpus.removeprefix('"device=')
+    shown = gpus if ids == gpus else f"[{', '.join(ids[:-1].split(','))}]"
     offers = f"runtimes: {', '.join(sorted(runtimes)) or 'none'}"
     if info.get("DefaultRuntime"):
         offers += f"; default runtime: {info['DefaultRuntime']}"
@@ -56,6 +52,6 @@ def check_gpu_support(args: DockerJudgeArgs, stack: str) -> str | None:
         info = engine_info(args.engine_host)
     except DockerEngineUnreachable as reason:
         return f"could not check whether the Docker engine can give GPUs: {reason}"
-    if shortfall := gpu_shortfall(info, args, engine_address(args.engine_host), stack):
+    if shortfall := gpu_shortfall(info, args.gpus, engine_address(args.engine_host), stack):
         raise ConfigError(shortfall)
     return None

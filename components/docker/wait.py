@@ -62,7 +62,6 @@ def follow(
     timeout_seconds: float,
     report: Report,
 ) -> None:
-    """The wait, through a client of the engine the provider uses, closed after it."""
     try:
         with contextlib.closing(docker_engine.docker_client(engine_host)) as client:
             container = client.containers.get(container_id)

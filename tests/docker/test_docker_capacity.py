@@ -24,8 +24,8 @@ PLAIN_ENGINE: dict[str, Any] = {
 }
 
 
-def verdict(info: dict[str, Any], gpus: str | None = "all") -> str | None:
-    return gpu_shortfall(info, DockerJudgeArgs().model_copy(update={"gpus": gpus}), SOCKET, "local")
+def verdict(info: dict[str, Any], gpus: str = "all") -> str | None:
+    return gpu_shortfall(info, gpus, SOCKET, "local")
 
 
 def test_engine_without_nvidia_runtime_cannot_give_gpus_and_the_message_says_why():
@@ -80,8 +80,6 @@ def test_counts_and_device_ids_need_the_runtime_too_and_are_shown_as_written():
 
 
 def test_no_gpus_asks_nothing_of_the_engine(monkeypatch: pytest.MonkeyPatch):
-    assert verdict(PLAIN_ENGINE, None) is None
-
     def no_engine(host: str | None) -> dict[str, Any]:
         raise AssertionError("the engine was asked")
 

@@ -13,7 +13,7 @@ import pytest
 from components import model_registry
 from components.config import JudgeSettings, Registry
 from components.config_rules import ConfigError
-from components.model_registry import ModelReference, check_models
+from components.model_registry import check_models, registry_and_manifest
 from tests.support.http_server import serving
 
 REAL_MANIFEST_STATUS = model_registry.manifest_status
@@ -55,17 +55,16 @@ def plain(host: str, *models: str) -> JudgeSettings:
 
 
 @pytest.mark.parametrize(
-    ("reference", "parts"),
+    ("reference", "looked_up"),
     [
-        ("llama3.2", ("registry.ollama.ai", "library", "llama3.2", "latest")),
-        ("qwen2.5:7b", ("registry.ollama.ai", "library", "qwen2.5", "7b")),
-        ("me/judge:2", ("registry.ollama.ai", "me", "judge", "2")),
-        ("reg.example:5000/library/judge:1", ("reg.example:5000", "library", "judge", "1")),
+        ("llama3.2", ("registry.ollama.ai", "/v2/library/llama3.2/manifests/latest")),
+        ("qwen2.5:7b", ("registry.ollama.ai", "/v2/library/qwen2.5/manifests/7b")),
+        ("me/judge:2", ("registry.ollama.ai", "/v2/me/judge/manifests/2")),
+        ("reg.example:5000/library/judge:1", ("reg.example:5000", "/v2/library/judge/manifests/1")),
     ],
 )
-def test_references_take_ollamas_defaults(reference: str, parts: tuple[str, ...]):
-    parsed = ModelReference.parse(reference)
-    assert (parsed.host, parsed.namespace, parsed.name, parsed.tag) == parts
+def test_references_take_ollamas_defaults(reference: str, looked_up: tuple[str, str]):
+    assert registry_and_manifest(reference) == looked_up
 
 
 def test_a_model_the_registry_has_passes(registry: str):
