@@ -18,11 +18,12 @@ judge: JudgeComponent
 match settings:
     case DockerJudgeArgs():
         from components.docker.judge import DockerJudge
-        from components.docker.preflight import check_gpu_support
+        from components.docker.preflight import gpu_request
 
-        if skipped := check_gpu_support(settings, pulumi.get_stack()):
-            pulumi.log.warn(skipped)
-        judge = DockerJudge("ollama", settings)
+        gpus, said = gpu_request(settings, pulumi.get_stack())
+        if said:
+            pulumi.log.warn(said)
+        judge = DockerJudge("ollama", settings.model_copy(update={"gpus": gpus}))
     case KubernetesJudgeArgs():
         from components.kubernetes.judge import KubernetesJudge
         from components.kubernetes.preflight import check_gpu_capacity

@@ -81,8 +81,9 @@ class JudgeSettings(Settings):
 class DockerSettings(Settings):
     """The `docker` section (stack `local`)."""
 
+    # "auto" works on any host: every GPU where the engine can give them, else the CPU.
     gpus: Annotated[str | None, BeforeValidator(rules.docker_gpus)] = rules.allows(
-        '"all", "none", a count (0 = none) or a list of device ids', "all", default="all"
+        '"auto", "all", "none", a count (0 = none) or a list of device ids', "auto", default="auto"
     )
     publish: rules.Flag = True
     # The API has no authentication: loopback unless the user says otherwise.

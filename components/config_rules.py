@@ -95,8 +95,9 @@ def ca_bundle(value: str) -> str:
 
 
 def docker_gpus(value: Any) -> str | None:
-    """Docker's form of a GPU request: "all", a count ("2"), '"device=0,1"', or None."""
-    if value in ("all", "none"):
+    """Docker's form of a GPU request: "all", a count ("2"), '"device=0,1"', or None; "auto"
+    is left for the pre-flight, which asks the engine (docker/preflight.py)."""
+    if value in ("auto", "all", "none"):
         return None if value == "none" else value
     if type(value) is int and value >= 0:
         return str(value) if value else None

@@ -40,6 +40,7 @@ OUTPUTS = {
     "hostUrl": "host_url",
     "models": "models",
     "image": "image",
+    "gpus": "gpus",
 }
 
 
@@ -93,9 +94,14 @@ class JudgeComponent(pulumi.ComponentResource):
     host_url: pulumi.Output[str | None]
     models: pulumi.Output[list[str]]
     image: pulumi.Output[str]
+    gpus: pulumi.Output[str]
 
     def _publish(
-        self, evaluation_url: pulumi.Output[str], host_url: str | None, settings: JudgeSettings
+        self,
+        evaluation_url: pulumi.Output[str],
+        host_url: str | None,
+        settings: JudgeSettings,
+        gpus: str,
     ) -> None:
         """Sets every output and registers them; the last call of a subclass's __init__."""
         self.evaluation_url = evaluation_url
@@ -103,4 +109,7 @@ class JudgeComponent(pulumi.ComponentResource):
         self.host_url = pulumi.Output.from_input(host_url)
         self.models = pulumi.Output.from_input(list(settings.models))
         self.image = pulumi.Output.from_input(settings.image)
+        # What the judge was given ("all", "2", "device=0,1", "1 nvidia.com/gpu", "none"):
+        # with docker.gpus auto, what the engine offered.
+        self.gpus = pulumi.Output.from_input(gpus)
         self.register_outputs({name: getattr(self, name) for name in OUTPUTS.values()})

@@ -38,6 +38,8 @@ class DockerJudge(judge.JudgeComponent):
     def __init__(
         self, name: str, args: DockerJudgeArgs, opts: pulumi.ResourceOptions | None = None
     ):
+        if args.gpus == "auto":  # Docker has no such request: the pre-flight decides
+            raise ValueError("docker.gpus auto goes through preflight.gpu_request first")
         super().__init__(TYPE, name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         settings = args.judge
@@ -110,4 +112,4 @@ class DockerJudge(judge.JudgeComponent):
         # The container's id and name once the judge is ready, so the outputs appear only then.
         ready = readiness.after_wait(container, [container.id, container.name], until_ready)
         url = ready.apply(lambda names: judge.evaluation_url(names[1]))
-        self._publish(url, host_url(args), settings)
+        self._publish(url, host_url(args), settings, (args.gpus or "none").strip('"'))

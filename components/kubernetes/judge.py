@@ -186,5 +186,7 @@ class KubernetesJudge(JudgeComponent):
         names = [service.metadata.name, service.metadata.namespace]
         serving = readiness.after_wait(service, names, until_serving, rendering)
         service_dns_name = serving.apply(lambda names: f"{names[0]}.{names[1]}.svc.cluster.local")
+        gpu = args.gpu
+        gpus = f"{gpu.count} {gpu.resource_name}" if gpu.count else "none"
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.
-        self._publish(service_dns_name.apply(judge.evaluation_url), None, settings)
+        self._publish(service_dns_name.apply(judge.evaluation_url), None, settings, gpus)

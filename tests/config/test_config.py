@@ -46,7 +46,8 @@ def test_docker_defaults_reproduce_the_manual_with_a_pinned_image():
     settings = parse_settings({"target": "docker"})
     assert settings == DockerJudgeArgs()
     assert settings.judge.models == ("llama3.2",)
-    assert settings.gpus == "all"
+    # The manual's `--gpus all` where the engine has GPUs (docker/preflight.py decides).
+    assert settings.gpus == "auto"
     assert (settings.container_name, settings.network_name, settings.volume_name) == (
         "ollama",
         "ollama-net",
@@ -105,6 +106,7 @@ def test_empty_model_list_is_allowed():
 @pytest.mark.parametrize(
     ("gpus", "expected"),
     [
+        ("auto", "auto"),
         ("all", "all"),
         (2, "2"),
         (0, None),
@@ -226,7 +228,7 @@ def test_kubernetes_settings_are_all_read():
             "ollama-judge:keepModelsOnDestroy",
             "true",
         ),
-        (docker(gpus=-1), "ollama-judge:docker.gpus", '"all", "none"'),
+        (docker(gpus=-1), "ollama-judge:docker.gpus", '"auto", "all", "none"'),
         (docker(gpus="some"), "ollama-judge:docker.gpus", "device ids"),
         (docker(gpus=[]), "ollama-judge:docker.gpus", "device ids"),
         (docker(gpus=True), "ollama-judge:docker.gpus", "a count"),

@@ -9,7 +9,7 @@ import pytest
 from components.config import DockerJudgeArgs
 from components.config_rules import ConfigError
 from components.docker.engine import engine_address
-from components.docker.preflight import check_gpu_support, gpu_shortfall
+from components.docker.preflight import gpu_request
 
 SOCKET = "unix:///var/run/docker.sock"
 RUNC = {"path": "runc"}
@@ -24,8 +24,19 @@ PLAIN_ENGINE: dict[str, Any] = {
 }
 
 
-def verdict(info: dict[str, Any], gpus: str = "all") -> str | None:
-    return gpu_shortfall(info, gpus, SOCKET, "local")
+def verdict(info: dict[str, Any], gpus: Any = "all") -> str | None:
+    """The config error an engine with `info` gives a request for `gpus`, or None."""
+
+    def engine(host: str | None) -> dict[str, Any]:
+        return info
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("components.docker.preflight.engine_info", engine)
+        try:
+            gpu_request(DockerJudgeArgs(gpus=gpus), "local")
+        except ConfigError as error:
+            return str(error)
+    return None
 
 
 def test_engine_without_nvidia_runtime_cannot_give_gpus_and_the_message_says_why():
@@ -74,8 +85,8 @@ def test_cdi_devices_are_listed_where_the_engine_reports_them():
 
 
 def test_counts_and_device_ids_need_the_runtime_too_and_are_shown_as_written():
-    assert (verdict(PLAIN_ENGINE, "2") or "").startswith("ollama-judge:docker.gpus is 2,")
-    by_id = verdict(PLAIN_ENGINE, '"device=0,1"')
+    assert (verdict(PLAIN_ENGINE, 2) or "").startswith("ollama-judge:docker.gpus is 2,")
+    by_id = verdict(PLAIN_ENGINE, [0, 1])
     assert (by_id or "").startswith("ollama-judge:docker.gpus is [0, 1],")
 
 
@@ -84,23 +95,56 @@ def test_no_gpus_asks_nothing_of_the_engine(monkeypatch: pytest.MonkeyPatch):
         raise AssertionError("the engine was asked")
 
     monkeypatch.setattr("components.docker.preflight.engine_info", no_engine)
-    cpu_only = DockerJudgeArgs().model_copy(update={"gpus": None})
-    assert check_gpu_support(cpu_only, "local") is None
+    assert gpu_request(DockerJudgeArgs(gpus="none"), "local") == (None, None)
 
 
 def test_shortfall_is_a_config_error_naming_the_stack(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr("components.docker.preflight.engine_info", lambda host: PLAIN_ENGINE)
     with pytest.raises(ConfigError, match=r"docker\.gpus' none --stack dev$"):
-        check_gpu_support(DockerJudgeArgs(), "dev")
+        gpu_request(DockerJudgeArgs(gpus="all"), "dev")
+
+
+def test_auto_takes_every_gpu_of_an_engine_that_has_them(monkeypatch: pytest.MonkeyPatch):
+    cdi = {**PLAIN_ENGINE, "DiscoveredDevices": [{"Source": "cdi", "ID": "nvidia.com/gpu=0"}]}
+    monkeypatch.setattr("components.docker.preflight.engine_info", lambda host: cdi)
+    assert gpu_request(DockerJudgeArgs(), "local") == ("all", None)
+
+
+def test_auto_runs_on_the_cpu_of_an_engine_without_gpus_and_says_how_to_change_it(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    monkeypatch.setattr("components.docker.preflight.engine_info", lambda host: PLAIN_ENGINE)
+    gpus, warning = gpu_request(DockerJudgeArgs(), "dev")
+    assert gpus is None
+    assert warning is not None
+    assert warning.startswith(
+        "ollama-judge:docker.gpus is auto and the Docker engine at unix:///var/run/docker.sock "
+        "cannot give a container GPUs: it has no NVIDIA runtime and no NVIDIA CDI device "
+        "(runtimes: io.containerd.runc.v2, io.containerd.runtime.v1.linux, runc; default "
+        "runtime: runc): the judge runs on the CPU, slower."
+    )
+    assert "nvidia-ctk runtime configure --runtime=docker" in warning
+    assert warning.endswith("pulumi config set --path 'ollama-judge:docker.gpus' none --stack dev")
 
 
 def test_an_unreachable_engine_skips_the_check_naming_the_host():
-    unreachable = DockerJudgeArgs().model_copy(
-        update={"engine_host": "unix:///nonexistent/docker.sock"}
-    )
-    reason = check_gpu_support(unreachable, "local")
+    unreachable = DockerJudgeArgs(gpus="all", engine_host="unix:///nonexistent/docker.sock")
+    gpus, reason = gpu_request(unreachable, "local")
+    assert gpus == "all"
     assert reason is not None
     assert "cannot reach the Docker engine at unix:///nonexistent/docker.sock" in reason
+
+
+def test_auto_on_an_unreachable_engine_plans_the_cpu_and_says_it_depends_on_the_engine():
+    unreachable = DockerJudgeArgs(engine_host="unix:///nonexistent/docker.sock")
+    gpus, reason = gpu_request(unreachable, "local")
+    assert gpus is None
+    assert reason is not None
+    assert "cannot reach the Docker engine at unix:///nonexistent/docker.sock" in reason
+    assert reason.endswith(
+        "ollama-judge:docker.gpus is auto, so the judge is planned on the CPU. On an engine "
+        "with an NVIDIA runtime or CDI device it gets every GPU"
+    )
 
 
 def test_the_engine_is_the_providers_setting_else_docker_host_else_the_local_socket(

@@ -17,6 +17,8 @@ CONTAINER = "docker:index/container:Container"
 NETWORK = "docker:index/network:Network"
 VOLUME = "docker:index/volume:Volume"
 IMAGE = "docker:index/remoteImage:RemoteImage"
+# The manual's `docker run --gpus all`: the program's `auto` becomes this on a GPU host.
+MANUAL = DockerJudgeArgs(gpus="all")
 
 
 def deploy(args: DockerJudgeArgs) -> Program:
@@ -24,12 +26,12 @@ def deploy(args: DockerJudgeArgs) -> Program:
 
 
 def with_judge(**judge_settings: Any) -> DockerJudgeArgs:
-    return DockerJudgeArgs(judge=JudgeSettings(**judge_settings))
+    return DockerJudgeArgs(gpus="all", judge=JudgeSettings(**judge_settings))
 
 
 @pytest.fixture(scope="module")
 def default() -> Program:
-    return deploy(DockerJudgeArgs())
+    return deploy(MANUAL)
 
 
 def test_default_reproduces_the_manuals_docker_commands(default: Program):
@@ -90,6 +92,7 @@ def test_default_outputs(default: Program):
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
         "image": "ollama/ollama:0.24.0",
+        "gpus": "all",
     }
 
 
@@ -116,7 +119,7 @@ def test_children_are_parented_to_the_component(default: Program):
 
 
 def test_no_gpus_hides_the_gpus_the_image_would_expose(default: Program):
-    cpu_only = deploy(DockerJudgeArgs().model_copy(update={"gpus": None}))
+    cpu_only = deploy(MANUAL.model_copy(update={"gpus": None}))
     container = cpu_only.one(CONTAINER).inputs
     assert "gpus" not in container
     assert "NVIDIA_VISIBLE_DEVICES=void" in container["envs"]
@@ -124,15 +127,24 @@ def test_no_gpus_hides_the_gpus_the_image_would_expose(default: Program):
 
 
 def test_gpu_devices_are_passed_as_docker_reads_them(default: Program):
-    two = deploy(DockerJudgeArgs().model_copy(update={"gpus": '"device=0,1"'}))
+    two = deploy(MANUAL.model_copy(update={"gpus": '"device=0,1"'}))
     assert two.one(CONTAINER).inputs["gpus"] == '"device=0,1"'
     assert_only_changed(default, two, "ollama-container:gpus")
+    assert two.outputs["gpus"] == "device=0,1"
+
+
+def test_no_gpus_are_an_output_too():
+    cpu_only = deploy(MANUAL.model_copy(update={"gpus": None}))
+    assert cpu_only.outputs["gpus"] == "none"
+
+
+def test_auto_is_decided_by_the_preflight_before_the_component():
+    with pytest.raises(ValueError, match="gpu_request"):
+        deploy(DockerJudgeArgs())
 
 
 def test_publishing_on_every_interface_needs_an_explicit_address(default: Program):
-    everywhere = deploy(
-        DockerJudgeArgs().model_copy(update={"host_address": "0.0.0.0", "host_port": 8080})
-    )
+    everywhere = deploy(MANUAL.model_copy(update={"host_address": "0.0.0.0", "host_port": 8080}))
     assert everywhere.one(CONTAINER).inputs["ports"] == [
         {"internal": 11434, "external": 8080, "ip": "0.0.0.0"}
     ]
@@ -141,13 +153,13 @@ def test_publishing_on_every_interface_needs_an_explicit_address(default: Progra
 
 
 def test_ipv6_host_url_is_bracketed():
-    assert deploy(DockerJudgeArgs().model_copy(update={"host_address": "::1"})).outputs[
-        "hostUrl"
-    ] == ("http://[::1]:11434")
+    assert deploy(MANUAL.model_copy(update={"host_address": "::1"})).outputs["hostUrl"] == (
+        "http://[::1]:11434"
+    )
 
 
 def test_unpublished_port_leaves_only_the_network_url(default: Program):
-    hidden = deploy(DockerJudgeArgs().model_copy(update={"publish": False}))
+    hidden = deploy(MANUAL.model_copy(update={"publish": False}))
     assert "ports" not in hidden.one(CONTAINER).inputs
     assert hidden.outputs["hostUrl"] is None
     assert hidden.outputs["evaluationUrl"] == "http://ollama:11434"
@@ -203,7 +215,7 @@ def test_opting_out_of_keeping_models_lets_destroy_remove_the_volume(default: Pr
 
 def test_names_are_settable(default: Program):
     renamed = deploy(
-        DockerJudgeArgs().model_copy(
+        MANUAL.model_copy(
             update={"container_name": "judge", "network_name": "eval", "volume_name": "m"}
         )
     )
@@ -260,7 +272,7 @@ def test_up_waits_for_the_judge_through_the_engine_the_provider_uses(
 ):
     waits: list[tuple[Any, ...]] = []
     monkeypatch.setattr(docker_wait, "follow", lambda *args: waits.append(args[:4]))
-    deploy(DockerJudgeArgs(engine_host="tcp://judge-box:2375"))
+    deploy(DockerJudgeArgs(gpus="all", engine_host="tcp://judge-box:2375"))
     # The server's start (120 s) plus the default pull budget (1800 s).
     assert waits == [("tcp://judge-box:2375", "ollama-container-id", ("llama3.2",), 1920)]
 
@@ -271,7 +283,7 @@ def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason(monkeypatch: pyte
 
     monkeypatch.setattr(docker_wait, "follow", gave_up)
     with pytest.raises(JudgeNotReady, match="could not pull"):
-        deploy(DockerJudgeArgs())
+        deploy(MANUAL)
 
 
 def test_a_preview_does_not_wait(monkeypatch: pytest.MonkeyPatch):
@@ -279,5 +291,5 @@ def test_a_preview_does_not_wait(monkeypatch: pytest.MonkeyPatch):
         raise AssertionError("a preview waited for the judge")
 
     monkeypatch.setattr(docker_wait, "follow", must_not_wait)
-    preview = deploy_judge(DockerJudge, DockerJudgeArgs(), Program(preview=True))
+    preview = deploy_judge(DockerJudge, MANUAL, Program(preview=True))
     assert preview.one(CONTAINER)

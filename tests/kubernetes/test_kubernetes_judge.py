@@ -98,6 +98,7 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
         "hostUrl": None,
         "models": ["llama3.2"],
         "image": "ollama/ollama:0.24.0",
+        "gpus": "1 nvidia.com/gpu",
     }
 
 
@@ -272,7 +273,8 @@ def test_replicas_are_judge_pods_behind_the_service_each_with_its_own_gpu(defaul
     assert container_of(three)["resources"] == {"requests": expected, "limits": expected}
     assert spec["selector"] == {"matchLabels": {"app": "ollama"}}
     assert three.one(SERVICE).inputs["spec"]["selector"] == {"app": "ollama"}
-    assert three.outputs == default.outputs
+    # The output says what each judge pod gets.
+    assert three.outputs == {**default.outputs, "gpus": "2 nvidia.com/gpu"}
 
 
 def test_many_replicas_roll_a_quarter_at_a_time_without_a_spare_gpu():
@@ -346,6 +348,7 @@ def test_gpu_count_zero_sets_no_gpu_limit_and_hides_gpus(default: Program):
     assert container_of(cpu_only)["resources"] == {"requests": expected, "limits": expected}
     assert env_of(cpu_only)["NVIDIA_VISIBLE_DEVICES"] == "void"
     assert_only_changed(default, cpu_only, f"{CONTAINER}.resources", f"{CONTAINER}.env")
+    assert cpu_only.outputs["gpus"] == "none"
 
 
 def test_gpu_resource_name_for_shared_gpus(default: Program):

@@ -45,6 +45,7 @@ def test_local_stack_deploys_the_docker_judge(main, monkeypatch: pytest.MonkeyPa
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
         "image": "ollama/ollama:0.24.0",
+        "gpus": "all",
     }
 
 
@@ -59,6 +60,7 @@ def test_knitfab_stack_deploys_the_kubernetes_judge(main):
         "hostUrl": None,
         "models": ["llama3.2"],
         "image": "ollama/ollama:0.24.0",
+        "gpus": "1 nvidia.com/gpu",
     }
 
 
@@ -75,23 +77,56 @@ def test_gpus_on_an_engine_without_nvidia_runtime_stop_the_program_before_any_re
 ):
     engine_with_runtimes(monkeypatch, "runc", "io.containerd.runc.v2")
     program = Program()
+    config = {**stack_config("local"), f"{PROJECT}:docker": json.dumps({"gpus": "all"})}
     with pytest.raises(ConfigError, match=r"runtimes: io\.containerd\.runc\.v2, runc;") as error:
-        main(stack_config("local"), program)
+        main(config, program)
     assert "pulumi config set --path 'ollama-judge:docker.gpus' none --stack " in str(error.value)
     assert program.monitor.registered == []
+
+
+def warnings_of(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    warnings: list[str] = []
+    monkeypatch.setattr(
+        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
+    )
+    return warnings
+
+
+def test_the_committed_local_stack_runs_on_the_cpu_of_an_engine_without_gpus_with_a_warning(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    engine_with_runtimes(monkeypatch, "runc", "io.containerd.runc.v2")
+    warnings = warnings_of(monkeypatch)
+    program = main(stack_config("local"))
+    container = program.one("docker:index/container:Container").inputs
+    assert "gpus" not in container
+    assert "NVIDIA_VISIBLE_DEVICES=void" in container["envs"]
+    assert program.outputs["gpus"] == "none"
+    [warning] = warnings
+    assert warning.startswith("ollama-judge:docker.gpus is auto and the Docker engine at ")
+    assert "the judge runs on the CPU, slower" in warning
 
 
 def test_local_stack_without_a_docker_engine_warns_and_leaves_the_verdict_to_the_provider(
     main, monkeypatch: pytest.MonkeyPatch
 ):
-    warnings: list[str] = []
-    monkeypatch.setattr(
-        pulumi.log, "warn", lambda message, *args, **kwargs: warnings.append(message)
-    )
-    program = main(stack_config("local"))
+    warnings = warnings_of(monkeypatch)
+    config = {**stack_config("local"), f"{PROJECT}:docker": json.dumps({"gpus": "all"})}
+    program = main(config)
     assert program.one("docker:index/container:Container").inputs["gpus"] == "all"
     [warning] = warnings
     assert warning.startswith("could not check whether the Docker engine can give GPUs: ")
+    assert "no-such-docker.sock" in warning
+
+
+def test_auto_without_a_docker_engine_is_planned_on_the_cpu_and_says_so(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    warnings = warnings_of(monkeypatch)
+    program = main(stack_config("local"))
+    assert "gpus" not in program.one("docker:index/container:Container").inputs
+    [warning] = warnings
+    assert warning.startswith("could not ask the Docker engine whether it can give GPUs (")
     assert "no-such-docker.sock" in warning
 
 

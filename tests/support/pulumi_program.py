@@ -16,6 +16,8 @@ import pytest
 import yaml
 from pulumi.runtime.mocks import MockMonitor
 
+from components.judge import OUTPUTS
+
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
 
@@ -167,15 +169,6 @@ def assert_only_changed(before: Program, after: Program, *prefixes: str) -> None
     assert not untouched, f"expected changes under {untouched}"
 
 
-JUDGE_OUTPUTS = {
-    "evaluationUrl": "evaluation_url",
-    "openaiBaseUrl": "openai_base_url",
-    "hostUrl": "host_url",
-    "models": "models",
-    "image": "image",
-}
-
-
 def deploy_judge(
     component: Callable[[str, Any], Any], args: Any, program: Program | None = None
 ) -> Program:
@@ -184,7 +177,7 @@ def deploy_judge(
 
     def build() -> dict[str, pulumi.Output[Any]]:
         judge = component("ollama", args)
-        return {name: getattr(judge, attribute) for name, attribute in JUDGE_OUTPUTS.items()}
+        return {name: getattr(judge, attribute) for name, attribute in OUTPUTS.items()}
 
     return (program or Program()).run(build)
 
