@@ -64,8 +64,9 @@ def without_secrets(stack_file: Path) -> None:
 
 
 def desired_resources(program: Path, stack: str, scratch: Path) -> dict[str, Any]:
-    """The resources the program at `program` declares for `stack`, rendered from a copy in
-    `scratch` by render.py in a process of its own (two commits' `components` must not meet)."""
+    """The resources the program at `program` declares for `stack` and its warnings, rendered
+    from a copy in `scratch` by render.py in a process of its own (two commits' `components`
+    must not meet)."""
     state = scratch / "state"
     state.mkdir(parents=True)
     env = {
@@ -73,9 +74,9 @@ def desired_resources(program: Path, stack: str, scratch: Path) -> dict[str, Any
         "PULUMI_BACKEND_URL": f"file://{state}",
         "PULUMI_CONFIG_PASSPHRASE": "",
         # No kubeconfig, Docker engine or registry is asked: the pre-flights say they could
-        # not check, as for any user without access.
-        "KUBECONFIG": str(scratch / "no-kubeconfig"),
-        "DOCKER_HOST": f"unix://{scratch / 'no-docker.sock'}",
+        # not check, as for any user without access (in words that name no scratch path).
+        "KUBECONFIG": "/nonexistent/kubeconfig",
+        "DOCKER_HOST": "unix:///nonexistent/docker.sock",
         "HTTPS_PROXY": "http://127.0.0.1:9",
         "HTTP_PROXY": "http://127.0.0.1:9",
         "NO_PROXY": "",
@@ -131,12 +132,13 @@ def diff_desired(base: Mapping[str, Any], head: Mapping[str, Any]) -> list[Chang
     return changes
 
 
-def desired_changes(base: Path, head: Path, stack: str) -> list[Change]:
-    """The desired-state changes of `stack` from the program in directory `base` to `head`'s."""
+def desired_changes(base: Path, head: Path, stack: str) -> tuple[list[Change], list[str]]:
+    """The desired-state changes of `stack` from the program in directory `base` to `head`'s,
+    and what `head`'s program warns of without the engine or cluster (what depends on them)."""
     with tempfile.TemporaryDirectory(prefix="review-") as scratch:
         before = desired_resources(base, stack, Path(scratch) / "base")
         after = desired_resources(head, stack, Path(scratch) / "head")
-    return diff_desired(before, after)
+    return diff_desired(before["resources"], after["resources"]), after["warnings"]
 
 
 def desired_state_review(stack: str, base_ref: str) -> StackReview:
@@ -145,5 +147,7 @@ def desired_state_review(stack: str, base_ref: str) -> StackReview:
         git = ["git", "-C", str(PROJECT_DIR), "archive", base_ref, *PROGRAM_FILES, *PROGRAM_DIRS]
         archive = subprocess.run(git, capture_output=True, check=True)
         subprocess.run(["tar", "-x", "-C", base], input=archive.stdout, check=True)
-        changes = desired_changes(Path(base), PROJECT_DIR, stack)
-    return StackReview(stack, changes, "desired", (f"Base: `{base_ref}`; head: this checkout.",))
+        changes, warnings = desired_changes(Path(base), PROJECT_DIR, stack)
+    notes = [f"Base: `{base_ref}`; head: this checkout."]
+    notes += [f"Without the engine or cluster, the head's program warns: {w}" for w in warnings]
+    return StackReview(stack, changes, "desired", tuple(notes))

@@ -1,6 +1,7 @@
 """`render.py PROGRAM_DIR STACK RENDER_DIR`, run by desired.py with a throwaway backend and no
-cluster or Docker engine: the resources the program declares for the stack, as JSON on stdout,
-{urn: {"type", "inputs", "retainOnDelete"}}.
+cluster or Docker engine: the resources the program declares for the stack and the warnings it
+gives without them, as JSON on stdout: {"resources": {urn: {"type", "inputs",
+"retainOnDelete"}}, "warnings": [...]}.
 
 - knitfab: a real `up` in the kubernetes provider's render mode, which writes manifests into
   RENDER_DIR instead of calling a cluster; the throwaway state records their inputs.
@@ -10,6 +11,7 @@ cluster or Docker engine: the resources the program declares for the stack, as J
 """
 
 import json
+import logging
 import runpy
 import sys
 from pathlib import Path
@@ -29,7 +31,9 @@ def run_program(program_dir: Path) -> None:
     runpy.run_path(str(program_dir / "__main__.py"), run_name="__main__")
 
 
-def rendered(program_dir: Path, stack: str, render_dir: Path) -> dict[str, Any]:
+def rendered(
+    program_dir: Path, stack: str, render_dir: Path, warnings: list[str]
+) -> dict[str, Any]:
     target = auto.create_or_select_stack(
         stack,
         project_name="ollama-judge",
@@ -37,7 +41,13 @@ def rendered(program_dir: Path, stack: str, render_dir: Path) -> dict[str, Any]:
         opts=auto.LocalWorkspaceOptions(work_dir=str(program_dir)),
     )
     target.set_config("kubernetes:renderYamlToDirectory", auto.ConfigValue(str(render_dir)))
-    target.up(on_output=lambda line: print(line, file=sys.stderr))
+
+    def warned(event: auto.EngineEvent) -> None:
+        said = event.diagnostic_event
+        if said and said.severity == "warning":
+            warnings.append(said.message.strip())
+
+    target.up(on_output=lambda line: print(line, file=sys.stderr), on_event=warned)
     resources = (target.export_stack().deployment or {}).get("resources", [])
     return {
         r["urn"]: record(r["type"], r.get("inputs", {}), r.get("retainOnDelete"))
@@ -72,9 +82,26 @@ class _Recording(MockMonitor):
         return response
 
 
-def mocked(program_dir: Path, stack: str, config: dict[str, Any]) -> dict[str, Any]:
+class _Warnings(logging.Handler):
+    def __init__(self, warnings: list[str]):
+        super().__init__(logging.WARNING)
+        self.warnings = warnings
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.warnings.append(record.getMessage())
+
+
+def mocked(
+    program_dir: Path, stack: str, config: dict[str, Any], warnings: list[str]
+) -> dict[str, Any]:
     monitor = _Recording(_Echo())
-    pulumi.runtime.set_mocks(monitor.mocks, "ollama-judge", stack, preview=True, monitor=monitor)
+    # The mocks hand the program's log to a logger: its warnings are kept.
+    logger = logging.getLogger("ollama-judge-render")
+    logger.addHandler(_Warnings(warnings))
+    logger.propagate = False
+    pulumi.runtime.set_mocks(
+        monitor.mocks, "ollama-judge", stack, preview=True, monitor=monitor, logger=logger
+    )
     # As the engine hands config to a program: structured values as JSON text.
     pulumi.runtime.set_all_config(
         {key: v if isinstance(v, str) else json.dumps(v) for key, v in config.items()}
@@ -87,8 +114,9 @@ if __name__ == "__main__":
     program_dir, stack, render_dir = Path(sys.argv[1]), sys.argv[2], Path(sys.argv[3])
     sys.path.insert(0, str(program_dir))  # the program imports its own `components`
     config = yaml.safe_load((program_dir / f"Pulumi.{stack}.yaml").read_text())["config"]
+    warnings: list[str] = []
     if config.get("ollama-judge:target") == "kubernetes":
-        found = rendered(program_dir, stack, render_dir)
+        found = rendered(program_dir, stack, render_dir, warnings)
     else:
-        found = mocked(program_dir, stack, config)
-    json.dump(found, sys.stdout, default=str)
+        found = mocked(program_dir, stack, config, warnings)
+    json.dump({"resources": found, "warnings": warnings}, sys.stdout, default=str)

@@ -3,6 +3,7 @@ elsewhere): a skipped end-to-end test would hide exactly what it exists to show.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,3 +75,18 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             yield started
     except MissingPartError as missing:
         pytest.fail(str(missing), pytrace=False)
+
+
+@pytest.fixture
+def engine_without_gpus(docker: None) -> list[str]:
+    """The engine's runtimes, none of them NVIDIA's, as these tests need."""
+    runtimes = sorted(
+        json.loads(docker_host.docker("info", "--format", "{{json .Runtimes}}").stdout)
+    )
+    if any("nvidia" in name for name in runtimes):
+        pytest.fail(
+            f"this Docker engine has an NVIDIA runtime ({', '.join(runtimes)}): these tests "
+            "need one without, as on a host without GPUs",
+            pytrace=False,
+        )
+    return runtimes

@@ -18,10 +18,6 @@ from tests.e2e.engine import PROJECT_DIR, ProjectCopy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 
-# The test host has no GPU: with the committed `gpus: all`, the program's GPU pre-flight
-# would stop before the engine is asked for anything (tests/e2e/test_local_preflight.py).
-NO_GPUS = {"ollama-judge:docker": {"gpus": "none"}}
-
 
 def pinned(package: str) -> str:
     text = (PROJECT_DIR / "requirements.txt").read_text()
@@ -47,7 +43,7 @@ def test_engine_fails_loudly_instead_of_downloading_a_missing_plugin(
     project: ProjectCopy, docker: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     monkeypatch.setenv("PULUMI_HOME", str(tmp_path / "empty-pulumi-home"))
-    stack = project.stack("local", NO_GPUS)
+    stack = project.stack("local")
     with pytest.raises(auto.CommandError) as failed:
         stack.preview()
     message = str(failed.value)
@@ -61,7 +57,7 @@ def test_engine_fails_loudly_instead_of_downloading_a_missing_plugin(
 def test_preview_of_the_local_stack_against_a_real_docker_engine(
     project: ProjectCopy, docker: None
 ):
-    preview = project.stack("local", NO_GPUS).preview()
+    preview = project.stack("local").preview()
     assert preview.change_summary == {"create": 6}
     for resource in ("DockerJudge", "RemoteImage", "Network", "Volume", "Container"):
         assert resource in preview.stdout
@@ -122,8 +118,9 @@ def test_config_error_reaches_the_user_as_the_same_message_without_a_traceback(
         stack.preview()
     message = str(failed.value)
     assert (
-        'ollama-judge:docker.gpus is -1; allowed: "all", "none", a count (0 = none) or a '
-        "list of device ids. Fix it with: pulumi config set --path 'ollama-judge:docker.gpus' all"
+        'ollama-judge:docker.gpus is -1; allowed: "auto", "all", "none", a count (0 = none) or '
+        "a list of device ids. Fix it with: pulumi config set --path 'ollama-judge:docker.gpus' "
+        "auto"
     ) in message
     assert "Traceback" not in message
 

@@ -20,9 +20,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.engine]
 TYPO = "ollama-judge:kubernetes.replica"
 UNKNOWN_KEY = f"{TYPO} is not a setting; known here: "
 REMOVE_IT = f"Remove it with: scripts/pulumi config rm --path '{TYPO}' --stack knitfab"
-BAD_GPUS = "ollama-judge:docker.gpus is 'some'; allowed: "
+BAD_GPUS = "ollama-judge:docker.gpus is 'some'; allowed: \"auto\", "
 SET_IT = (
-    "Fix it with: scripts/pulumi config set --path 'ollama-judge:docker.gpus' all --stack local"
+    "Fix it with: scripts/pulumi config set --path 'ollama-judge:docker.gpus' auto --stack local"
 )
 UNREACHABLE = "configured Kubernetes cluster is unreachable"
 NOWHERE = """\

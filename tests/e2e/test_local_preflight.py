@@ -1,7 +1,8 @@
-"""Stack `local` with GPUs on a real Docker engine that has no NVIDIA runtime: the
-program's pre-flight stops `preview` and `up` with the config error, and nothing is
-created (without it, `up` created the network, the volume and the image, and only then
-Docker refused the GPUs).
+"""Stack `local` asking for GPUs (`docker.gpus: all`) on a real Docker engine that has no
+NVIDIA runtime: the program's pre-flight stops `preview` and `up` with the config error,
+and nothing is created (without it, `up` created the network, the volume and the image,
+and only then Docker refused the GPUs). The committed `auto` runs on the CPU there
+instead (tests/e2e/test_defaults.py).
 
 The engine is the test host's, which has no GPU and no NVIDIA Container Toolkit. The
 `up` test renames the network, volume and container to names of its own: should the
@@ -11,7 +12,6 @@ pre-flight ever let `up` through, it must not create, or race with, the `ollama`
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 
@@ -21,23 +21,10 @@ from pulumi import automation as auto
 from tests.e2e import docker_host as host
 from tests.e2e.engine import ProjectCopy
 
-pytestmark = [pytest.mark.e2e, pytest.mark.engine]
+pytestmark = [pytest.mark.e2e, pytest.mark.engine, pytest.mark.defaults]
 
 CONFIG_ERROR = "ollama-judge:docker.gpus is all, but the Docker engine at "
 CPU_FIX = "pulumi config set --path 'ollama-judge:docker.gpus' none --stack local"
-
-
-@pytest.fixture
-def engine_without_gpus(docker: None) -> list[str]:
-    """The engine's runtimes, none of them NVIDIA's, as these tests need."""
-    runtimes = sorted(json.loads(host.docker("info", "--format", "{{json .Runtimes}}").stdout))
-    if any("nvidia" in name for name in runtimes):
-        pytest.fail(
-            f"this Docker engine has an NVIDIA runtime ({', '.join(runtimes)}): these tests "
-            "need one without, as on a host without GPUs",
-            pytrace=False,
-        )
-    return runtimes
 
 
 def assert_is_the_preflight_error(error: auto.CommandError, runtimes: list[str]) -> None:
@@ -50,11 +37,14 @@ def assert_is_the_preflight_error(error: auto.CommandError, runtimes: list[str])
     assert "Traceback" not in message
 
 
-def test_preview_of_the_committed_local_stack_names_the_setting_and_both_fixes(
+ALL_GPUS = {"ollama-judge:docker": {"gpus": "all"}}
+
+
+def test_preview_with_all_gpus_names_the_setting_and_both_fixes(
     project: ProjectCopy, engine_without_gpus: list[str]
 ):
     with pytest.raises(auto.CommandError) as failed:
-        project.stack("local").preview()
+        project.stack("local", ALL_GPUS).preview()
     assert_is_the_preflight_error(failed.value, engine_without_gpus)
 
 
@@ -68,6 +58,7 @@ def test_up_with_gpus_on_an_engine_without_nvidia_runtime_creates_nothing(
         "local",
         {
             "ollama-judge:docker": {
+                "gpus": "all",
                 "containerName": names["container"],
                 "networkName": names["network"],
                 "volumeName": names["volume"],

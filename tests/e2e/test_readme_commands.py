@@ -117,7 +117,7 @@ def clone(engine: dict[str, str], judge_image: str, names_free: None, tmp_path: 
     settings = yaml.safe_load(stack_file.read_text())
     seed_model_volume(tmp_path / "model")
     settings["config"]["ollama-judge:models"] = [SEEDED_MODEL]
-    settings["config"]["ollama-judge:docker"].update(gpus="none", hostPort=host.free_port())
+    settings["config"]["ollama-judge:docker"].update(hostPort=host.free_port())
     stack_file.write_text(yaml.safe_dump(settings))
     yield clone
     # The README's examples point the stack elsewhere (docker:host, say): back to this

@@ -221,7 +221,11 @@ def test_an_engine_without_gpus_stops_up_before_anything_exists_and_the_fix_work
     project: ProjectCopy, runner: Runner
 ):
     stack = project.stack(
-        "local", {"ollama-judge:models": [], "ollama-judge:docker": {"hostPort": host.free_port()}}
+        "local",
+        {
+            "ollama-judge:models": [],
+            "ollama-judge:docker": {"gpus": "all", "hostPort": host.free_port()},
+        },
     )
     code, output = runner.run("up", "--stack", "local", "--yes")
     assert code == 1

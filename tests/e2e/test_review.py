@@ -63,7 +63,11 @@ class Base:
             self.project.stack(self.stack_name, self.config)
 
     def desired(self, tmp_path: Path, **change: Any) -> list[Change]:
-        """The credential-free mode between the deployed config and the changed one."""
+        return self.desired_and_warnings(tmp_path, **change)[0]
+
+    def desired_and_warnings(self, tmp_path: Path, **change: Any) -> tuple[list[Change], list[str]]:
+        """The credential-free mode between the deployed config and the changed one, and the
+        changed program's warnings."""
         base = tmp_path / "base"
         head = tmp_path / "head"
         for target, config in ((base, self.config), (head, self.changed(change))):
@@ -125,6 +129,18 @@ def test_local_volume_replaced_without_keep_models_warns_models_are_lost(
     desired = local.desired(tmp_path, **change)
     assert [(c.name, c.op) for c in desired] == [(c.name, c.op) for c in review.changes]
     assert any(f.startswith("**models are lost**") for f in findings(desired))
+
+
+def test_local_desired_state_says_that_auto_gpus_depend_on_the_engine(local: Base, tmp_path: Path):
+    change = {"ollama-judge:docker": {"gpus": "auto"}}
+    # This engine has no GPU: the real preview plans the CPU, as the deployed `none` does.
+    assert local.preview(**change).changes == []
+    changes, warnings = local.desired_and_warnings(tmp_path, **change)
+    assert changes == []
+    [said] = [w for w in warnings if "docker.gpus" in w]
+    assert "could not ask the Docker engine whether it can give GPUs" in said
+    assert "ollama-judge:docker.gpus is auto, so the judge is planned on the CPU" in said
+    assert "On an engine with an NVIDIA runtime or CDI device it gets every GPU" in said
 
 
 def test_local_desired_state_agrees_with_the_real_preview(local: Base, tmp_path: Path):
