@@ -92,8 +92,8 @@ def lookup(value: Any, path: str) -> Any:
 
 def _published_beyond_loopback(inputs: Mapping[str, Any]) -> list[str]:
     addresses = []
-    for port in inputs.get("ports") or []:
-        address = (port or {}).get("ip") or "0.0.0.0"
+    for port in filter(None, inputs.get("ports") or []):  # an entry may be null
+        address = port.get("ip") or "0.0.0.0"
         if address not in LOOPBACK:
             external = port.get("external")
             addresses.append(f"{address}:{int(external) if external else '?'}")

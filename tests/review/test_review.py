@@ -99,6 +99,19 @@ def test_port_on_ipv6_loopback_is_not_exposure():
     assert [f.split(":")[0] for f in findings([change])] == ["**the judge restarts**"]
 
 
+def test_a_null_port_entry_is_skipped_and_the_others_still_read():
+    change = Change(
+        f"{PREFIX}{CONTAINER}::ollama-container",
+        CONTAINER,
+        "update",
+        ("ports",),
+        {"ports": [{"ip": "127.0.0.1", "external": 11434}]},
+        {"ports": [None, {"ip": "0.0.0.0", "external": 8080}]},
+    )
+    [exposed] = [f for f in findings([change]) if "the API is exposed" in f]
+    assert "published on 0.0.0.0:8080" in exposed
+
+
 def test_deployment_replicas_alone_is_no_restart():
     change = Change(f"{PREFIX}{DEPLOYMENT}::d", DEPLOYMENT, "update", ("spec.replicas",))
     assert findings([change]) == []
