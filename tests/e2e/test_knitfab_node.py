@@ -91,16 +91,20 @@ def registry(
         yield registry
 
 
+Sample = tuple[float, list[bool], list[bool], float]
+
+
 @dataclass
 class Observed:
     """What the cluster showed while `up` ran, sampled every 0.2 s."""
 
     started: float = 0.0
     returned: float = 0.0
-    # (time, [Ready of each judge pod], [ready of each of the Service's endpoints])
-    samples: list[tuple[float, list[bool], list[bool]]] = field(default_factory=list)
+    # (time the pods' read began, [Ready of each judge pod], [ready of each of the
+    # Service's endpoints], time the endpoints' read ended): the pods are read first.
+    samples: list[Sample] = field(default_factory=list)
     # One more sample, read after `up` returned: what the judge had when the caller went on.
-    after_return: tuple[float, list[bool], list[bool]] = (0.0, [], [])
+    after_return: Sample = (0.0, [], [], 0.0)
 
 
 @dataclass
@@ -142,15 +146,17 @@ class Judge:
             for p in pods
         ]
 
+    def sample(self) -> Sample:
+        began, pods, endpoints = time.time(), self.pod_readiness(), self.endpoint_readiness()
+        return began, pods, endpoints, time.time()
+
     def up_observed(self, stack: auto.Stack) -> tuple[auto.UpResult, Observed]:
         observed = Observed()
         done = threading.Event()
 
         def watch() -> None:
             while not done.is_set():
-                observed.samples.append(
-                    (time.time(), self.pod_readiness(), self.endpoint_readiness())
-                )
+                observed.samples.append(self.sample())
                 done.wait(0.2)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -162,7 +168,7 @@ class Judge:
             observed.returned = time.time()
             done.set()
             watcher.join()
-        observed.after_return = (time.time(), self.pod_readiness(), self.endpoint_readiness())
+        observed.after_return = self.sample()
         return result, observed
 
     def pod(self) -> dict[str, Any]:
@@ -250,13 +256,18 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     observed = judge.first_up
     # The pod ran unready while its hook pulled; it turned ready, and the Service got a
     # ready endpoint, only once the model script had the model pulled and loaded.
-    unready_pod = [t for t, pods, _ in observed.samples if pods and not any(pods)]
+    unready_pod = [t for t, pods, _, _ in observed.samples if pods and not any(pods)]
     # `up` may return between two samples, before one saw the endpoint ready.
     seen = [*observed.samples, observed.after_return]
-    first_ready_pod = min(t for t, pods, _ in seen if any(pods))
-    first_ready_endpoint = min(t for t, _, endpoints in seen if any(endpoints))
+    first_ready_pod = min(t for t, pods, _, _ in seen if any(pods))
+    # An endpoint seen ready means a ready pod by the end of that read; a pod seen unready,
+    # one unready after its read began. The pod turned ready between the two, so each read
+    # that saw it unready began before any read that saw a ready endpoint ended. (Within a
+    # sample the endpoints are read last: they may show a pod that turned ready meanwhile.)
+    ready_endpoint_read = min(end for _, _, endpoints, end in seen if any(endpoints))
     assert unready_pod, "the pod was never seen unready"
-    assert max(unready_pod) < first_ready_pod <= first_ready_endpoint
+    assert max(unready_pod) < first_ready_pod
+    assert max(unready_pod) < ready_endpoint_read
     # The kubelet's log stamps and ours come from one clock; a sample takes ~0.2 s.
     assert first_ready_pod >= ready[0] - 1
     conditions = {c["type"]: c for c in pod["status"]["conditions"]}
@@ -268,7 +279,7 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     # `up` returned once the Deployment was Available and the Service had the endpoint: a
     # read started after it returned finds both. (A sample's stamp precedes its two reads,
     # which take a few tenths of a second here, so the samples do not order it finer.)
-    _, pods_after, endpoints_after = observed.after_return
+    _, pods_after, endpoints_after, _ = observed.after_return
     assert pods_after and all(pods_after), observed.after_return
     assert endpoints_after and all(endpoints_after), observed.after_return
     assert parse_time(available["lastTransitionTime"]) <= observed.returned + 1
