@@ -107,26 +107,24 @@ def test_the_committed_local_stack_runs_on_the_cpu_of_an_engine_without_gpus_wit
     assert "the judge runs on the CPU, slower" in warning
 
 
-def test_local_stack_without_a_docker_engine_warns_and_leaves_the_verdict_to_the_provider(
-    main, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("gpus", "given", "said"),
+    [
+        # Asked for: the provider, which may reach the engine another way, has the verdict.
+        ("all", "all", "could not check whether the Docker engine can give GPUs: "),
+        # Left to the engine: the CPU is planned, and the warning says it depends.
+        ("auto", None, "could not ask the Docker engine whether it can give GPUs ("),
+    ],
+)
+def test_local_stack_without_a_docker_engine_warns(
+    main, monkeypatch: pytest.MonkeyPatch, gpus: str, given: str | None, said: str
 ):
     warnings = warnings_of(monkeypatch)
-    config = {**stack_config("local"), f"{PROJECT}:docker": json.dumps({"gpus": "all"})}
+    config = {**stack_config("local"), f"{PROJECT}:docker": json.dumps({"gpus": gpus})}
     program = main(config)
-    assert program.one("docker:index/container:Container").inputs["gpus"] == "all"
+    assert program.one("docker:index/container:Container").inputs.get("gpus") == given
     [warning] = warnings
-    assert warning.startswith("could not check whether the Docker engine can give GPUs: ")
-    assert "no-such-docker.sock" in warning
-
-
-def test_auto_without_a_docker_engine_is_planned_on_the_cpu_and_says_so(
-    main, monkeypatch: pytest.MonkeyPatch
-):
-    warnings = warnings_of(monkeypatch)
-    program = main(stack_config("local"))
-    assert "gpus" not in program.one("docker:index/container:Container").inputs
-    [warning] = warnings
-    assert warning.startswith("could not ask the Docker engine whether it can give GPUs (")
+    assert warning.startswith(said)
     assert "no-such-docker.sock" in warning
 
 
