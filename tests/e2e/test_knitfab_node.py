@@ -194,20 +194,6 @@ class Judge:
             lines.append((parse_time(stamp[:26] + "Z"), text))
         return lines
 
-    def ready_pod_other_than(self, gone: dict[str, Any]) -> dict[str, Any]:
-        """The judge's pod that replaced `gone`, once it is ready."""
-        self.cluster.kubectl(
-            "wait", "-n", NAMESPACE, "deployment/ollama", "--for=condition=Available",
-            "--timeout=300s",
-        )  # fmt: skip
-        pod = self.pod()
-        assert pod["metadata"]["name"] != gone["metadata"]["name"]
-        self.cluster.kubectl(
-            "wait", "-n", NAMESPACE, f"pod/{pod['metadata']['name']}", "--for=condition=Ready",
-            "--timeout=300s",
-        )  # fmt: skip
-        return pod
-
     def blob_gets(self) -> int:
         return sum(1 for r in self.registry.requests() if r.method == "GET" and r.is_blob)
 
@@ -355,7 +341,7 @@ def test_with_the_network_policy_the_evaluation_still_gets_a_verdict_and_others_
         judge.stack().up()
 
 
-# --- kept models ---------------------------------------------------------------------------
+# --- kept models -------------------------------------------------------------------------
 
 
 @pytest.mark.defaults
@@ -370,7 +356,15 @@ def test_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_the_model_there(
 
     blob_gets = judge.blob_gets()
     judge.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"])
-    second = judge.ready_pod_other_than(first)
+    judge.cluster.kubectl(
+        "wait", "-n", NAMESPACE, "deployment/ollama", "--for=condition=Available", "--timeout=300s"
+    )
+    second = judge.pod()
+    assert second["metadata"]["name"] != first["metadata"]["name"]
+    judge.cluster.kubectl(
+        "wait", "-n", NAMESPACE, f"pod/{second['metadata']['name']}", "--for=condition=Ready",
+        "--timeout=300s",
+    )  # fmt: skip
     said = [text for _, text in judge.log_lines(second["metadata"]["name"])]
     assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
     assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
