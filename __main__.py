@@ -26,10 +26,14 @@ match settings:
         judge = DockerJudge("ollama", settings.model_copy(update={"gpus": gpus}))
     case KubernetesJudgeArgs():
         from components.kubernetes.judge import KubernetesJudge
-        from components.kubernetes.preflight import check_gpu_capacity
+        from components.kubernetes.preflight import check_gpu_capacity, check_storage_class
 
-        if skipped := check_gpu_capacity(settings, settings.cluster):
-            pulumi.log.warn(skipped)
+        for skipped in (
+            check_gpu_capacity(settings, settings.cluster),
+            check_storage_class(settings, settings.cluster),
+        ):
+            if skipped:
+                pulumi.log.warn(skipped)
         judge = KubernetesJudge("ollama", settings)
 
 for export_name, attribute in OUTPUTS.items():

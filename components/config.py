@@ -111,7 +111,10 @@ class Toleration(Settings):
 
 
 class Persistence(Settings):
-    enabled: rules.Flag = False
+    # Models are gigabytes: a pod's start (a drain, an eviction, a change) finds them on the
+    # claim instead of pulling them again. Its StorageClass is checked before anything
+    # changes (kubernetes/preflight.py).
+    enabled: rules.Flag = True
     size: rules.Quantity = "30Gi"
     storage_class: str | None = rules.allows(
         "a StorageClass name", "standard", rules.DNS_NAME, default=None

@@ -169,11 +169,11 @@ def config_error(
         return ConfigError(f"{key} is set, but {ignored}. Remove it with: {fix}")
     if kind == "shared_claim":
         return ConfigError(
-            f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled, but the "
-            f"models' claim is {context['access_mode']} ({key}.persistence.accessMode): all the "
-            "replicas of a Deployment mount the same claim, and a ReadWriteOnce volume is "
-            "mounted by one node only. Allowed with more than one replica: a ReadWriteMany "
-            "claim, or no persistence. Fix it with one of: "
+            f"{key}.replicas is {context['replicas']} with {key}.persistence.enabled (true by "
+            f"default), but the models' claim is {context['access_mode']} "
+            f"({key}.persistence.accessMode): all the replicas of a Deployment mount the same "
+            "claim, and a ReadWriteOnce volume is mounted by one node only. Allowed with more "
+            "than one replica: a ReadWriteMany claim, or no persistence. Fix it with one of: "
             + cli_command(f"config set --path '{key}.persistence.accessMode' ReadWriteMany", stack)
             + " (on a storage class that offers ReadWriteMany, such as NFS or CephFS; set "
             f"{key}.persistence.storageClass to it); "

@@ -1,8 +1,9 @@
 """The judge on Kubernetes (Knitfab), as the manual's `ollama.yaml` had it: a Deployment of
 judge pods (container.py), each with GPUs of its own, behind a ClusterIP Service `ollama`;
-`up` waits until they serve (wait.py). Optional: the namespace, a claim for the models, a
-NetworkPolicy admitting only the evaluation's pods. Deliberately not created: GPU sharing
-and the device plugin (the cluster's), and the evaluation pods (Knitfab's).
+`up` waits until they serve (wait.py). The models are kept on a claim unless persistence is
+off. Optional: the namespace, a NetworkPolicy admitting only the evaluation's pods.
+Deliberately not created: GPU sharing and the device plugin (the cluster's), and the
+evaluation pods (Knitfab's).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""Asks the nodes, before anything changes, whether they can hold the judge's pods' GPUs
-(the rollout would learn it only once Recreate took the running judge down): a shortfall is
-a config error that names the setting and what the nodes offer; nodes that cannot be read,
+"""Asks the cluster, before anything changes, what the rollout would learn only once Recreate
+took the running judge down: whether the nodes can hold the judge's pods' GPUs, and whether
+the models' claim has a StorageClass (the one it names, or the cluster's default). A no is a
+config error that names the setting and what the cluster has; a cluster that cannot be read,
 a warning. Weighed is what nodes can give (allocatable), not what other pods hold now (that
 changes by the minute, the judge's own pods among them, and the scheduler waits), nor taints.
 """
@@ -21,6 +22,11 @@ from components.kubernetes.client import API_ERRORS, ClusterUnreadable, connect,
 TIMEOUT_SECONDS = (3, 5)
 # Nodes named in a message, at most: a cluster of fifty GPU nodes needs no list of fifty.
 LISTED_NODES = 10
+# What makes a StorageClass the default of claims that name none (the beta one: old clusters).
+DEFAULT_ANNOTATIONS = (
+    "storageclass.kubernetes.io/is-default-class",
+    "storageclass.beta.kubernetes.io/is-default-class",
+)
 
 
 def gpu_shortfall(
@@ -102,3 +108,74 @@ def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
         except API_ERRORS as error:
             raise ClusterUnreadable(connection.failure("listing nodes", error)) from None
         return list(nodes["items"])
+
+
+def storage_class_missing(
+    classes: list[dict[str, Any]], args: KubernetesJudgeArgs, stack: str | None = None
+) -> str | None:
+    """Why the models' claim would find no StorageClass, or None if it finds one. Without
+    one it waits unbound, and the judge's pod with it: nothing would say why."""
+    persistence, key = args.persistence, f"{PROJECT}:kubernetes.persistence"
+    names = sorted(c["metadata"]["name"] for c in classes)
+    defaults = [
+        c["metadata"]["name"]
+        for c in classes
+        if any(c["metadata"].get("annotations", {}).get(a) == "true" for a in DEFAULT_ANNOTATIONS)
+    ]
+    if not persistence.enabled or persistence.storage_class in names:
+        return None
+    if not persistence.storage_class and defaults:
+        return None
+    if persistence.storage_class:
+        problem = (
+            f"{key}.storageClass is {persistence.storage_class}, but the cluster has no "
+            "StorageClass of that name"
+        )
+    else:
+        problem = (
+            f"{key}.enabled is true (its default) and {key}.storageClass is not set, but the "
+            "cluster has no default StorageClass (annotated storageclass.kubernetes.io/"
+            'is-default-class: "true")'
+        )
+    if names:
+        a_class = (
+            cli_command(f"config set --path '{key}.storageClass' {(defaults or names)[0]}", stack)
+            + " (or another of the cluster's classes)"
+        )
+    else:
+        a_class = (
+            "a StorageClass from the cluster's administrator (the default, or one named in "
+            f"{key}.storageClass)"
+        )
+    return (
+        f"{problem} (StorageClasses: {_listing(names) or 'none'}): the models' claim would "
+        f"wait unbound, and the judge with it. Fix it with: {a_class}, or "
+        + cli_command(f"config set --path '{key}.enabled' false", stack)
+        + " (no claim: each start of a pod pulls the models again)"
+    )
+
+
+def check_storage_class(args: KubernetesJudgeArgs, access: ClusterAccess) -> str | None:
+    """Raises ConfigError when the models' claim would find no StorageClass; returns why it
+    could not tell."""
+    if access.render_directory or not args.persistence.enabled:
+        return None
+    try:
+        classes = read_storage_classes(access)
+    except ClusterUnreadable as reason:
+        return f"could not check the cluster's StorageClasses: {reason}"
+    if missing := storage_class_missing(classes, args, pulumi.get_stack()):
+        raise ConfigError(missing)
+    return None
+
+
+def read_storage_classes(access: ClusterAccess) -> list[dict[str, Any]]:
+    connection = connect(access)
+    with connection.api as api:
+        try:
+            classes = read_json(
+                client.StorageV1Api(api).list_storage_class, _request_timeout=TIMEOUT_SECONDS
+            )
+        except API_ERRORS as error:
+            raise ClusterUnreadable(connection.failure("listing storageclasses", error)) from None
+        return list(classes["items"])

@@ -71,8 +71,15 @@ def test_kubernetes_defaults_reproduce_the_manual():
         "nvidia.com/gpu",
     )
     assert (settings.cpu, settings.memory) == ("4", "5Gi")
-    assert settings.persistence.enabled is False
     assert settings.network_policy.enabled is False
+
+
+def test_kubernetes_keeps_models_on_a_claim_of_the_clusters_default_class_by_default():
+    settings = parse_settings({"target": "kubernetes"})
+    assert isinstance(settings, KubernetesJudgeArgs)
+    persistence = settings.persistence
+    assert (persistence.enabled, persistence.storage_class) == (True, None)
+    assert persistence.access_mode == "ReadWriteOnce"
 
 
 def test_shared_settings_apply_to_either_target():
@@ -316,9 +323,12 @@ def test_replicas_default_to_the_manuals_one_with_a_read_write_once_claim():
 def test_many_replicas_with_a_read_write_once_claim_are_refused_naming_every_fix():
     message = error_of(kubernetes(replicas=3, persistence={"enabled": True}))
     assert message.startswith(
-        "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence.enabled,"
-        " but the models' claim is ReadWriteOnce (ollama-judge:kubernetes.persistence.accessMode)"
+        "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence.enabled "
+        "(true by default), but the models' claim is ReadWriteOnce "
+        "(ollama-judge:kubernetes.persistence.accessMode)"
     )
+    # Persistence is on by default: replicas alone meet the same message.
+    assert error_of(kubernetes(replicas=3)) == message
     for fix in (
         "pulumi config set --path 'ollama-judge:kubernetes.persistence.accessMode' ReadWriteMany",
         "pulumi config set --path 'ollama-judge:kubernetes.persistence.enabled' false",
@@ -330,7 +340,7 @@ def test_many_replicas_with_a_read_write_once_claim_are_refused_naming_every_fix
 
 def test_many_replicas_share_a_read_write_many_claim_or_pull_into_their_own_empty_dirs():
     shared = kubernetes(replicas=3, persistence={"enabled": True, "accessMode": "ReadWriteMany"})
-    for raw in (shared, kubernetes(replicas=3)):
+    for raw in (shared, kubernetes(replicas=3, persistence={"enabled": False})):
         settings = parse_settings(raw)
         assert isinstance(settings, KubernetesJudgeArgs) and settings.replicas == 3
 

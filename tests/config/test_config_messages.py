@@ -149,6 +149,7 @@ CASES: dict[str, dict[str, Any]] = {
     "kubernetes replicas on a default claim with size": kubernetes(
         replicas=5, persistence={"enabled": True, "size": "10Gi"}
     ),
+    "kubernetes replicas on the default persistence": kubernetes(replicas=2),
     "kubernetes key unknown": kubernetes(gpus=1),
 }
 

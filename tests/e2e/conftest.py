@@ -68,10 +68,13 @@ def names_free(docker: None) -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The test control plane, with namespace knitfab as on a Knitfab installation."""
+    """The test control plane, with namespace knitfab and a default StorageClass as on a
+    Knitfab installation (the committed stack's claim binds one of its volumes; a claim the
+    stack keeps on `destroy` is taken up again by the next `up`)."""
     try:
         with running_cluster(tmp_path_factory.mktemp("cluster")) as started:
             started.kubectl("create", "namespace", "knitfab")
+            started.default_storage([f"/tmp/e2e-models-{number}" for number in range(1, 5)])
             yield started
     except MissingPartError as missing:
         pytest.fail(str(missing), pytrace=False)

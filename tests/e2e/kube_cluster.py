@@ -16,6 +16,9 @@ from tests.e2e.engine import PROJECT_DIR, MissingPartError
 
 TESTCLUSTER = PROJECT_DIR / "testcluster"
 GPU_NODE = "gpu-node-1"
+# The clusters' default StorageClass, which the committed stack's claim names none but gets.
+STORAGE_CLASS = "e2e-local"
+DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
 
 
 @dataclass
@@ -42,6 +45,35 @@ class Cluster:
 
     def apply(self, manifest: dict[str, Any]) -> None:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
+
+    def default_storage(self, directories: Sequence[str]) -> None:
+        """A default StorageClass without a provisioner, and a hostPath volume of it in each
+        of `directories`, as a cluster without dynamic provisioning offers them: a claim binds
+        one, which stays Released once the claim is deleted (Retain)."""
+        self.apply(
+            {
+                "apiVersion": "storage.k8s.io/v1",
+                "kind": "StorageClass",
+                "metadata": {"name": STORAGE_CLASS, "annotations": {DEFAULT_CLASS: "true"}},
+                "provisioner": "kubernetes.io/no-provisioner",
+                "volumeBindingMode": "Immediate",
+            }
+        )
+        for number, directory in enumerate(directories, 1):
+            self.apply(
+                {
+                    "apiVersion": "v1",
+                    "kind": "PersistentVolume",
+                    "metadata": {"name": f"{STORAGE_CLASS}-{number}"},
+                    "spec": {
+                        "capacity": {"storage": "100Gi"},
+                        "accessModes": ["ReadWriteOnce"],
+                        "persistentVolumeReclaimPolicy": "Retain",
+                        "storageClassName": STORAGE_CLASS,
+                        "hostPath": {"path": directory, "type": "DirectoryOrCreate"},
+                    },
+                }
+            )
 
     @contextmanager
     def paused(self, component: str) -> Iterator[None]:

@@ -73,7 +73,10 @@ def test_knitfab_stack_renders_the_manuals_manifest(project: ProjectCopy, tmp_pa
     for path in (rendered / "1-manifest").glob("*.yaml"):
         manifest = yaml.safe_load(path.read_text())
         manifests[manifest["kind"]] = manifest
-    assert set(manifests) == {"Deployment", "Service"}
+    assert set(manifests) == {"Deployment", "Service", "PersistentVolumeClaim"}
+    claim = manifests["PersistentVolumeClaim"]
+    assert claim["metadata"]["name"] == "ollama-models"
+    assert "storageClassName" not in claim["spec"]  # the cluster's default class
 
     deployment = manifests["Deployment"]
     assert deployment["apiVersion"] == "apps/v1"

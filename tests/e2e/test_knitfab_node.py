@@ -11,7 +11,9 @@ reach through the node's bridge.
 
 The stack is the committed Pulumi.knitfab.yaml with the model reference, the kubeconfig
 and the registry's CA (`registries`, without which no private registry is trusted) set;
-later tests change one more setting each, and say which.
+later tests change one more setting each, and say which. The cluster's default StorageClass
+has one volume, a directory of this machine that the node mounts: the committed stack's
+claim binds it, and the judge pulls onto it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from judge_check import client as judge_check
 from tests.e2e import evaluation, judge_model
 from tests.e2e.docker_host import http_probe_image
 from tests.e2e.engine import MissingPartError, ProjectCopy
-from tests.e2e.kube_cluster import Cluster, running_cluster
+from tests.e2e.kube_cluster import STORAGE_CLASS, Cluster, running_cluster
 from tests.e2e.registry import Registry, docker_network, running_registry
 
 pytestmark = [pytest.mark.e2e, pytest.mark.kubelet]
@@ -57,8 +59,14 @@ def parse_time(stamp: str) -> float:
 
 
 @pytest.fixture(scope="module")
+def models_volume(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory behind the cluster's one volume, where the judge's models land."""
+    return tmp_path_factory.mktemp("models-volume")
+
+
+@pytest.fixture(scope="module")
 def node_cluster(
-    docker: None, judge_image: str, tmp_path_factory: pytest.TempPathFactory
+    docker: None, judge_image: str, models_volume: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     try:
         with running_cluster(
@@ -67,6 +75,7 @@ def node_cluster(
             real_node_images=[judge_image, http_probe_image()],
         ) as cluster:
             cluster.kubectl("create", "namespace", NAMESPACE)
+            cluster.default_storage([str(models_volume)])
             yield cluster
     except MissingPartError as missing:
         pytest.fail(str(missing), pytrace=False)
@@ -346,36 +355,15 @@ def test_with_the_network_policy_the_evaluation_still_gets_a_verdict_and_others_
 # --- kept models -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def volume(judge: Judge, tmp_path: Path) -> Iterator[str]:
-    """A real volume for the claim: a hostPath PersistentVolume on the node, with no
-    storage class, which is what a claim without one binds to here."""
-    name = f"models-{RUN}"
-    judge.cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": name},
-            "spec": {
-                "capacity": {"storage": "100Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Retain",
-                "storageClassName": "",
-                "hostPath": {"path": str(tmp_path), "type": "Directory"},
-            },
-        }
-    )
-    yield str(tmp_path)
-
-
-def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
-    judge: Judge, volume: str
+@pytest.mark.defaults
+def test_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_the_model_there(
+    judge: Judge, models_volume: Path
 ):
-    persistence = {"ollama-judge:kubernetes": {"persistence": {"enabled": True}}}
-    judge.stack(**persistence).up()
     first = judge.pod()
     assert first["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ollama-models"
-    assert any(Path(volume).rglob("blobs/*")), "the model did not land on the volume"
+    claim = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert (claim["spec"]["storageClassName"], claim["status"]["phase"]) == (STORAGE_CLASS, "Bound")
+    assert any(models_volume.rglob("blobs/*")), "the model did not land on the volume"
 
     blob_gets = judge.blob_gets()
     judge.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"])
@@ -392,11 +380,22 @@ def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
     assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
     assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
 
-    judge.stack(**persistence).destroy()
+
+def test_destroy_keeps_the_claim_and_the_next_up_finds_the_model_on_it(judge: Judge):
     claim = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
-    assert claim["status"]["phase"] == "Bound"
-    judge.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
+    judge.stack().destroy()
+    kept = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert (kept["metadata"]["uid"], kept["status"]["phase"]) == (claim["metadata"]["uid"], "Bound")
+
+    blob_gets = judge.blob_gets()
     judge.stack().up()
+    said = [text for _, text in judge.log_lines(judge.pod()["metadata"]["name"])]
+    assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
+    assert judge.blob_gets() == blob_gets, "the judge fetched blobs again"
+    assert (
+        judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)["metadata"]["uid"]
+        == (claim["metadata"]["uid"])
+    )
 
 
 # --- a model the registry lacks ------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The GPU pre-flight of stack `knitfab` with a kubeconfig whose user authenticates
 through an exec credential plugin (as EKS, GKE, AKS and OIDC kubeconfigs do), against
 the real test control plane (kube-apiserver with client-certificate authentication;
-node `gpu-node-1` with one nvidia.com/gpu).
+node `gpu-node-1` with one nvidia.com/gpu; a default StorageClass). The StorageClass check
+reads the cluster the same way.
 
 The plugin (exec_credential.py) hands out the admin's client certificate; the kubeconfig
 itself holds no credential, so the nodes are read only if the plugin ran.
@@ -16,9 +17,9 @@ import pytest
 import yaml
 from pulumi import automation as auto
 
-from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
+from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs, Persistence
 from components.config_rules import ConfigError
-from components.kubernetes.preflight import check_gpu_capacity, read_nodes
+from components.kubernetes.preflight import check_gpu_capacity, check_storage_class, read_nodes
 from tests.e2e.engine import ProjectCopy
 from tests.e2e.kube_cluster import GPU_NODE, Cluster
 
@@ -74,6 +75,20 @@ def test_two_gpus_are_a_config_error_with_an_exec_plugin_kubeconfig(exec_kubecon
         check_gpu_capacity(KubernetesJudgeArgs(), ClusterAccess(kubeconfig=str(exec_kubeconfig)))
         is None
     )
+
+
+def test_the_storage_classes_are_read_with_an_exec_plugin_kubeconfig(
+    exec_kubeconfig: Path, plugin_log: Path
+):
+    access = ClusterAccess(kubeconfig=str(exec_kubeconfig))
+    # The cluster's default class takes the committed claim: no warning, no error.
+    assert check_storage_class(KubernetesJudgeArgs(), access) is None
+    assert plugin_log.read_text() == "ran\n"
+    missing = KubernetesJudgeArgs().model_copy(
+        update={"persistence": Persistence(storage_class="nfs-client")}
+    )
+    with pytest.raises(ConfigError, match=r"storageClass is nfs-client, but the cluster has no"):
+        check_storage_class(missing, access)
 
 
 def test_preview_of_two_gpus_stops_with_the_config_error_as_the_user_sees_it(

@@ -6,7 +6,8 @@ pods running and ready but runs nothing in them: no hook, no probe. Several repl
 on a cluster of their own, with three such nodes. Where a test needs a
 failed hook, it writes what a kubelet writes then. The stack is the committed
 Pulumi.knitfab.yaml pointed at this cluster (`kubernetes:kubeconfig`); namespace `knitfab`
-is created by the test setup, as Knitfab's exists already.
+is created by the test setup, as Knitfab's exists already, and so is a default StorageClass
+with volumes for the committed stack's claim (tests/e2e/conftest.py).
 """
 
 from __future__ import annotations
@@ -22,11 +23,13 @@ import pytest
 from pulumi import automation as auto
 
 from tests.e2e.engine import MissingPartError, ProjectCopy, up
-from tests.e2e.kube_cluster import GPU_NODE, Cluster, running_cluster
+from tests.e2e.kube_cluster import DEFAULT_CLASS, GPU_NODE, STORAGE_CLASS, Cluster, running_cluster
 
 pytestmark = [pytest.mark.e2e, pytest.mark.knitfab]
 
 NAMESPACE = "knitfab"
+# The committed stack's resources: the component, the Deployment, the Service, the claim.
+ALL_SAME = {"same": 5}
 
 
 @dataclass
@@ -104,7 +107,7 @@ def test_outputs_name_the_services_cluster_dns_name(deployed: Deployed):
 
 
 def test_second_up_changes_nothing(deployed: Deployed):
-    assert up(deployed.reconfigure()) == {"same": 4}
+    assert up(deployed.reconfigure()) == ALL_SAME
 
 
 def test_preview_diff_of_a_model_change_shows_only_the_hook_and_the_startup_probe(
@@ -112,7 +115,7 @@ def test_preview_diff_of_a_model_change_shows_only_the_hook_and_the_startup_prob
 ):
     stack = deployed.reconfigure(**{"ollama-judge:models": ["llama3.2", "qwen2.5"]})
     preview = stack.preview(diff=True)
-    assert preview.change_summary == {"update": 1, "same": 3}
+    assert preview.change_summary == {"update": 1, "same": 4}
     changed = [line.strip() for line in preview.stdout.splitlines() if line.strip()[:1] in "~+-"]
     changed_paths = [line for line in changed if ":" in line]
     text = "\n".join(changed_paths)
@@ -140,7 +143,7 @@ def test_unsatisfiable_gpu_request_fails_fast_saying_why_and_the_judge_keeps_run
     assert "Traceback" not in message
     # Nothing was touched: the same pod still serves.
     assert deployed.pod()["metadata"]["uid"] == before["metadata"]["uid"]
-    assert up(deployed.reconfigure()) == {"same": 4}
+    assert up(deployed.reconfigure()) == ALL_SAME
 
 
 def test_up_returns_once_the_deployment_is_available(deployed: Deployed):
@@ -263,30 +266,12 @@ def test_a_failed_model_pull_ends_up_within_seconds_with_the_hooks_reason(deploy
     assert deployed.pod()["status"]["phase"] == "Running"
 
 
-def test_persistence_mounts_a_claim_that_outlives_the_pod(deployed: Deployed):
-    deployed.cluster.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": "e2e-models"},
-            "spec": {
-                "capacity": {"storage": "30Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "storageClassName": "e2e-manual",
-                "hostPath": {"path": "/tmp/e2e-models"},
-            },
-        }
-    )
-    persistent = deployed.reconfigure(
-        **{
-            "ollama-judge:kubernetes": {
-                "persistence": {"enabled": True, "storageClass": "e2e-manual"}
-            }
-        }
-    )
-    persistent.up()
+@pytest.mark.defaults
+def test_the_committed_stack_keeps_models_on_a_claim_that_outlives_the_pod(deployed: Deployed):
     claim = deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
-    assert claim["spec"]["storageClassName"] == "e2e-manual"
+    # No class named: the cluster's default gave it, and a volume of it is bound.
+    assert claim["spec"]["storageClassName"] == STORAGE_CLASS
+    assert claim["status"]["phase"] == "Bound"
     pod = deployed.pod()
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
@@ -305,11 +290,84 @@ def test_persistence_mounts_a_claim_that_outlives_the_pod(deployed: Deployed):
         deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)["metadata"]["uid"]
         == (claim["metadata"]["uid"])
     )
+
+    # Switched off, the judge pulls into an emptyDir and the claim is kept; switched on
+    # again, the judge mounts the same claim.
+    deployed.reconfigure(**{"ollama-judge:kubernetes": {"persistence": {"enabled": False}}}).up()
+    assert "emptyDir" in {v["name"]: v for v in deployed.pod()["spec"]["volumes"]}["models"]
     deployed.reconfigure().up()
-    # The claim is kept when persistence is switched off or the stack destroyed.
-    assert deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
-    deployed.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
-    deployed.cluster.kubectl("delete", "pv", "e2e-models")
+    kept = deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert kept["metadata"]["uid"] == claim["metadata"]["uid"]
+    assert kept["spec"]["volumeName"] == claim["spec"]["volumeName"]
+    volumes = {v["name"]: v for v in deployed.pod()["spec"]["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
+
+
+def untouched(deployed: Deployed) -> dict[str, Any]:
+    """What a stopped `up` must leave as it was: the judge's pod, Deployment and claim."""
+    pod = deployed.pod()
+    deployment = deployed.cluster.get("deployment", "ollama", "-n", NAMESPACE)
+    claim = deployed.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    return {
+        "pod": pod["metadata"]["uid"],
+        "deployment": deployment["metadata"]["resourceVersion"],
+        "claim": claim["metadata"]["resourceVersion"],
+        "claims": deployed.cluster.kubectl("get", "pvc", "-A", "-o", "name"),
+    }
+
+
+def stops_with(stack: auto.Stack, *words: str) -> None:
+    """`preview` and `up` of `stack` both stop with a message that has `words`."""
+    for operation in (stack.preview, stack.up):
+        with pytest.raises(auto.CommandError) as failed:
+            operation()
+        message = str(failed.value)
+        for said in words:
+            assert said in message, message[-3000:]
+        assert "Traceback" not in message
+
+
+@pytest.mark.defaults
+def test_a_missing_storage_class_stops_preview_and_up_before_anything_changes(
+    deployed: Deployed, tmp_path
+):
+    before = untouched(deployed)
+    turn_off = "config set --path 'ollama-judge:kubernetes.persistence.enabled' false --stack"
+    named = {"ollama-judge:kubernetes": {"persistence": {"storageClass": "nfs-client"}}}
+    stops_with(
+        deployed.reconfigure(**named),
+        "ollama-judge:kubernetes.persistence.storageClass is nfs-client, but the cluster has no "
+        f"StorageClass of that name (StorageClasses: {STORAGE_CLASS})",
+        f"'ollama-judge:kubernetes.persistence.storageClass' {STORAGE_CLASS} --stack knitfab",
+        turn_off,
+    )
+    deployed.cluster.kubectl(
+        "annotate", "storageclass", STORAGE_CLASS, f"{DEFAULT_CLASS}=false", "--overwrite"
+    )
+    try:
+        # The committed stack, on a cluster without a default class.
+        stops_with(
+            deployed.reconfigure(),
+            "ollama-judge:kubernetes.persistence.storageClass is not set, but the cluster has "
+            "no default StorageClass",
+            turn_off,
+        )
+        # A new stack creates nothing, not even the namespace it would create first.
+        fresh = ProjectCopy(tmp_path).stack(
+            "knitfab",
+            {
+                "kubernetes:kubeconfig": str(deployed.cluster.kubeconfig),
+                "ollama-judge:kubernetes": {"namespace": "nothing-yet", "createNamespace": True},
+            },
+        )
+        stops_with(fresh, "no default StorageClass")
+        assert "nothing-yet" not in deployed.cluster.kubectl("get", "namespaces", "-o", "name")
+    finally:
+        deployed.cluster.kubectl(
+            "annotate", "storageclass", STORAGE_CLASS, f"{DEFAULT_CLASS}=true", "--overwrite"
+        )
+    assert untouched(deployed) == before
+    assert up(deployed.reconfigure()) == ALL_SAME
 
 
 def test_network_policy_admits_only_the_evaluation_pods(deployed: Deployed):
@@ -336,14 +394,21 @@ def test_network_policy_admits_only_the_evaluation_pods(deployed: Deployed):
     )
 
 
-def test_destroy_removes_what_up_created_and_keeps_the_namespace(
+def test_destroy_removes_what_up_created_but_the_models_claim_and_the_namespace(
     deployed: Deployed, cluster: Cluster
 ):
+    claim = cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
     deployed.reconfigure().destroy()
-    for kind in ("deployment", "service", "networkpolicy", "pvc"):
+    for kind in ("deployment", "service", "networkpolicy"):
         assert cluster.kubectl("get", kind, "-n", NAMESPACE, "-o", "name").strip() == "", kind
     assert cluster.get("namespace", NAMESPACE)["status"]["phase"] == "Active"
-    deployed.reconfigure().up()  # for the module's own teardown
+    # keepModelsOnDestroy: the claim stays, and the next `up` takes it up again.
+    assert cluster.get("pvc", "ollama-models", "-n", NAMESPACE)["status"]["phase"] == "Bound"
+    deployed.reconfigure().up()  # for the module's own teardown, too
+    kept = cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
+    assert kept["metadata"]["uid"] == claim["metadata"]["uid"]
+    volumes = {v["name"]: v for v in deployed.pod()["spec"]["volumes"]}
+    assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
 
 
 # --- several replicas, on a cluster of three one-GPU nodes ------------------------------
@@ -352,7 +417,10 @@ THREE_NODES = {"gpu-node-1", "gpu-node-2", "gpu-node-3"}
 
 
 def judges(count: int, **settings: Any) -> dict[str, Any]:
-    return {"ollama-judge:kubernetes": {"replicas": count, **settings}}
+    """Several judges, each pulling into its own emptyDir: the claim the committed stack
+    keeps is ReadWriteOnce, which one node mounts."""
+    no_claim = {"persistence": {"enabled": False}}
+    return {"ollama-judge:kubernetes": {"replicas": count, **no_claim, **settings}}
 
 
 @pytest.fixture(scope="module")
@@ -418,14 +486,17 @@ def test_replicas_the_nodes_cannot_hold_are_refused_before_anything_changes(
 def test_replicas_with_a_read_write_once_claim_stop_before_anything_changes(
     replicated: Deployed,
 ):
-    shared = replicated.reconfigure(**judges(3, persistence={"enabled": True}))
+    # Only the replicas set: the committed stack keeps its models on a ReadWriteOnce claim.
+    shared = replicated.reconfigure(**{"ollama-judge:kubernetes": {"replicas": 3}})
     with pytest.raises(auto.CommandError) as failed:
         shared.up()
     message = str(failed.value)
-    assert "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence" in (
-        message
-    )
+    assert (
+        "ollama-judge:kubernetes.replicas is 3 with ollama-judge:kubernetes.persistence.enabled "
+        "(true by default), but the models' claim is ReadWriteOnce"
+    ) in message
     assert "'ollama-judge:kubernetes.persistence.accessMode' ReadWriteMany" in message
+    assert "'ollama-judge:kubernetes.persistence.enabled' false" in message
     assert "Traceback" not in message
     assert replicated.cluster.kubectl("get", "pvc", "-n", NAMESPACE, "-o", "name").strip() == ""
 

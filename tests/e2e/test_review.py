@@ -163,6 +163,15 @@ def knitfab(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Itera
     (keepModelsOnDestroy: false) and a NetworkPolicy."""
     namespace = f"review-{uuid.uuid4().hex[:8]}"
     cluster.kubectl("create", "namespace", namespace)
+    # The class the claim names must exist: the program checks before anything changes.
+    cluster.apply(
+        {
+            "apiVersion": "storage.k8s.io/v1",
+            "kind": "StorageClass",
+            "metadata": {"name": namespace},
+            "provisioner": "kubernetes.io/no-provisioner",
+        }
+    )
     cluster.apply(
         {
             "apiVersion": "v1",
@@ -191,6 +200,7 @@ def knitfab(engine: dict[str, str], cluster: Cluster, tmp_path_factory) -> Itera
     base.project.stack("knitfab", config).destroy()
     cluster.kubectl("delete", "namespace", namespace, "--wait=false")
     cluster.kubectl("delete", "pv", namespace, "--wait=false")
+    cluster.kubectl("delete", "storageclass", namespace, "--wait=false")
 
 
 def test_knitfab_unchanged_says_no_changes(knitfab: Base):

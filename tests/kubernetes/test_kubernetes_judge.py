@@ -29,6 +29,8 @@ SERVICE = "kubernetes:core/v1:Service"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+# The models pulled into an emptyDir at each pod start, as without a claim.
+NO_CLAIM = Persistence(enabled=False)
 CONTAINER = "ollama-deployment:spec.template.spec.containers[0]"
 
 
@@ -87,8 +89,8 @@ def test_default_service_carries_the_manuals_ollama_yaml(default: Program):
     assert (port["protocol"], port["port"], port["targetPort"]) == ("TCP", 11434, 11434)
 
 
-def test_default_creates_only_the_deployment_and_service(default: Program):
-    assert default.types == sorted([DEPLOYMENT, SERVICE, "ollama-judge:index:KubernetesJudge"])
+def test_default_creates_the_deployment_the_service_and_the_models_claim(default: Program):
+    assert default.types == sorted([DEPLOYMENT, SERVICE, PVC, "ollama-judge:index:KubernetesJudge"])
 
 
 def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
@@ -321,11 +323,13 @@ def test_replicas_share_a_read_write_many_claim():
     assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/root/.ollama/ollama-judge-pull.lock"
 
 
-def test_models_live_in_an_empty_dir_without_persistence(default: Program):
-    assert pod_spec_of(default)["volumes"] == [{"name": "models", "emptyDir": {}}]
-    assert container_of(default)["volumeMounts"] == [
+def test_models_live_in_an_empty_dir_without_persistence():
+    pulled = deploy(KubernetesJudgeArgs().model_copy(update={"persistence": NO_CLAIM}))
+    assert pod_spec_of(pulled)["volumes"] == [{"name": "models", "emptyDir": {}}]
+    assert container_of(pulled)["volumeMounts"] == [
         {"name": "models", "mountPath": "/root/.ollama"}
     ]
+    assert not pulled.of_type(PVC)
 
 
 def test_model_list_changes_only_the_hook_and_probes(default: Program):
@@ -407,26 +411,36 @@ def test_image_pull_policy_and_environment(default: Program):
     assert_only_changed(default, tuned, f"{CONTAINER}.imagePullPolicy", f"{CONTAINER}.env")
 
 
-def test_persistence_mounts_a_claim_that_outlives_the_stack(default: Program):
+def test_models_live_by_default_on_a_claim_that_outlives_the_stack(default: Program):
+    claim = default.one(PVC)
+    assert claim.retain_on_delete
+    assert claim.inputs["metadata"]["name"] == "ollama-models"
+    assert claim.inputs["metadata"]["namespace"] == "knitfab"
+    # No class named: the cluster's default class provides the volume.
+    assert claim.inputs["spec"] == {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": "30Gi"}},
+    }
+    assert pod_spec_of(default)["volumes"] == [
+        {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
+    ]
+    assert container_of(default)["volumeMounts"] == [
+        {"name": "models", "mountPath": "/root/.ollama"}
+    ]
+
+
+def test_the_claims_size_and_class_change_only_the_claim(default: Program):
     kept = deploy(
         KubernetesJudgeArgs().model_copy(
-            update={"persistence": Persistence(enabled=True, size="50Gi", storage_class="fast")}
+            update={"persistence": Persistence(size="50Gi", storage_class="fast")}
         )
     )
-    claim = kept.one(PVC)
-    assert claim.retain_on_delete
-    assert claim.inputs["metadata"]["namespace"] == "knitfab"
-    assert claim.inputs["spec"] == {
+    assert kept.one(PVC).inputs["spec"] == {
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": "50Gi"}},
         "storageClassName": "fast",
     }
-    assert pod_spec_of(kept)["volumes"] == [
-        {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
-    ]
-    assert_only_changed(
-        default, kept, "ollama-models:", "ollama-deployment:spec.template.spec.volumes[0]"
-    )
+    assert_only_changed(default, kept, "ollama-models:spec.")
 
 
 def test_persistence_opt_out_of_keeping_models():

@@ -140,6 +140,21 @@ def test_the_docker_providers_host_setting_is_the_engine_asked(
     assert asked == ["ssh://judge@gpu-box"]
 
 
+def test_the_committed_knitfab_stack_stops_before_anything_where_no_class_is_the_default(
+    main, monkeypatch: pytest.MonkeyPatch
+):
+    gpu_node = {"metadata": {"name": "gpu-1"}, "status": {"allocatable": {"nvidia.com/gpu": "1"}}}
+    monkeypatch.setattr("components.kubernetes.preflight.read_nodes", lambda access: [gpu_node])
+    no_default = [{"metadata": {"name": "slow"}}]
+    monkeypatch.setattr(
+        "components.kubernetes.preflight.read_storage_classes", lambda access: no_default
+    )
+    program = Program()
+    with pytest.raises(ConfigError, match=r"cluster has no default StorageClass"):
+        main(stack_config("knitfab"), program)
+    assert program.monitor.registered == []
+
+
 def test_unknown_top_level_key_in_the_stack_is_reported(main):
     config = {**stack_config("knitfab"), f"{PROJECT}:modles": '["llama3.2"]'}
     with pytest.raises(ConfigError, match=r"ollama-judge:modles is not a setting"):
