@@ -44,7 +44,10 @@ def test_an_up_killed_mid_rollout_is_repaired_by_the_next_up(
     engine: dict[str, str], cluster: Cluster, tmp_path: Path, knitfab_cleared: None
 ):
     project = ProjectCopy(tmp_path)
-    stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
+    # No claim: its volume is bound by the controller-manager, which this test pauses.
+    no_claim = {"persistence": {"enabled": False}}
+    config = {"kubernetes:kubeconfig": str(cluster.kubeconfig), "ollama-judge:kubernetes": no_claim}
+    stack = project.stack("knitfab", config)
     runner = Runner(project, tmp_path)
     # The provider waits for the controller to observe the new Deployment: with the
     # controller-manager paused, that step lasts until the kill.
