@@ -8,7 +8,7 @@ changes by the minute, the judge's own pods among them, and the scheduler waits)
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
 import pulumi
@@ -101,13 +101,20 @@ def check_gpu_capacity(args: KubernetesJudgeArgs, access: ClusterAccess) -> str 
 
 
 def read_nodes(access: ClusterAccess) -> list[dict[str, Any]]:
+    return _read_all(access, "nodes", lambda api: client.CoreV1Api(api).list_node)
+
+
+def _read_all(
+    access: ClusterAccess, what: str, lister: Callable[[client.ApiClient], Callable[..., Any]]
+) -> list[dict[str, Any]]:
+    """Every object a cluster-wide list call (`lister` of the client) finds."""
     connection = connect(access)
     with connection.api as api:
         try:
-            nodes = read_json(client.CoreV1Api(api).list_node, _request_timeout=TIMEOUT_SECONDS)
+            found = read_json(lister(api), _request_timeout=TIMEOUT_SECONDS)
         except API_ERRORS as error:
-            raise ClusterUnreadable(connection.failure("listing nodes", error)) from None
-        return list(nodes["items"])
+            raise ClusterUnreadable(connection.failure(f"listing {what}", error)) from None
+        return list(found["items"])
 
 
 def storage_class_missing(
@@ -170,12 +177,6 @@ def check_storage_class(args: KubernetesJudgeArgs, access: ClusterAccess) -> str
 
 
 def read_storage_classes(access: ClusterAccess) -> list[dict[str, Any]]:
-    connection = connect(access)
-    with connection.api as api:
-        try:
-            classes = read_json(
-                client.StorageV1Api(api).list_storage_class, _request_timeout=TIMEOUT_SECONDS
-            )
-        except API_ERRORS as error:
-            raise ClusterUnreadable(connection.failure("listing storageclasses", error)) from None
-        return list(classes["items"])
+    return _read_all(
+        access, "storageclasses", lambda api: client.StorageV1Api(api).list_storage_class
+    )

@@ -4,6 +4,7 @@ judge answers, cannot be reached, lacks the model, or answers something else."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import time
@@ -18,7 +19,7 @@ import pytest
 import stack_runner.stacks
 from judge_check import client as judge_check
 from judge_check.__main__ import main as judge_check_main
-from tests.support.http_server import serving
+from tests.support.http_server import send_json, serving
 
 
 @dataclass
@@ -66,15 +67,9 @@ def fake_judge() -> Iterator[FakeJudge]:
             )
             reply = judge.replies.pop(0) if judge.replies else Reply(500, {"error": "no reply"})
             time.sleep(reply.delay)
-            data = json.dumps(reply.body).encode()
-            try:
-                self.send_response(reply.status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-            except (BrokenPipeError, ConnectionResetError):
-                pass  # the client gave up (the timeout test)
+            # The client may have given up (the timeout test).
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                send_json(self, reply.status, reply.body)
 
         def log_message(self, *args: Any) -> None:
             pass

@@ -16,7 +16,7 @@ import yaml
 from components.config import ClusterAccess, Gpu, KubernetesJudgeArgs
 from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_gpu_capacity, gpu_shortfall, read_nodes
-from tests.support.http_server import serving
+from tests.support.http_server import send_json, serving
 
 
 def node(name: str, gpus: int | None, labels: dict[str, str] | None = None, **spec) -> dict:
@@ -180,12 +180,7 @@ class FakeApiServer:
                     self.reply(200, {"kind": "NodeList", "items": [node("gpu-node-1", 1)]})
 
             def reply(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, body)
 
             def log_message(self, *args: Any) -> None:
                 pass

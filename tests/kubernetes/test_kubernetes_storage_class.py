@@ -3,7 +3,6 @@ it steps aside."""
 
 from __future__ import annotations
 
-import json
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ import yaml
 from components.config import ClusterAccess, KubernetesJudgeArgs, Persistence
 from components.config_rules import ConfigError
 from components.kubernetes.preflight import check_storage_class, storage_class_missing
-from tests.support.http_server import serving
+from tests.support.http_server import send_json, serving
 
 GA = "storageclass.kubernetes.io/is-default-class"
 BETA = "storageclass.beta.kubernetes.io/is-default-class"
@@ -112,19 +111,11 @@ class ForbiddingApiServer:
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 paths.append(self.path)
-                body = json.dumps(
-                    {
-                        "kind": "Status",
-                        "message": 'storageclasses.storage.k8s.io is forbidden: User "judge" '
-                        'cannot list resource "storageclasses" in API group "storage.k8s.io" '
-                        "at the cluster scope",
-                    }
-                ).encode()
-                self.send_response(403)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                forbidden = (
+                    'storageclasses.storage.k8s.io is forbidden: User "judge" cannot list '
+                    'resource "storageclasses" in API group "storage.k8s.io" at the cluster scope'
+                )
+                send_json(self, 403, {"kind": "Status", "message": forbidden})
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -4,7 +4,6 @@ nothing happens: an interruption still ends the wait at once, and shuts every wa
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from components.kubernetes.wait import wait_until_available
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
 from tests.support.fake_kubernetes import deployment, pod, replica_set
-from tests.support.http_server import serving
+from tests.support.http_server import send_json, serving
 
 CURRENT = replica_set("new")
 # More pods not ready than the client's pool keeps connections by default (5 a core).
@@ -60,12 +59,7 @@ class HeldWatches:
                 }.get(self.path.split("?")[0].rsplit("/", 1)[-1], [])
                 for item in items:
                     item["metadata"].setdefault("resourceVersion", "1")
-                body = json.dumps({"metadata": {"resourceVersion": "1"}, "items": items}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, 200, {"metadata": {"resourceVersion": "1"}, "items": items})
 
             def log_message(self, *args: Any) -> None:
                 pass
