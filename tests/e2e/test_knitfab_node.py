@@ -16,6 +16,7 @@ later tests change one more setting each, and say which.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -332,15 +333,18 @@ def test_with_the_network_policy_the_evaluation_still_gets_a_verdict_and_others_
         judge.stack().up()
 
 
-# --- kept models -------------------------------------------------------------------------
+# --- kept models, and Pod Security `restricted` --------------------------------------------
+
+PERSISTENCE = {"ollama-judge:kubernetes": {"persistence": {"enabled": True}}}
+ENFORCE = "pod-security.kubernetes.io/enforce"
+JUDGE_ID = 65532
 
 
-@pytest.fixture
-def volume(judge: Judge, tmp_path: Path) -> Iterator[str]:
-    """A real volume for the claim: a hostPath PersistentVolume on the node, with no
-    storage class, which is what a claim without one binds to here."""
-    name = f"models-{RUN}"
-    judge.cluster.apply(
+def local_volume(cluster: Cluster, name: str, path: Path, claim: str) -> None:
+    """A real volume on the node, kept for `claim` (a claim without a storage class, as
+    the stack's is, binds it): a `local` PersistentVolume, whose files the kubelet gives
+    the pod's fsGroup as a CSI driver's would (a hostPath volume's it leaves as they are)."""
+    cluster.apply(
         {
             "apiVersion": "v1",
             "kind": "PersistentVolume",
@@ -350,21 +354,51 @@ def volume(judge: Judge, tmp_path: Path) -> Iterator[str]:
                 "accessModes": ["ReadWriteOnce"],
                 "persistentVolumeReclaimPolicy": "Retain",
                 "storageClassName": "",
-                "hostPath": {"path": str(tmp_path), "type": "Directory"},
+                "claimRef": {"namespace": NAMESPACE, "name": claim},
+                "local": {"path": str(path)},
+                "nodeAffinity": {
+                    "required": {
+                        "nodeSelectorTerms": [
+                            {
+                                "matchExpressions": [
+                                    {
+                                        "key": "kubernetes.io/hostname",
+                                        "operator": "In",
+                                        "values": [NODE],
+                                    }
+                                ]
+                            }
+                        ]
+                    }
+                },
             },
         }
     )
-    yield str(tmp_path)
 
 
-def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
-    judge: Judge, volume: str
+@pytest.fixture
+def restricted(judge: Judge) -> Iterator[None]:
+    """The judge's namespace enforcing Pod Security `restricted` during the test (not the
+    whole module's: the evaluation Jobs here run as root)."""
+    judge.cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}=restricted")
+    try:
+        yield
+    finally:
+        judge.cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}-")
+
+
+@pytest.mark.defaults
+def test_in_a_restricted_namespace_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_it(
+    judge: Judge, restricted: None, tmp_path: Path
 ):
-    persistence = {"ollama-judge:kubernetes": {"persistence": {"enabled": True}}}
-    judge.stack(**persistence).up()
+    local_volume(judge.cluster, f"models-{RUN}", tmp_path, "ollama-models")
+    judge.stack(**PERSISTENCE).up()
     first = judge.pod()
     assert first["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ollama-models"
-    assert any(Path(volume).rglob("blobs/*")), "the model did not land on the volume"
+    assert first["spec"]["containers"][0]["securityContext"]["runAsUser"] == JUDGE_ID
+    blobs = list(tmp_path.rglob("blobs/*"))
+    assert blobs, "the model did not land on the volume"
+    assert {blob.stat().st_uid for blob in blobs} == {JUDGE_ID}
 
     blob_gets = judge.blob_gets()
     judge.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"])
@@ -381,11 +415,112 @@ def test_with_persistence_a_new_pod_finds_the_model_and_destroy_keeps_the_claim(
     assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
     assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
 
-    judge.stack(**persistence).destroy()
+    judge.stack(**PERSISTENCE).destroy()
     claim = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
     assert claim["status"]["phase"] == "Bound"
     judge.cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE)
     judge.stack().up()
+
+
+def root_judge_pod(judge: Judge, name: str, claim: str) -> dict[str, Any]:
+    """A judge as this project deployed it before Pod Security `restricted`: root, with the
+    models' volume at /root/.ollama. That is the running judge's pod with the user, its home
+    and its mount undone, on `claim`, and without resources (the running judge holds the
+    node's GPU)."""
+    spec = judge.cluster.get("deployment", "ollama", "-n", NAMESPACE)["spec"]["template"]["spec"]
+    del spec["securityContext"]
+    [container] = spec["containers"]
+    for key in ("runAsNonRoot", "runAsUser", "runAsGroup"):
+        del container["securityContext"][key]
+    del container["resources"]
+    container["env"] = [
+        {**e, "value": "/root/.ollama/ollama-judge-pull.lock"}
+        if e["name"] == "OLLAMA_JUDGE_PULL_LOCK"
+        else e
+        for e in container["env"]
+        if e["name"] != "HOME"
+    ]
+    [models] = [m for m in container["volumeMounts"] if m["name"] == "models"]
+    models["mountPath"] = "/root/.ollama"
+    spec["volumes"] = [
+        {"name": "models", "persistentVolumeClaim": {"claimName": claim}}
+        if v["name"] == "models"
+        else v
+        for v in spec["volumes"]
+    ]
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        # Not the judge's label: neither the Service nor judge.pod() is to find it.
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": "root-judge"}},
+        "spec": spec,
+    }
+
+
+@pytest.mark.defaults
+def test_a_claim_a_root_judge_filled_is_taken_over_in_a_restricted_namespace_without_a_pull(
+    judge: Judge, tmp_path: Path
+):
+    cluster = judge.cluster
+    # A root judge (the earlier version) fills a claim, its files root's.
+    local_volume(cluster, f"root-models-{RUN}", tmp_path, "root-judge-models")
+    cluster.apply(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "root-judge-models", "namespace": NAMESPACE},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "storageClassName": "",
+                "resources": {"requests": {"storage": "1Gi"}},
+            },
+        }
+    )
+    root_pod = root_judge_pod(judge, "root-judge", "root-judge-models")
+    cluster.apply(root_pod)
+    cluster.kubectl(
+        "wait", "-n", NAMESPACE, "pod/root-judge", "--for=condition=Ready", "--timeout=300s"
+    )
+    root_files = [tmp_path, *tmp_path.rglob("*")]
+    root_blobs = list(tmp_path.rglob("blobs/*"))
+    assert root_blobs, "the root judge did not pull onto its claim"
+    assert {path.stat().st_uid for path in root_files} == {0}
+    cluster.kubectl("delete", "pod", "-n", NAMESPACE, "root-judge")
+    cluster.kubectl("delete", "pvc", "-n", NAMESPACE, "root-judge-models")
+    cluster.kubectl("delete", "pv", f"root-models-{RUN}")
+    blob_gets = judge.blob_gets()
+
+    cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}=restricted")
+    try:
+        # The API server refuses the root judge now...
+        with pytest.raises(AssertionError) as refused:
+            cluster.kubectl("create", "--dry-run=server", "-f", "-",
+                            stdin=json.dumps(root_pod))  # fmt: skip
+        assert 'violates PodSecurity "restricted:latest"' in str(refused.value)
+        assert "runAsNonRoot != true" in str(refused.value)
+
+        # ... and admits this judge, which finds the root judge's model on the same volume.
+        local_volume(cluster, f"taken-over-{RUN}", tmp_path, "ollama-models")
+        judge.stack(**PERSISTENCE).up()
+        pod = judge.pod()
+        said = [text for _, text in judge.log_lines(pod["metadata"]["name"])]
+        assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
+        assert judge.blob_gets() == blob_gets, "the judge fetched blobs again"
+
+        # The kubelet gave root's files the judge's group (fsGroup), readable and writable.
+        for path in root_files:
+            mode = path.stat().st_mode
+            assert path.stat().st_gid == JUDGE_ID, path
+            assert mode & 0o060 == 0o060, (path, oct(mode))
+            assert not path.is_dir() or mode & 0o2010 == 0o2010, (path, oct(mode))
+        probe = "/home/ollama/.ollama/models/blobs/written-by-the-judge"
+        cluster.kubectl("exec", "-n", NAMESPACE, pod["metadata"]["name"], "--",
+                        "sh", "-c", f"id -u && touch {probe} && rm {probe}")  # fmt: skip
+    finally:
+        cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}-")
+        judge.stack(**PERSISTENCE).destroy()
+        cluster.kubectl("delete", "pvc", "ollama-models", "-n", NAMESPACE, check=False)
+        judge.stack().up()
 
 
 # --- a model the registry lacks ------------------------------------------------------------

@@ -291,7 +291,7 @@ def test_persistence_mounts_a_claim_that_outlives_the_pod(deployed: Deployed):
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
     [mount] = pod["spec"]["containers"][0]["volumeMounts"]
-    assert (mount["name"], mount["mountPath"]) == ("models", "/root/.ollama")
+    assert (mount["name"], mount["mountPath"]) == ("models", "/home/ollama/.ollama")
 
     deployed.cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod["metadata"]["name"])
     deployed.cluster.kubectl(
