@@ -19,8 +19,8 @@ CA_VOLUME = "registry-cas"
 
 # The judge's user and group, and the group the kubelet gives the models' volume (fsGroup):
 # one that no file of the Ollama image (root's alone) and most likely no user of the node
-# has; 65532 is distroless's "nonroot". Not 1000: the first user of many distributions
-# (`ubuntu` in the official Ollama image) and of hosts that may share the volume's files.
+# has; 65532 is distroless's "nonroot". Not 1000: the first user of many distributions and
+# hosts, whose files a volume's directory may hold or share.
 JUDGE_ID = 65532
 # /root is 0700 in the Ollama image, so this user's home is elsewhere, and the models' volume
 # is its ~/.ollama: the same layout as Docker's /root/.ollama (models/ and the server's key),
