@@ -72,7 +72,7 @@ def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _unmanaged(name: str) -> str:
-    managed = ("NVIDIA_VISIBLE_DEVICES", "OLLAMA_HOST", "OLLAMA_MODELS")
+    managed = ("HOME", "NVIDIA_VISIBLE_DEVICES", "OLLAMA_HOST", "OLLAMA_MODELS")
     if name in managed or name == CLOUD_ENV or name.startswith("OLLAMA_JUDGE_"):
         raise not_allowed(
             f"any variable but {', '.join(managed)}, OLLAMA_JUDGE_* (set by the judge) and "

@@ -14,6 +14,9 @@ from components.config_rules import CLOUD_ENV
 
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"
+# Where the models' volume is mounted on Docker: the manual's `-v ollama:/root/.ollama`, the
+# Ollama server's own directory as root (its models/ and its key). Kubernetes runs the judge
+# as another user (kubernetes/container.py) and mounts the same layout elsewhere.
 MODELS_PATH = "/root/.ollama"
 
 # The Ollama image sets NVIDIA_VISIBLE_DEVICES=all, so a container that was given no GPU
@@ -53,7 +56,9 @@ def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
 
 
-def server_env(settings: JudgeSettings) -> dict[str, str]:
+def server_env(settings: JudgeSettings, models_path: str) -> dict[str, str]:
+    """The server's and the model script's settings; `models_path` is where the models'
+    volume is mounted."""
     env = {
         **DEFAULT_ENV,
         **settings.environment,
@@ -62,7 +67,7 @@ def server_env(settings: JudgeSettings) -> dict[str, str]:
         "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
         # On the models' volume: judges that share it (Kubernetes replicas on one
         # ReadWriteMany claim) pull one at a time (see lock_pulls in the model script).
-        "OLLAMA_JUDGE_PULL_LOCK": f"{MODELS_PATH}/ollama-judge-pull.lock",
+        "OLLAMA_JUDGE_PULL_LOCK": f"{models_path}/ollama-judge-pull.lock",
     }
     if not settings.allow_cloud:
         env[CLOUD_ENV] = "1"

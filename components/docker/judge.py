@@ -57,7 +57,7 @@ class DockerJudge(judge.JudgeComponent):
             f"{name}-image", name=settings.image, keep_locally=True, opts=child
         )
 
-        env = judge.server_env(settings)
+        env = judge.server_env(settings, judge.MODELS_PATH)
         if args.gpus is None:
             env.update(judge.NO_GPU_ENV)
         port = docker.ContainerPortArgs(
@@ -81,6 +81,11 @@ class DockerJudge(judge.JudgeComponent):
                 )
             ],
             ports=[port] if args.publish else None,
+            # Ollama needs no privilege of root's beyond owning its files: none of the default
+            # capabilities, and no setuid program may raise it (the judge stays root, as in
+            # the manual, so that the volume's files and /root/.ollama stay as they were).
+            capabilities=docker.ContainerCapabilitiesArgs(drops=["ALL"]),
+            security_opts=["no-new-privileges"],
             restart=args.restart,
             labels=[docker.ContainerLabelArgs(label=STACK_LABEL, value=stack)],
             # Copied in before the start, so they also reach an engine on another host.

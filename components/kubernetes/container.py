@@ -1,6 +1,7 @@
 """The judge's container in the Deployment's pod (judge.py): the server, a postStart hook
 that pulls and loads the models, and the probes that keep the Service from a judge without
-its models. Requests = limits; no privilege escalation, no capabilities, default seccomp.
+its models. Requests = limits; Pod Security's `restricted`: a user that is not root, no
+privilege escalation, no capabilities, default seccomp.
 """
 
 from __future__ import annotations
@@ -16,11 +17,35 @@ from components.config import KubernetesJudgeArgs
 MODELS_VOLUME = "models"
 CA_VOLUME = "registry-cas"
 
+# The judge's user and group, and the group the kubelet gives the models' volume (fsGroup):
+# one that no file of the Ollama image (root's alone) and most likely no user of the node
+# has; 65532 is distroless's "nonroot". Not 1000: the first user of many distributions and
+# hosts, whose files a volume's directory may hold or share.
+JUDGE_ID = 65532
+# /root is 0700 in the Ollama image, so this user's home is elsewhere, and the models' volume
+# is its ~/.ollama: the same layout as Docker's /root/.ollama (models/ and the server's key),
+# so a claim that a root judge filled is found as it is.
+HOME = "/home/ollama"
+MODELS_PATH = f"{HOME}/.ollama"
+
+
+def pod_security() -> core.PodSecurityContextArgs:
+    """The volumes' group is the judge's. A claim that a root judge (an earlier version of
+    this project) filled has root's files: the kubelet gives them this group, writable, on
+    the first mount, and then only when the volume's root lacks it (OnRootMismatch: no
+    walk over the models on every start). Volume types without ownership management
+    (hostPath, most NFS) are left as they are."""
+    return core.PodSecurityContextArgs(
+        fs_group=JUDGE_ID,
+        fs_group_change_policy="OnRootMismatch",
+    )
+
 
 def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
-    env = judge.server_env(settings)
+    env = judge.server_env(settings, MODELS_PATH)
+    env["HOME"] = HOME
     # A hook's output goes nowhere; PID 1's stdout is the container log.
     env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
     if args.gpu.count:
@@ -59,7 +84,7 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
             failure_threshold=4,
         ),
         volume_mounts=[
-            core.VolumeMountArgs(name=MODELS_VOLUME, mount_path=judge.MODELS_PATH),
+            core.VolumeMountArgs(name=MODELS_VOLUME, mount_path=MODELS_PATH),
             # One file each, beside the image's own CAs rather than over them.
             *(
                 core.VolumeMountArgs(
@@ -72,6 +97,9 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
             ),
         ],
         security_context=core.SecurityContextArgs(
+            run_as_non_root=True,
+            run_as_user=JUDGE_ID,
+            run_as_group=JUDGE_ID,
             allow_privilege_escalation=False,
             capabilities=core.CapabilitiesArgs(drop=["ALL"]),
             seccomp_profile=core.SeccompProfileArgs(type="RuntimeDefault"),

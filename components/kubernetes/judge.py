@@ -20,7 +20,12 @@ from components import judge, readiness
 from components.config import KubernetesJudgeArgs
 from components.judge import JudgeComponent
 from components.kubernetes import wait
-from components.kubernetes.container import CA_VOLUME, MODELS_VOLUME, judge_container
+from components.kubernetes.container import (
+    CA_VOLUME,
+    MODELS_VOLUME,
+    judge_container,
+    pod_security,
+)
 from components.kubernetes.network_policy import judge_network_policy
 
 TYPE = "ollama-judge:index:KubernetesJudge"
@@ -126,6 +131,7 @@ class KubernetesJudge(JudgeComponent):
                     metadata=ObjectMetaArgs(labels=LABELS),
                     spec=core.PodSpecArgs(
                         automount_service_account_token=False,
+                        security_context=pod_security(),
                         containers=[judge_container(args, list(ca_files))],
                         volumes=volumes,
                         node_selector=dict(args.node_selector) or None,

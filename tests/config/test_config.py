@@ -221,6 +221,12 @@ def test_kubernetes_settings_are_all_read():
             "set by the judge",
         ),
         (
+            # The Kubernetes judge's home holds its models' volume (kubernetes/container.py).
+            {"target": "kubernetes", "environment": {"HOME": "/root"}},
+            "ollama-judge:environment.HOME",
+            "set by the judge",
+        ),
+        (
             {"target": "docker", "environment": {"BAD-NAME": "1"}},
             "ollama-judge:environment.BAD-NAME",
             "environment variable names",

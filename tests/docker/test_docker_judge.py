@@ -46,6 +46,9 @@ def test_default_reproduces_the_manuals_docker_commands(default: Program):
     assert default.one(VOLUME).inputs["name"] == "ollama"
     assert container["volumes"] == [{"volumeName": "ollama", "containerPath": "/root/.ollama"}]
     assert container["ports"] == [{"internal": 11434, "external": 11434, "ip": "127.0.0.1"}]
+    # Beyond the manual: root without the capabilities, or a way to gain any, Ollama lacks.
+    assert container["capabilities"] == {"drops": ["ALL"]}
+    assert container["securityOpts"] == ["no-new-privileges"]
     image = default.one(IMAGE).inputs
     assert image["name"] == "ollama/ollama:0.24.0"
     assert container["image"] == image["imageId"], "the container runs the image resource"

@@ -19,6 +19,7 @@ GPU_NODE = "gpu-node-1"
 # The clusters' default StorageClass, which the committed stack's claim names none but gets.
 STORAGE_CLASS = "e2e-local"
 DEFAULT_CLASS = "storageclass.kubernetes.io/is-default-class"
+EVERY_NODE = {"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "Exists"}]}
 
 
 @dataclass
@@ -47,9 +48,12 @@ class Cluster:
         self.kubectl("apply", "-f", "-", stdin=json.dumps(manifest))
 
     def default_storage(self, directories: Sequence[str]) -> None:
-        """A default StorageClass without a provisioner, and a hostPath volume of it in each
+        """A default StorageClass without a provisioner, and a `local` volume of it in each
         of `directories`, as a cluster without dynamic provisioning offers them: a claim binds
-        one, which stays Released once the claim is deleted (Retain)."""
+        one, which stays Released once the claim is deleted (Retain). A `local` volume, unlike
+        a hostPath one, has its files given to the pod's fsGroup by the kubelet, as a CSI
+        driver's are. Every node may use each volume: the nodes of these clusters all run on
+        this machine, and only the real one mounts anything."""
         self.apply(
             {
                 "apiVersion": "storage.k8s.io/v1",
@@ -70,7 +74,8 @@ class Cluster:
                         "accessModes": ["ReadWriteOnce"],
                         "persistentVolumeReclaimPolicy": "Retain",
                         "storageClassName": STORAGE_CLASS,
-                        "hostPath": {"path": directory, "type": "DirectoryOrCreate"},
+                        "local": {"path": directory},
+                        "nodeAffinity": {"required": {"nodeSelectorTerms": [EVERY_NODE]}},
                     },
                 }
             )

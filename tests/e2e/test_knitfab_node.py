@@ -12,12 +12,16 @@ reach through the node's bridge.
 The stack is the committed Pulumi.knitfab.yaml with the model reference, the kubeconfig
 and the registry's CA (`registries`, without which no private registry is trusted) set;
 later tests change one more setting each, and say which. The cluster's default StorageClass
-has one volume, a directory of this machine that the node mounts: the committed stack's
-claim binds it, and the judge pulls onto it.
+has one `local` volume, a directory of this machine that the node mounts: the committed
+stack's claim binds it, the kubelet gives its files the pod's fsGroup, and the judge pulls
+onto it.
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import threading
 import time
 import uuid
@@ -352,18 +356,55 @@ def test_with_the_network_policy_the_evaluation_still_gets_a_verdict_and_others_
         judge.stack().up()
 
 
-# --- kept models -------------------------------------------------------------------------
+# --- kept models, and Pod Security `restricted` --------------------------------------------
+
+ENFORCE = "pod-security.kubernetes.io/enforce"
+JUDGE_ID = 65532
+
+
+@pytest.fixture
+def restricted(judge: Judge) -> Iterator[None]:
+    """The judge's namespace enforcing Pod Security `restricted` during the test (not the
+    whole module's: the evaluation Jobs here run as root)."""
+    judge.cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}=restricted")
+    try:
+        yield
+    finally:
+        judge.cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}-")
+
+
+def destroy_keeping_the_claim(judge: Judge) -> None:
+    """`destroy`, and no judge pod left using the claim it keeps."""
+    judge.stack().destroy()
+    judge.cluster.kubectl("wait", "-n", NAMESPACE, "pod", "-l", "app=ollama", "--for=delete",
+                          "--timeout=120s")  # fmt: skip
+
+
+def emptied(volume: Path) -> None:
+    for path in volume.iterdir():
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+
+
+def said_present(judge: Judge, pod: str) -> bool:
+    said = [text for _, text in judge.log_lines(pod)]
+    return any(f"{judge.registry.reference(MODEL)} is present" in line for line in said)
 
 
 @pytest.mark.defaults
-def test_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_the_model_there(
-    judge: Judge, models_volume: Path
+def test_in_a_restricted_namespace_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_it(
+    judge: Judge, models_volume: Path, restricted: None
 ):
+    destroy_keeping_the_claim(judge)
+    emptied(models_volume)
+    judge.stack().up()
     first = judge.pod()
     assert first["spec"]["volumes"][0]["persistentVolumeClaim"]["claimName"] == "ollama-models"
+    assert first["spec"]["containers"][0]["securityContext"]["runAsUser"] == JUDGE_ID
     claim = judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)
     assert (claim["spec"]["storageClassName"], claim["status"]["phase"]) == (STORAGE_CLASS, "Bound")
-    assert any(models_volume.rglob("blobs/*")), "the model did not land on the volume"
+    blobs = list(models_volume.rglob("blobs/*"))
+    assert blobs, "the model did not land on the volume"
+    assert {blob.stat().st_uid for blob in blobs} == {JUDGE_ID}
 
     blob_gets = judge.blob_gets()
     judge.cluster.kubectl("delete", "pod", "-n", NAMESPACE, first["metadata"]["name"])
@@ -376,8 +417,7 @@ def test_the_judge_pulls_onto_its_claim_and_a_new_pod_finds_the_model_there(
         "wait", "-n", NAMESPACE, f"pod/{second['metadata']['name']}", "--for=condition=Ready",
         "--timeout=300s",
     )  # fmt: skip
-    said = [text for _, text in judge.log_lines(second["metadata"]["name"])]
-    assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
+    assert said_present(judge, second["metadata"]["name"])
     assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
 
 
@@ -389,13 +429,103 @@ def test_destroy_keeps_the_claim_and_the_next_up_finds_the_model_on_it(judge: Ju
 
     blob_gets = judge.blob_gets()
     judge.stack().up()
-    said = [text for _, text in judge.log_lines(judge.pod()["metadata"]["name"])]
-    assert any(f"{judge.registry.reference(MODEL)} is present" in line for line in said), said
+    assert said_present(judge, judge.pod()["metadata"]["name"])
     assert judge.blob_gets() == blob_gets, "the judge fetched blobs again"
     assert (
         judge.cluster.get("pvc", "ollama-models", "-n", NAMESPACE)["metadata"]["uid"]
         == (claim["metadata"]["uid"])
     )
+
+
+def root_judge(judge: Judge, name: str) -> dict[str, Any]:
+    """A judge as this project deployed it before Pod Security `restricted`: root, with the
+    models' volume at /root/.ollama. That is the running judge's pod with the user, its home
+    and its mount undone, and a copy of its registries' CAs (the stack's own go with it)."""
+    cluster = judge.cluster
+    spec = cluster.get("deployment", "ollama", "-n", NAMESPACE)["spec"]["template"]["spec"]
+    [cas] = [v["configMap"] for v in spec["volumes"] if "configMap" in v]
+    copied = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": f"{name}-cas", "namespace": NAMESPACE},
+        "data": cluster.get("configmap", cas["name"], "-n", NAMESPACE)["data"],
+    }
+    cas["name"] = copied["metadata"]["name"]
+    del spec["securityContext"]
+    [container] = spec["containers"]
+    for key in ("runAsNonRoot", "runAsUser", "runAsGroup"):
+        del container["securityContext"][key]
+    container["env"] = [
+        {**e, "value": "/root/.ollama/ollama-judge-pull.lock"}
+        if e["name"] == "OLLAMA_JUDGE_PULL_LOCK"
+        else e
+        for e in container["env"]
+        if e["name"] != "HOME"
+    ]
+    [models] = [m for m in container["volumeMounts"] if m["name"] == "models"]
+    models["mountPath"] = "/root/.ollama"
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        # Not the judge's label: neither the Service nor judge.pod() is to find it.
+        "metadata": {"name": name, "namespace": NAMESPACE, "labels": {"app": "root-judge"}},
+        "spec": spec,
+    }
+    return {"apiVersion": "v1", "kind": "List", "items": [copied, pod]}
+
+
+@pytest.mark.defaults
+def test_a_claim_a_root_judge_filled_is_taken_over_in_a_restricted_namespace_without_a_pull(
+    judge: Judge, models_volume: Path
+):
+    cluster = judge.cluster
+    root = root_judge(judge, "root-judge")
+    root_pod = root["items"][-1]
+    # The kept claim, emptied and given to a root judge (the earlier version) as a new
+    # volume comes: its top directory root's. The root judge fills it, its files root's.
+    destroy_keeping_the_claim(judge)
+    emptied(models_volume)
+    os.chown(models_volume, 0, 0)
+    os.chmod(models_volume, 0o755)
+    try:
+        cluster.apply(root)
+        cluster.kubectl(
+            "wait", "-n", NAMESPACE, "pod/root-judge", "--for=condition=Ready", "--timeout=300s"
+        )
+        root_files = [models_volume, *models_volume.rglob("*")]
+        assert list(models_volume.rglob("blobs/*")), "the root judge did not pull onto the claim"
+        assert {path.stat().st_uid for path in root_files} == {0}
+        cluster.kubectl("delete", "pod", "-n", NAMESPACE, "root-judge")
+        blob_gets = judge.blob_gets()
+
+        cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}=restricted")
+        # The API server refuses the root judge now...
+        with pytest.raises(AssertionError) as refused:
+            cluster.kubectl("create", "--dry-run=server", "-f", "-",
+                            stdin=json.dumps(root_pod))  # fmt: skip
+        assert 'violates PodSecurity "restricted:latest"' in str(refused.value)
+        assert "runAsNonRoot != true" in str(refused.value)
+
+        # ... and admits this judge, which finds the root judge's model on the same claim.
+        judge.stack().up()
+        pod = judge.pod()
+        assert said_present(judge, pod["metadata"]["name"])
+        assert judge.blob_gets() == blob_gets, "the judge fetched blobs again"
+
+        # The kubelet gave root's files the judge's group (fsGroup), readable and writable.
+        for path in root_files:
+            mode = path.stat().st_mode
+            assert path.stat().st_gid == JUDGE_ID, path
+            assert mode & 0o060 == 0o060, (path, oct(mode))
+            assert not path.is_dir() or mode & 0o2010 == 0o2010, (path, oct(mode))
+        probe = "/home/ollama/.ollama/models/blobs/written-by-the-judge"
+        cluster.kubectl("exec", "-n", NAMESPACE, pod["metadata"]["name"], "--",
+                        "sh", "-c", f"id -u && touch {probe} && rm {probe}")  # fmt: skip
+    finally:
+        cluster.kubectl("label", "namespace", NAMESPACE, f"{ENFORCE}-")
+        cluster.kubectl("delete", "-n", NAMESPACE, "pod/root-judge", "configmap/root-judge-cas",
+                        "--ignore-not-found")  # fmt: skip
+        judge.stack().up()
 
 
 # --- a model the registry lacks ------------------------------------------------------------

@@ -276,7 +276,7 @@ def test_the_committed_stack_keeps_models_on_a_claim_that_outlives_the_pod(deplo
     volumes = {v["name"]: v for v in pod["spec"]["volumes"]}
     assert volumes["models"]["persistentVolumeClaim"] == {"claimName": "ollama-models"}
     [mount] = pod["spec"]["containers"][0]["volumeMounts"]
-    assert (mount["name"], mount["mountPath"]) == ("models", "/root/.ollama")
+    assert (mount["name"], mount["mountPath"]) == ("models", "/home/ollama/.ollama")
 
     deployed.cluster.kubectl("delete", "pod", "-n", NAMESPACE, pod["metadata"]["name"])
     deployed.cluster.kubectl(

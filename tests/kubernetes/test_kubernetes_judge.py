@@ -266,6 +266,28 @@ def test_recreate_strategy_and_locked_down_pod(default: Program):
     assert security["capabilities"] == {"drop": ["ALL"]}
 
 
+def test_the_pod_meets_pod_security_restricted_as_a_user_that_owns_the_models_volume(
+    default: Program,
+):
+    assert container_of(default)["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": 65532,
+        "runAsGroup": 65532,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    # The volume's files get the judge's group, a root judge's claim included.
+    assert pod_spec_of(default)["securityContext"] == {
+        "fsGroup": 65532,
+        "fsGroupChangePolicy": "OnRootMismatch",
+    }
+    # /root is root's alone in the image: the user's home is elsewhere, and the models'
+    # volume is its .ollama, laid out as /root/.ollama is.
+    assert env_of(default)["HOME"] == "/home/ollama"
+    assert "OLLAMA_MODELS" not in env_of(default)
+
+
 def test_replicas_are_judge_pods_behind_the_service_each_with_its_own_gpu(default: Program):
     three = deploy(KubernetesJudgeArgs().model_copy(update={"replicas": 3, "gpu": Gpu(count=2)}))
     spec = three.one(DEPLOYMENT).inputs["spec"]
@@ -320,14 +342,14 @@ def test_replicas_share_a_read_write_many_claim():
         {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
     ]
     # On the shared volume: the judges pull one at a time.
-    assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/root/.ollama/ollama-judge-pull.lock"
+    assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/home/ollama/.ollama/ollama-judge-pull.lock"
 
 
 def test_models_live_in_an_empty_dir_without_persistence():
     pulled = deploy(KubernetesJudgeArgs().model_copy(update={"persistence": NO_CLAIM}))
     assert pod_spec_of(pulled)["volumes"] == [{"name": "models", "emptyDir": {}}]
     assert container_of(pulled)["volumeMounts"] == [
-        {"name": "models", "mountPath": "/root/.ollama"}
+        {"name": "models", "mountPath": "/home/ollama/.ollama"}
     ]
     assert not pulled.of_type(PVC)
 
@@ -425,7 +447,7 @@ def test_models_live_by_default_on_a_claim_that_outlives_the_stack(default: Prog
         {"name": "models", "persistentVolumeClaim": {"claimName": "ollama-models"}}
     ]
     assert container_of(default)["volumeMounts"] == [
-        {"name": "models", "mountPath": "/root/.ollama"}
+        {"name": "models", "mountPath": "/home/ollama/.ollama"}
     ]
 
 
