@@ -67,11 +67,13 @@ CPU_NOTE = (
     "judges on CPU only: these numbers show how Ollama schedules concurrent requests (one "
     "at a time, or side by side in parallel slots), not the throughput of a GPU judge"
 )
-# What Ollama 0.24.0's server logs as it loads a model (ml/device.go, llm/server.go).
-KV_CACHE = re.compile(r'msg="kv cache" device=\S+ size="([^"]+)"')
-KV_TOKENS = re.compile(r"KvSize:(\d+)")
-TOTAL_MEMORY = re.compile(r'msg="total memory" size="([^"]+)"')
-THREADS = re.compile(r"NumThreads:(\d+)")
+# What llama-server logs as Ollama 0.34.4 loads a model (Ollama passes its log on): the
+# KV cache's size and cells, the memory breakdown's host total (model + context + compute,
+# in MiB) and the threads of its system_info line.
+KV_CACHE = re.compile(r"llama_kv_cache: size =\s*([\d.]+ \w+)")
+KV_TOKENS = re.compile(r"llama_kv_cache: size =[^(]*\(\s*(\d+) cells")
+TOTAL_MEMORY = re.compile(r"\|\s+- Host\s+\|\s+(\d+) =")
+THREADS = re.compile(r"system_info: n_threads = (\d+)")
 
 
 @dataclass(frozen=True)
@@ -202,7 +204,7 @@ def memory(server: OllamaServer) -> str:
 
     return (
         f"context {loaded['context_length']} tokens per slot (ollama ps); KV cache "
-        f"{last(KV_CACHE)} for {last(KV_TOKENS)} tokens, total {last(TOTAL_MEMORY)}, "
+        f"{last(KV_CACHE)} for {last(KV_TOKENS)} tokens, total {last(TOTAL_MEMORY)} MiB, "
         f"{last(THREADS)} compute thread(s) (server log)"
     )
 

