@@ -57,7 +57,7 @@ class JudgeSettings(Settings):
     """What both targets share: the keys at the top of the project's config."""
 
     # A released tag: an untagged image is `latest`, which changes under your feet.
-    image: rules.Image = "ollama/ollama:0.24.0"
+    image: rules.Image = "ollama/ollama:0.34.1"
     models: Annotated[tuple[rules.ModelName, ...], AfterValidator(rules.once_each)] = rules.allows(
         "a list of model names", "'[\"llama3.2\"]'", default=("llama3.2",)
     )

@@ -50,7 +50,7 @@ def test_default_reproduces_the_manuals_docker_commands(default: Program):
     assert container["capabilities"] == {"drops": ["ALL"]}
     assert container["securityOpts"] == ["no-new-privileges"]
     image = default.one(IMAGE).inputs
-    assert image["name"] == "ollama/ollama:0.24.0"
+    assert image["name"] == "ollama/ollama:0.34.1"
     assert container["image"] == image["imageId"], "the container runs the image resource"
     # docker exec ollama ollama pull llama3.2
     assert container["entrypoints"] == [
@@ -94,7 +94,7 @@ def test_default_outputs(default: Program):
         "openaiBaseUrl": "http://ollama:11434/v1",
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
-        "image": "ollama/ollama:0.24.0",
+        "image": "ollama/ollama:0.34.1",
         "gpus": "all",
     }
 

@@ -32,7 +32,7 @@ OLLAMA_PORT = 11434
 CA_PATH_IN_CONTAINER = "/etc/ssl/certs/ollama-judge-ca.crt"
 BUNDLE_PATH_IN_CONTAINER = "/etc/ollama-judge/ca-bundle.pem"
 # Local-only: no model recommendations or cloud model lists fetched at start, and no
-# cloud-hosted models served (envconfig.NoCloud in Ollama v0.24.0).
+# cloud-hosted models served (envconfig.NoCloud in Ollama v0.24.0 and v0.34.1).
 LOCAL_ONLY_ENV = {"OLLAMA_NO_CLOUD": "1"}
 
 

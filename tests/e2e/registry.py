@@ -4,12 +4,12 @@ The registry is Debian's `docker-registry` (the CNCF distribution registry 2.8),
 a container on a Docker network, so that an Ollama container on the same network
 reaches it by name: models are `REGISTRY:5000/library/judge:1`.
 
-Why a second server beside it: Ollama's pull (server/download.go in v0.24.0) first GETs
-each blob, stops at the first redirect to another host name and downloads the blob in
-ranged parts from that redirect's `Location`; a blob answered 200 directly fails with
-"no Location header in response". So the registry runs distribution's own `redirect`
-storage middleware, which answers blob GETs and HEADs with 307 to
-`BLOBS:5001/docker/registry/v2/blobs/...`, and a static file server (Debian's `caddy`)
+Why a second server beside it: Ollama's pull (server/download.go in v0.24.0 and
+v0.34.1) first GETs each blob, stops at the first redirect to another host name and
+downloads the blob in ranged parts from that redirect's `Location`; a blob answered 200
+directly fails with "no Location header in response". So the registry runs
+distribution's own `redirect` storage middleware, which answers blob GETs and HEADs with
+307 to `BLOBS:5001/docker/registry/v2/blobs/...`, and a static file server (Debian's `caddy`)
 serves the registry's storage directory there, read-only, with Range support. Both come
 from Debian packages, in one small image (images/build-registry-image.sh).
 
@@ -33,7 +33,7 @@ reads them, e.g. to show that a second pull fetches no blob.
     with docker_network("ollama-judge-parts-net") as net:
         with running_registry(tmp_path, net) as registry:
             model = write_judge_model(tmp_path / "model")
-            registry.push(model, "judge:1", "ollama/ollama:0.24.0")
+            registry.push(model, "judge:1", "ollama/ollama:0.34.1")
             registry.reference("judge:1")  # "ollama-judge-parts-...-registry:5000/library/judge:1"
             registry.connect("ollama-net")  # for a judge on another network too
 """

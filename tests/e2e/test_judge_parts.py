@@ -190,7 +190,7 @@ def test_a_bundle_named_by_ssl_cert_file_is_trusted(tls_registry, judge_image, t
 def test_a_registry_that_answers_blobs_itself_fails_the_default_pull(
     tmp_path, network, judge_image, tiny_model
 ):
-    """Why the test registry redirects: Ollama 0.24.0's pull takes each blob's download
+    """Why the test registry redirects: Ollama 0.34.1's pull takes each blob's download
     URL from a redirect's Location; a stock registry answers 200 with the blob."""
     with running_registry(tmp_path, network, redirect=False) as registry:
         assert registry.ca is not None

@@ -60,8 +60,8 @@ LARGE = "judge-large:1"
 # Years: Ollama reports a model kept loaded for good (keep_alive -1) as expiring
 # centuries from now, and one kept for minutes as expiring this year.
 FOREVER = 2100
-# What the Ollama server logs each time it loads a model.
-RUNNER_STARTED = "llama runner started"
+# What the Ollama server logs each time a model's llama-server has loaded it.
+RUNNER_STARTED = "llama-server started in"
 
 
 # --- the registry and the judge -----------------------------------------------------
@@ -269,7 +269,7 @@ def test_up_returns_once_the_model_is_pulled_and_loaded(judge: Judge):
 
 def test_the_first_verdict_after_up_loads_no_model(judge: Judge):
     """The evaluation's first request finds the model loaded: Ollama starts no runner
-    for it (a load shows in the server's log as "llama runner started")."""
+    for it (a load shows in the server's log as "llama-server started in N seconds")."""
     runners_before = judge.logs().count(RUNNER_STARTED)
     client = judge_check.JudgeClient(f"http://127.0.0.1:{judge.port}/v1")
     verdict, _ = client.ask(judge.ref("judge:1"))

@@ -71,7 +71,7 @@ def test_default_deployment_carries_the_manuals_ollama_yaml(default: Program):
     assert len(spec["template"]["spec"]["containers"]) == 1
     container = container_of(default)
     assert container["name"] == "ollama"
-    assert container["image"] == "ollama/ollama:0.24.0"
+    assert container["image"] == "ollama/ollama:0.34.1"
     expected = {"cpu": "4", "memory": "5Gi", "nvidia.com/gpu": "1"}
     assert container["resources"] == {"requests": expected, "limits": expected}
     assert [p["containerPort"] for p in container["ports"]] == [11434]
@@ -99,7 +99,7 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
         "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
         "hostUrl": None,
         "models": ["llama3.2"],
-        "image": "ollama/ollama:0.24.0",
+        "image": "ollama/ollama:0.34.1",
         "gpus": "1 nvidia.com/gpu",
     }
 

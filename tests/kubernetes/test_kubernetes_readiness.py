@@ -103,7 +103,7 @@ def test_progress_is_relayed_until_the_deployment_is_available():
     starting = pod("ollama-new-a", CURRENT, waiting=("ContainerCreating", ""))
     events = (
         event(starting, "Scheduled", "Successfully assigned knitfab/ollama-new-a to gpu-node-1"),
-        event(starting, "Pulled", 'Container image "ollama/ollama:0.24.0" already present'),
+        event(starting, "Pulled", 'Container image "ollama/ollama:0.34.1" already present'),
         event(starting, "Started", "Started container ollama"),
     )
 
@@ -123,7 +123,7 @@ def test_progress_is_relayed_until_the_deployment_is_available():
     )
     assert wait(cluster) == [
         "ollama-new-a: scheduled on node gpu-node-1",
-        'ollama-new-a: Container image "ollama/ollama:0.24.0" already present',
+        'ollama-new-a: Container image "ollama/ollama:0.34.1" already present',
         "ollama-new-a: Started container ollama",
         "ollama-new-a: its postStart hook pulls and loads the models (judge:1)",
         "ollama-new-a: ready: every model is pulled and loaded",
@@ -245,7 +245,7 @@ def test_several_replicas_are_waited_for_until_every_one_is_ready():
 def test_several_replicas_warnings_are_told_per_pod():
     pulling = pod("ollama-new-b", CURRENT, waiting=("ContainerCreating", ""))
     events = (
-        event(pulling, "Pulling", 'Pulling image "ollama/ollama:0.24.0"'),
+        event(pulling, "Pulling", 'Pulling image "ollama/ollama:0.34.1"'),
         event(pulling, "FailedMount", "MountVolume.SetUp failed for volume models"),
     )
     cluster = FakeCluster(
@@ -472,7 +472,7 @@ def test_pods_of_older_replica_sets_do_not_count():
 
 
 def test_an_image_that_cannot_be_pulled_ends_the_wait():
-    message = 'Back-off pulling image "ollama/ollama:0.24.0": ErrImagePull: not found'
+    message = 'Back-off pulling image "ollama/ollama:0.34.1": ErrImagePull: not found'
     cluster = FakeCluster(
         ROLLING,
         replica_sets=(CURRENT,),
@@ -481,7 +481,7 @@ def test_an_image_that_cannot_be_pulled_ends_the_wait():
     said = failure(cluster)
     assert said.startswith(
         "the judge's pod ollama-new-a (namespace knitfab) cannot start: its image "
-        f"ollama/ollama:0.24.0 cannot be pulled (ImagePullBackOff: {message})."
+        f"ollama/ollama:0.34.1 cannot be pulled (ImagePullBackOff: {message})."
     )
     assert "ollama-judge:image" in said and "imagePullPolicy" in said
 

@@ -44,7 +44,7 @@ def test_local_stack_deploys_the_docker_judge(main, monkeypatch: pytest.MonkeyPa
         "openaiBaseUrl": "http://ollama:11434/v1",
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
-        "image": "ollama/ollama:0.24.0",
+        "image": "ollama/ollama:0.34.1",
         "gpus": "all",
     }
 
@@ -59,7 +59,7 @@ def test_knitfab_stack_deploys_the_kubernetes_judge(main):
         "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
         "hostUrl": None,
         "models": ["llama3.2"],
-        "image": "ollama/ollama:0.24.0",
+        "image": "ollama/ollama:0.34.1",
         "gpus": "1 nvidia.com/gpu",
     }
 

@@ -23,7 +23,7 @@ THREAD_NAME = "ollama-judge-watch"
 LABELS = {"app": "ollama"}
 TEMPLATE: dict[str, Any] = {
     "metadata": {"labels": LABELS},
-    "spec": {"containers": [{"name": "ollama", "image": "ollama/ollama:0.24.0"}]},
+    "spec": {"containers": [{"name": "ollama", "image": "ollama/ollama:0.34.1"}]},
 }
 DEPLOYMENT_UID = "d-1"
 
@@ -91,7 +91,7 @@ def pod(
         state = {"waiting": {"reason": waiting[0], "message": waiting[1]}}
     container: dict[str, Any] = {
         "name": "ollama",
-        "image": "ollama/ollama:0.24.0",
+        "image": "ollama/ollama:0.34.1",
         "state": state,
         "ready": ready,
         "restartCount": 1 if last_exit else 0,
