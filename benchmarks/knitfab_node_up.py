@@ -5,13 +5,14 @@ and with the same model from the same registry, and prints ratios.
     .venv/bin/python benchmarks/knitfab_node_up.py
 
 Both end with the model pulled: the stack's `up` returns when the Deployment is
-Available, which its readiness probe allows only once every model is pulled and loaded;
-the manual's rollout ends once its postStart pull has finished (a container is not
-running before its hook returns). The manual's manifest gets only what reaching the
-registry needs: the model reference, the pinned image tag (its untagged `ollama/ollama`
-means "always pull", and nothing can be pulled here) and the registry's CA, mounted
-where the stack mounts it. The engine floor (the `up` of an empty program) is measured in
-the same run.
+Available, which its startup probe allows only once every model is pulled and loaded
+onto its claim (a fresh `local` volume of the test cluster's default class each run);
+the manual's rollout ends once its postStart pull into the container has finished (a
+container is not running before its hook returns). The manual's manifest gets only what
+reaching the registry needs: the model reference, the pinned image tag (its untagged
+`ollama/ollama` means "always pull", and nothing can be pulled here) and the registry's
+CA, mounted where the stack mounts it. The engine floor (the `up` of an empty program)
+is measured in the same run.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ from tests.e2e.registry import Registry, docker_network, running_registry
 PREFIX = f"ollama-judge-bench-{uuid.uuid4().hex[:6]}"
 NAMESPACE = "knitfab"
 CA_PATH = "/etc/ssl/certs/ollama-judge-registry.crt"
+CLAIM = "ollama-models"
+VOLUMES = 2  # one per model measured
 
 
 def manual_manifests(image: str, model: str) -> list[dict[str, Any]]:
@@ -104,6 +107,9 @@ def stack_run(project: ProjectCopy, cluster: Cluster, registry: Registry, model:
     print(f"the judge's pod, from the same start:\n{pod_timeline(cluster, started)}", flush=True)
     stack.destroy()
     wait_until_no_pods(cluster)
+    # The claim outlives `destroy` (keepModelsOnDestroy): the next run starts on an empty
+    # volume, as the manual's pod does.
+    cluster.kubectl("delete", "pvc", CLAIM, "-n", NAMESPACE, "--wait=true")
     return seconds
 
 
@@ -148,6 +154,11 @@ def node_and_registry(
         ) as cluster,
     ):
         cluster.kubectl("create", "namespace", NAMESPACE)
+        # The committed stack keeps its models on a claim: one empty volume per stack run.
+        volumes = [scratch / "volumes" / str(number) for number in range(VOLUMES)]
+        for volume in volumes:
+            volume.mkdir(parents=True)
+        cluster.default_storage([str(volume) for volume in volumes])
         yield reg, cluster
 
 
