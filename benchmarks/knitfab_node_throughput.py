@@ -111,7 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                         "ollama-judge:models": [model],
                         "ollama-judge:registries": {reg.address: {"caFile": str(reg.ca)}},
                         "ollama-judge:environment": {"OLLAMA_NUM_PARALLEL": str(parallel)},
-                        "ollama-judge:kubernetes": {"replicas": replicas},
+                        # Two replicas cannot share the default ReadWriteOnce claim, and
+                        # where the models are kept does not change a verdict's time.
+                        "ollama-judge:kubernetes": {
+                            "replicas": replicas,
+                            "persistence": {"enabled": False},
+                        },
                     },
                 )
                 cli_up(stack)
