@@ -64,7 +64,7 @@ def main() -> int:
     }  # fmt: skip
     with tempfile.TemporaryDirectory() as scratch, docker_engine(Path(scratch)):
         image = host.build_ollama_image(host.IMAGE)
-        host.assert_judge_names_free()
+        host.claim_judge_names()
         project = ProjectCopy(Path(scratch))
         port = host.free_port()
         stack = project.stack("local", host.cpu_only(port))
@@ -90,7 +90,7 @@ def main() -> int:
                     flush=True,
                 )
         finally:
-            host.remove_judge_objects()
+            host.release_judge_names()
     print(f"after: {load()}")
     median = {k: statistics.median(v) for k, v in times.items()}
     goal = median["manual"] + median["floor"] + 1
