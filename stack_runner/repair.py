@@ -9,6 +9,7 @@ import os
 import re
 import socket
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from pulumi import automation as auto
@@ -29,14 +30,21 @@ class StackBlocked(Exception):  # noqa: N818 (a state the user must act on, said
 
 
 def has_ended(host: str, pid: int) -> bool:
-    """The process that took a lock ran on this machine and has ended."""
+    """The process that took a lock ran on this machine and has ended: it is gone, or a
+    zombie (killed with its parent, it stays one until the process it is handed to collects
+    it, and a signal still reaches it)."""
+    if host != socket.gethostname():
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return host == socket.gethostname()
+        return True
     except PermissionError:
         pass
-    return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def run_operation(stack: auto.Stack, operation: Callable[..., Any], **options: Any) -> None:

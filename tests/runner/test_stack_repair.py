@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -104,6 +106,22 @@ def test_a_lock_is_stale_only_if_its_process_ran_here_and_ended():
     assert has_ended(HOST, ended_pid())
     assert not has_ended(HOST, os.getpid())
     assert not has_ended("another-machine", ended_pid())
+
+
+def test_a_killed_process_not_yet_collected_by_its_parent_has_ended():
+    # What an operation killed with its runner leaves for a moment: a zombie, until the
+    # process it was handed to collects its exit status.
+    process = subprocess.Popen(["true"])
+    try:
+        stat = Path(f"/proc/{process.pid}/stat")
+        deadline = time.monotonic() + 10
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.01)
+        assert has_ended(HOST, process.pid)
+        assert not has_ended("another-machine", process.pid)
+    finally:
+        process.wait()
 
 
 def test_a_stale_lock_is_removed_and_the_operation_runs_again(capsys):
