@@ -375,21 +375,6 @@ build_llama_server() {
 
 # --- the root file system -------------------------------------------------------------
 
-# Copies the host's libraries that the ELF files in DIR link (libstdc++, libgomp, ...) to
-# the same paths in ROOT. Not copy_shared_libraries: the files in DIR find each other by
-# their run path ($ORIGIN), so ldd names them inside ROOT already, and one library
-# llama-server does not link — the CPU backend — is loaded at run time.
-copy_host_libraries() {
-    local root="$1" dir="$2" linked path
-    linked="$(find "${dir}" -type f \( -name 'llama-*' -o -name '*.so*' \) -exec ldd {} \;)"
-    ! grep -q 'not found' <<<"${linked}" || die "llama-server's libraries are incomplete: $(grep 'not found' <<<"${linked}" | sort -u | tr -s ' \t\n' ' ')"
-    while read -r path; do
-        [[ "${path}" == "${root}/"* ]] && continue
-        mkdir -p "${root}$(dirname "${path}")"
-        cp -L "${path}" "${root}${path}"
-    done < <(grep -o '/[^ ]*' <<<"${linked}" | sort -u)
-}
-
 assemble_rootfs() {
     local root="${WORK}/rootfs" busybox applet
     rm -rf "${root}"
@@ -406,10 +391,12 @@ assemble_rootfs() {
     install -m 0755 "${WORK}/bin/ollama" "${root}/usr/bin/ollama"
     install -m 0755 "$(dpkg -L dash | grep '/bin/dash$' | head -n 1)" "${root}/usr/bin/dash"
     ln -s dash "${root}/usr/bin/sh"
-    copy_shared_libraries "${root}" "${root}/usr/bin/ollama" "${root}/usr/bin/dash"
-    # llama-server and the ggml libraries, where the official image has them.
+    # llama-server and the ggml libraries, where the official image has them. Each file is
+    # named: llama-server loads the CPU backend at run time, it does not link it.
     cp -a "${WORK}/lib/ollama" "${root}/usr/lib/ollama"
-    copy_host_libraries "${root}" "${root}/usr/lib/ollama"
+    local llama
+    mapfile -t llama < <(find "${root}/usr/lib/ollama" -type f \( -name 'llama-*' -o -name '*.so*' \))
+    copy_shared_libraries "${root}" "${root}/usr/bin/ollama" "${root}/usr/bin/dash" "${llama[@]}"
 
     busybox="$(dpkg -L busybox-static | grep '/bin/busybox$' | head -n 1)"
     install -m 0755 "${busybox}" "${root}/usr/bin/busybox"
