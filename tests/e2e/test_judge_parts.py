@@ -268,7 +268,9 @@ def test_a_verdict_costs_hundreds_of_version_calls_not_more(judge, tls_registry)
         f"\nfree reply / version call: {free / version:.0f}x ({free:.3f}s / {version:.4f}s); "
         f"verdict / version call: {verdict / version:.0f}x ({verdict:.3f}s)"
     )
-    assert free < verdict < 60
+    # Under Ollama 0.34.1 the schema costs the tiny model nothing measurable: a free reply
+    # and a verdict both take milliseconds, in either order from run to run.
+    assert max(free, verdict) < 60
 
 
 # --- local-only, kept loaded ---------------------------------------------------------
