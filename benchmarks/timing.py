@@ -75,7 +75,8 @@ def load() -> str:
 
 class Timeline:
     """Where an operation's seconds go, from the engine's events as they arrive: when the
-    engine started the program, and when each resource's step began and ended. Pass
+    engine started the program, when each resource's step began and ended, and what the
+    program said (its waits' progress). Pass
     `timeline.on_event` as `on_event=` to `up`, `preview` or `destroy`."""
 
     def __init__(self) -> None:
@@ -95,6 +96,8 @@ class Timeline:
             begun = self._begun.pop(step.urn, now)
             name = step.urn.rsplit("::", 1)[-1]
             self.marks.append((now, f"{step.op} {name}: {now - begun:.2f}s (from {begun:.2f}s)"))
+        elif event.diagnostic_event and event.diagnostic_event.severity == "info":
+            self.marks.append((now, f"said: {event.diagnostic_event.message.strip()}"))
         elif event.summary_event:
             self.marks.append((now, "summary"))
 

@@ -23,6 +23,5 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_readiness, "follow", lambda *args: None)
         patch.setattr(kubernetes_readiness, "follow", lambda *args: None)
-        patch.setattr(kubernetes_readiness, "follow_service", lambda *args: None)
         patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
         yield

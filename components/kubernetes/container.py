@@ -1,7 +1,8 @@
-"""The judge's container in the Deployment's pod (judge.py): the server, a postStart hook
-that pulls and loads the models, and the probes that keep the Service from a judge without
-its models. Requests = limits; Pod Security's `restricted`: a user that is not root, no
-privilege escalation, no capabilities, default seccomp.
+"""The judge's container in the Deployment's pod (judge.py): the server, a postStart hook that
+pulls and loads the models, which keeps the pod unready until it has (a container is not
+running before its hook returns), and a liveness probe. Requests = limits; Pod Security's
+`restricted`: a user that is not root, no privilege escalation, no capabilities, default
+seccomp.
 """
 
 from __future__ import annotations
@@ -53,7 +54,6 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
     else:
         env.update(judge.NO_GPU_ENV)
     pull = core.ExecActionArgs(command=judge.model_script_command("pull", settings.models))
-    check = core.ExecActionArgs(command=judge.model_script_command("check", settings.models))
     return core.ContainerArgs(
         name=judge.JUDGE_HOST,
         image=settings.image,
@@ -64,18 +64,11 @@ def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.Cont
         env=[core.EnvVarArgs(name=k, value=v) for k, v in sorted(env.items())],
         resources=core.ResourceRequirementsArgs(requests=resources, limits=resources),
         lifecycle=core.LifecycleArgs(post_start=core.LifecycleHandlerArgs(exec_=pull)),
-        # The model script's check is the startup probe, which the pod turns ready with; while
-        # the hook pulls, a check ends at its first test, so probing every second costs little.
-        # Its failures cover the whole first start: no restart while models are still arriving.
-        startup_probe=core.ProbeArgs(
-            exec_=check,
-            period_seconds=1,
-            timeout_seconds=10,
-            failure_threshold=judge.ready_within_seconds(settings.pull_timeout_seconds),
-        ),
-        # No readiness probe: as one, the check (about 75 ms of CPU) ran every 10 s, and the pod
-        # turned ready 2-3 s after its models; a TCP probe is answered by the kernel's listen
-        # queue even when the server hangs, which is the liveness probe's to find.
+        # The hook is the start's only gate: with no startup or readiness probe, the pod turns
+        # ready as soon as the hook returns (a probe would add its period, a second at least),
+        # and a restarted container is unready until its hook has the models back. A TCP
+        # readiness probe would be answered by the kernel's listen queue even when the server
+        # hangs, which is the liveness probe's to find.
         # "Is the server alive": a missing model would not come back after a restart.
         liveness_probe=core.ProbeArgs(
             http_get=core.HTTPGetActionArgs(path="/", port="http"),

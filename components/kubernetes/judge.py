@@ -1,8 +1,8 @@
 """The judge on Kubernetes (Knitfab), as the manual's `ollama.yaml` had it: a Deployment of
 judge pods (container.py), each with GPUs of its own, behind a ClusterIP Service `ollama`;
-`up` waits until they serve (wait.py). The models are kept on a claim unless persistence is
-off. Optional: the namespace, a NetworkPolicy admitting only the evaluation's pods.
-Deliberately not created: GPU sharing and the device plugin (the cluster's), and the
+`up` waits until the Service routes to them (wait.py). The models are kept on a claim unless
+persistence is off. Optional: the namespace, a NetworkPolicy admitting only the evaluation's
+pods. Deliberately not created: GPU sharing and the device plugin (the cluster's), and the
 evaluation pods (Knitfab's).
 """
 
@@ -31,8 +31,6 @@ from components.kubernetes.network_policy import judge_network_policy
 TYPE = "ollama-judge:index:KubernetesJudge"
 AWAIT_ANNOTATION = "pulumi.com/waitFor"  # the provider waits for this JSONPath
 LABELS = {"app": judge.JUDGE_HOST}
-# For the ready endpoint of a Service whose judge is ready: normally well under a second.
-SERVING_SECONDS = 120
 # Several judges: the share a change takes down at once (rounded down, at least one).
 MAX_UNAVAILABLE_PERCENT = 25
 
@@ -83,7 +81,12 @@ class KubernetesJudge(JudgeComponent):
         if args.persistence.enabled:
             claim = core.PersistentVolumeClaim(
                 f"{name}-models",
-                metadata=meta(f"{judge.JUDGE_HOST}-models"),
+                # The Deployment needs the claim to exist, not bound: a claim of a class that
+                # binds on first use is bound only once the judge's pod is scheduled. The
+                # provider's own wait would hold the Deployment back for half a second.
+                metadata=meta(
+                    f"{judge.JUDGE_HOST}-models", {AWAIT_ANNOTATION: "jsonpath={.status.phase}"}
+                ),
                 spec=core.PersistentVolumeClaimSpecArgs(
                     access_modes=[args.persistence.access_mode],
                     resources=core.VolumeResourceRequirementsArgs(
@@ -147,22 +150,9 @@ class KubernetesJudge(JudgeComponent):
         # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
         rollout_seconds = deadline * rollout_waves(args.replicas)
 
-        # A rendering writes the manifests only: no cluster to wait on.
-        rendering = bool(args.cluster.render_directory)
-
-        def until_available(names: list[str], report: readiness.Report) -> None:
-            deployment_name, namespace = names
-            wait.follow(
-                args.cluster, namespace, deployment_name, settings.models, rollout_seconds, report
-            )
-
-        # The Deployment, once every judge is ready: its models pulled and loaded.
-        names = [deployment.metadata.name, deployment.metadata.namespace]
-        available = readiness.after_wait(deployment, names, until_available, rendering)
-        ready = available.apply(lambda _: deployment)
         service = core.Service(
             f"{name}-service",
-            # The provider's wait would idle 10 s after the endpoint; `serving` waits for it.
+            # The provider's wait would idle 10 s after the endpoint; `up` waits for it below.
             metadata=meta(judge.JUDGE_HOST, {AWAIT_ANNOTATION: "jsonpath={.spec.clusterIP}"}),
             spec=core.ServiceSpecArgs(
                 type="ClusterIP",
@@ -176,23 +166,36 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            # Only once the judge is ready: one that cannot be leaves the Service as it was, and
-            # `up` ends with the reason, not waiting for endpoints that never come.
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[ready])),
+            # Beside the Deployment, not after it: the nodes' proxies program the Service while
+            # the judge starts, and only its endpoint is left to program once it is ready.
+            opts=child,
         )
         if args.network_policy.enabled:
             judge_network_policy(
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        def until_serving(names: list[str], report: readiness.Report) -> None:
-            service_name, namespace = names
-            wait.follow_service(args.cluster, namespace, service_name, SERVING_SECONDS)
+        # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
+        rollout_seconds = deadline * rollout_waves(args.replicas)
 
-        # Once the Service has a ready endpoint, and so the outputs.
-        names = [service.metadata.name, service.metadata.namespace]
-        serving = readiness.after_wait(service, names, until_serving, rendering)
-        service_dns_name = serving.apply(lambda names: f"{names[0]}.{names[1]}.svc.cluster.local")
+        def until_serving(names: list[str], report: readiness.Report) -> None:
+            deployment_name, namespace, service_name = names
+            wait.follow(
+                args.cluster,
+                namespace,
+                deployment_name,
+                service_name,
+                settings.models,
+                rollout_seconds,
+                report,
+            )
+
+        # Once every judge is ready (its models pulled and loaded) and the Service routes to
+        # them; then the outputs. A rendering writes the manifests only: no cluster to wait on.
+        names = [deployment.metadata.name, deployment.metadata.namespace, service.metadata.name]
+        rendering = bool(args.cluster.render_directory)
+        serving = readiness.after_wait(deployment, names, until_serving, rendering)
+        service_dns_name = serving.apply(lambda names: f"{names[2]}.{names[1]}.svc.cluster.local")
         gpu = args.gpu
         gpus = f"{gpu.count} {gpu.resource_name}" if gpu.count else "none"
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.

@@ -48,6 +48,18 @@ def condition(item: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in conditions if c["type"] == kind), {})
 
 
+def ready_endpoints(slices: list[dict[str, Any]]) -> frozenset[str]:
+    """The addresses of the slices' ready endpoints (a missing condition means ready, as the
+    API documents)."""
+    return frozenset(
+        address
+        for endpoint_slice in slices
+        for endpoint in endpoint_slice.get("endpoints") or []
+        if (endpoint.get("conditions") or {}).get("ready", True)
+        for address in endpoint.get("addresses") or []
+    )
+
+
 def available(deployment: dict[str, Any]) -> bool:
     """As `kubectl rollout status` decides: the controller has seen the current spec, and
     every replica is updated and available, with no old one left."""

@@ -1,12 +1,14 @@
 """What `up`'s wait (wait.py) follows of the judge's rollout, through the API alone (the
 kubelets need not be reachable): the Deployment, its ReplicaSets, the current one's pods and
-their events. The rollout cannot succeed once a postStart hook (the model pull) failed, an
-image cannot be pulled, a pod cannot be scheduled or the deadline passed; not for what came
-before the wait: the kubelet keeps restarting a failing container, whose next try may succeed.
+their events, and the Service's EndpointSlices. The rollout cannot succeed once a postStart
+hook (the model pull) failed, an image cannot be pulled, a pod cannot be scheduled or the
+deadline passed; not for what came before the wait: the kubelet keeps restarting a failing
+container, whose next try may succeed.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
@@ -22,6 +24,13 @@ UNSCHEDULABLE_SECONDS = 30
 SCALE_UP_EVENT = "TriggeredScaleUp"
 # How long the kubelet's next sync may take to put a failed hook's output in the status.
 HOOK_OUTPUT_SECONDS = 10
+# How long after a change of the Service's ready endpoints every node routes by it: kube-proxy
+# (iptables and nftables alike) lets a second pass between the end of one sync and the start
+# of the next (its default minSyncPeriod), and a sync of a small cluster's rules takes well
+# under a tenth of one. Endpoints that were there before the wait began count as programmed.
+PROXY_SYNC_SECONDS = 1.25
+ENDPOINT_SLICES = "the Service's EndpointSlices"
+SERVICE_LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 Item = dict[str, Any]  # an object, or a part of one, as the API sends it (camelCase keys)
 
@@ -30,10 +39,18 @@ class RolloutWatch(Watches):
     """One Deployment's current rollout, as its streams hold it."""
 
     def __init__(
-        self, apps: Any, core: Any, namespace: str, name: str, models: tuple[str, ...]
+        self,
+        apps: Any,
+        core: Any,
+        discovery: Any,
+        namespace: str,
+        name: str,
+        service: str,
+        models: tuple[str, ...],
     ) -> None:
         super().__init__(namespace)
-        self.apps, self.core, self.name = apps, core, name
+        self.apps, self.core, self.discovery = apps, core, discovery
+        self.name, self.service = name, service
         self.models = ", ".join(models) or "no models"
         self.first = True
         self.earlier_deadline: Item | None = None
@@ -44,11 +61,21 @@ class RolloutWatch(Watches):
         self.told: set[str] = set()
         self.counts = self.labels = ""
         self.pods: list[Item] = []
+        self.available = False
+        self.endpoints: frozenset[str] | None = None  # the ready ones, as last seen
+        self.endpoints_changed = -math.inf  # when they last did, in the wait's clock
 
     def check(self, now: float, report: Report) -> bool:
-        """One look: True once the Deployment is Available; raises JudgeNotReady when the
-        rollout cannot succeed, and the client's errors when the API fails."""
+        """One look: True once the Deployment is Available and its Service routes to it;
+        raises JudgeNotReady when the rollout cannot succeed, and the client's errors when
+        the API fails."""
         self._update(report)
+        endpoints = rollout.ready_endpoints(self.objects(ENDPOINT_SLICES))
+        if endpoints != self.endpoints:
+            self.endpoints_changed = -math.inf if self.endpoints is None else now
+            if self.endpoints is not None and endpoints:
+                report(f"Service {self.service}: {len(endpoints)} ready endpoint(s)")
+            self.endpoints = endpoints
         deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or deployment["metadata"].get("deletionTimestamp"):
             raise JudgeNotReady(
@@ -57,8 +84,11 @@ class RolloutWatch(Watches):
                 "`up --refresh` creates it again"
             )
         if rollout.available(deployment):
-            report(f"Deployment {self.name} is available")
-            return True
+            if not self.available:
+                self.available = True
+                report(f"Deployment {self.name} is available")
+            return self._routed(now)
+        self.available = False
         progressing = rollout.condition(deployment, "Progressing")
         exceeded = progressing if progressing.get("reason") == "ProgressDeadlineExceeded" else None
         if self.first:
@@ -83,6 +113,14 @@ class RolloutWatch(Watches):
             self._update(report)
         return False
 
+    def _routed(self, now: float) -> bool:
+        """Whether the Service has a ready endpoint that every node's proxy has programmed;
+        if not yet programmed, when to look again."""
+        if not self.endpoints:
+            return False
+        self.due = self.endpoints_changed + PROXY_SYNC_SECONDS
+        return now >= self.due
+
     def unfinished(self, what: str) -> str:
         states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
         return (
@@ -95,6 +133,8 @@ class RolloutWatch(Watches):
         their events: every pod's at first (what came before), then the unready pods'."""
         by_name = {"field_selector": f"metadata.name={self.name}"}
         wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
+        by_service = {"label_selector": f"{SERVICE_LABEL}={self.service}"}
+        wanted[ENDPOINT_SLICES] = (self.discovery.list_namespaced_endpoint_slice, by_service)
         deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or rollout.available(deployment):
             return wanted

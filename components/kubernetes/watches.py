@@ -7,6 +7,7 @@ refusal) ends: the wait judges the failure and lists the stream again.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -90,6 +91,7 @@ class Watches:
         self.watching = Streams(JOIN_SECONDS)
         self.arrived: list[Change | StreamEnded] = []
         self.doing = ""  # the last call, for a message about its failure
+        self.due = -math.inf  # a look may set when to look again, if before the next tick
 
     def until(
         self,
@@ -99,9 +101,10 @@ class Watches:
         clock: Callable[[], float],
         interrupted: str,
     ) -> bool:
-        """Looks (`look(now)`, True once done) at each change and every TICK_SECONDS until
-        done (True) or late (False); `failed(error, seconds failing)` judges a failed call.
-        Raises JudgeNotReady(`interrupted`) if the update is; every watch ends before it returns."""
+        """Looks (`look(now)`, True once done) at each change, every TICK_SECONDS and when
+        `due`, until done (True) or late (False); `failed(error, seconds failing)` judges a
+        failed call. Raises JudgeNotReady(`interrupted`) if the update is; every watch ends
+        before it returns."""
         with self.watching:
             began = answered = clock()
             while True:
@@ -120,7 +123,8 @@ class Watches:
                     if stream.version and not stream.watched:
                         stream.watched = True
                         self.watching.follow("watch", stream.changes(), stream.end)
-                if arrived := self.watching.take(TICK_SECONDS):  # for the next look
+                pause = min(TICK_SECONDS, self.due - now) if self.due > now else TICK_SECONDS
+                if arrived := self.watching.take(pause):  # for the next look
                     self.arrived.append(arrived[1])
 
     def update(self, wanted: Callable[[], dict[str, Selected]]) -> None:

@@ -24,6 +24,7 @@ import os
 import shutil
 import threading
 import time
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -118,6 +119,9 @@ class Observed:
     samples: list[Sample] = field(default_factory=list)
     # One more sample, read after `up` returned: what the judge had when the caller went on.
     after_return: Sample = (0.0, [], [], 0.0)
+    # The Service's cluster IP, once seen, and what it answered the moment `up` returned.
+    cluster_ip: str = ""
+    answer_at_return: str = ""
 
 
 @dataclass
@@ -170,6 +174,8 @@ class Judge:
         def watch() -> None:
             while not done.is_set():
                 observed.samples.append(self.sample())
+                if not observed.cluster_ip:
+                    observed.cluster_ip = self.cluster_ip()
                 done.wait(0.2)
 
         watcher = threading.Thread(target=watch, daemon=True)
@@ -177,12 +183,31 @@ class Judge:
         watcher.start()
         try:
             result = stack.up()
-        finally:
             observed.returned = time.time()
+            observed.answer_at_return = self.version_through_the_service(observed.cluster_ip)
+        finally:
+            observed.returned = observed.returned or time.time()
             done.set()
             watcher.join()
         observed.after_return = self.sample()
         return result, observed
+
+    def cluster_ip(self) -> str:
+        found = self.cluster.kubectl(
+            "get", "service", "ollama", "-n", NAMESPACE, "-o", "jsonpath={.spec.clusterIP}",
+            check=False,
+        )  # fmt: skip
+        return found if found and "NotFound" not in found else ""
+
+    def version_through_the_service(self, cluster_ip: str) -> str:
+        """`/api/version` through the Service's cluster IP from this host (the node, whose
+        kube-proxy routes it): "answered", or why not."""
+        try:
+            url = f"http://{cluster_ip or self.cluster_ip()}:11434/api/version"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return "answered" if response.status == 200 else f"status {response.status}"
+        except OSError as error:
+            return str(error)
 
     def pod(self) -> dict[str, Any]:
         pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
@@ -254,7 +279,7 @@ def test_the_committed_stack_runs_on_the_real_node_with_the_manuals_resources(ju
     assert "FailedPostStartHook" not in reasons
 
 
-def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_passed(
+def test_up_returns_once_the_hook_pulled_and_loaded_and_the_service_answers_at_once(
     judge: Judge,
 ):
     pod = judge.pod()
@@ -296,6 +321,9 @@ def test_up_returns_once_available_and_only_after_the_hook_pulled_and_the_probe_
     assert pods_after and all(pods_after), observed.after_return
     assert endpoints_after and all(endpoints_after), observed.after_return
     assert parse_time(available["lastTransitionTime"]) <= observed.returned + 1
+    # The nodes' proxies had the endpoint programmed: a request sent as `up` returned is
+    # answered through the Service, not refused.
+    assert observed.answer_at_return == "answered"
 
 
 # --- the evaluation --------------------------------------------------------------------

@@ -215,10 +215,7 @@ def test_knitfab_model_list_change_names_the_deployments_changed_properties(knit
     assert deployment.type == "kubernetes:apps/v1:Deployment"
     assert deployment.op == "update"
     containers = "spec.template.spec.containers[0]"
-    assert set(deployment.properties) == {
-        f"{containers}.lifecycle.postStart.exec.command[6]",
-        f"{containers}.startupProbe.exec.command[6]",
-    }
+    assert set(deployment.properties) == {f"{containers}.lifecycle.postStart.exec.command[6]"}
     text = comment([review])
     assert "**the judge restarts**" in text
     for path in deployment.properties:

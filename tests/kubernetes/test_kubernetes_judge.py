@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
@@ -104,13 +103,13 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
     }
 
 
-def test_readiness_requires_every_model(default: Program):
-    """The check is the startup probe, which the pod turns ready with; no readiness probe
-    runs after it (see kubernetes_container.py)."""
-    check = ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "check", "llama3.2"]
+def test_the_hook_that_pulls_and_loads_every_model_is_the_only_gate_to_ready(default: Program):
+    """A container is not running before its postStart hook returns, and a pod without
+    startup or readiness probes is ready once its containers run (see container.py)."""
+    pull = ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", "pull", "llama3.2"]
     container = container_of(default)
-    assert container["startupProbe"]["exec"]["command"] == check
-    assert container["startupProbe"]["periodSeconds"] == 1
+    assert container["lifecycle"]["postStart"]["exec"]["command"] == pull
+    assert "startupProbe" not in container
     assert "readinessProbe" not in container
     assert container["livenessProbe"]["httpGet"] == {"path": "/", "port": "http"}
 
@@ -130,6 +129,7 @@ class Followed:
         access: ClusterAccess,
         namespace: str,
         name: str,
+        service: str,
         models: tuple[str, ...],
         timeout_seconds: float,
         report: Report,
@@ -139,6 +139,7 @@ class Followed:
                 "access": access,
                 "namespace": namespace,
                 "name": name,
+                "service": service,
                 "models": models,
                 "timeout_seconds": timeout_seconds,
             }
@@ -148,16 +149,13 @@ class Followed:
             raise self.failure
 
 
-def test_one_pull_budget_sizes_probes_and_rollout_deadlines(
+def test_one_pull_budget_sizes_the_hook_and_rollout_deadlines(
     default: Program, monkeypatch: pytest.MonkeyPatch
 ):
     followed = Followed(monkeypatch)
 
     def deadlines(program: Program, pull_seconds: int) -> None:
         ready = 120 + pull_seconds
-        startup = container_of(program)["startupProbe"]
-        assert startup["periodSeconds"] * startup["failureThreshold"] >= ready
-        assert startup["failureThreshold"] == math.ceil(ready / startup["periodSeconds"])
         deadline = program.one(DEPLOYMENT).inputs["spec"]["progressDeadlineSeconds"]
         assert ready < deadline <= ready + 60
         assert followed.waits[-1]["timeout_seconds"] == deadline, "up waits as long"
@@ -169,7 +167,6 @@ def test_one_pull_budget_sizes_probes_and_rollout_deadlines(
     assert_only_changed(
         default,
         short,
-        f"{CONTAINER}.startupProbe.failureThreshold",
         "ollama-deployment:spec.progressDeadlineSeconds",
         f"{CONTAINER}.env",
     )
@@ -195,35 +192,26 @@ def test_up_follows_the_rollout_on_the_providers_cluster(monkeypatch: pytest.Mon
             "access": cluster,
             "namespace": "judges",
             "name": "ollama",
+            "service": "ollama",
             "models": ("llama3.2",),
             "timeout_seconds": 120 + 1800 + 60,
         }
     ]
 
 
-def test_the_service_comes_once_the_judge_is_ready(monkeypatch: pytest.MonkeyPatch):
+def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes_to_the_judge(
+    monkeypatch: pytest.MonkeyPatch,
+):
     program = Program()
     followed = Followed(monkeypatch)
-    services_when_ready: list[int] = []
-    followed.then = lambda: services_when_ready.append(len(program.of_type(SERVICE)))
-    deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
-    assert services_when_ready == [0]
-    deployment = program.one(DEPLOYMENT)
-    assert any(urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies)
-
-
-def test_the_outputs_come_once_the_service_has_a_ready_endpoint(monkeypatch: pytest.MonkeyPatch):
-    Followed(monkeypatch)
-    program = Program()
-    serving: list[tuple[str, str]] = []
-
-    def follow(access: ClusterAccess, namespace: str, service: str, timeout: float) -> None:
-        assert program.of_type(SERVICE), "waited for endpoints before the Service existed"
-        serving.append((namespace, service))
-
-    monkeypatch.setattr(kubernetes_readiness, "follow_service", follow)
+    services_at_the_wait: list[int] = []
+    followed.then = lambda: services_at_the_wait.append(len(program.of_type(SERVICE)))
     deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
-    assert serving == [("knitfab", "ollama")]
+    assert services_at_the_wait == [1], "the wait follows the Service's endpoints too"
+    deployment = program.one(DEPLOYMENT)
+    assert not any(
+        urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies
+    )
     assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
     # The provider's own Service wait (10 s of quiet after the endpoint) is replaced.
     assert program.one(SERVICE).inputs["metadata"]["annotations"] == {
@@ -231,15 +219,12 @@ def test_the_outputs_come_once_the_service_has_a_ready_endpoint(monkeypatch: pyt
     }
 
 
-def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason_and_no_service(
-    monkeypatch: pytest.MonkeyPatch,
-):
+def test_a_judge_that_cannot_be_ready_fails_up_with_the_reason(monkeypatch: pytest.MonkeyPatch):
     Followed(monkeypatch, JudgeNotReady("its postStart hook gave up: could not pull judge"))
     program = Program()
     with pytest.raises(JudgeNotReady, match="could not pull judge"):
         deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
     assert program.one(DEPLOYMENT)
-    assert program.of_type(SERVICE) == []
 
 
 def test_preview_and_rendering_to_yaml_do_not_wait(monkeypatch: pytest.MonkeyPatch):
@@ -354,7 +339,7 @@ def test_models_live_in_an_empty_dir_without_persistence():
     assert not pulled.of_type(PVC)
 
 
-def test_model_list_changes_only_the_hook_and_probes(default: Program):
+def test_model_list_changes_only_the_hook(default: Program):
     two = deploy(with_judge(models=("llama3.2", "qwen2.5")))
     assert container_of(two)["lifecycle"]["postStart"]["exec"]["command"][-2:] == [
         "llama3.2",
@@ -364,7 +349,6 @@ def test_model_list_changes_only_the_hook_and_probes(default: Program):
         default,
         two,
         f"{CONTAINER}.lifecycle.postStart.exec.command",
-        f"{CONTAINER}.startupProbe.exec.command",
     )
 
 

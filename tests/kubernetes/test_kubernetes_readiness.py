@@ -19,7 +19,7 @@ from components.kubernetes import rollout_watch as kubernetes_rollout_watch
 from components.kubernetes import watches
 from components.kubernetes.client import Connection
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
-from components.kubernetes.wait import follow, wait_until_available
+from components.kubernetes.wait import follow, wait_until_serving
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
 from tests.support.fake_kubernetes import (
@@ -65,10 +65,12 @@ def quick_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def wait(cluster: FakeCluster, timeout: float = 3600, clock: Any = None) -> list[str]:
     """Waits on `cluster` (on its clock unless told); returns the lines reported."""
     reported: list[str] = []
-    wait_until_available(
+    wait_until_serving(
+        cluster,
         cluster,
         cluster,
         "knitfab",
+        "ollama",
         "ollama",
         ("judge:1",),
         timeout,
@@ -95,7 +97,10 @@ def set_deployment(value: dict[str, Any]):
 def test_an_available_deployment_is_ready_at_once():
     cluster = FakeCluster(AVAILABLE)
     assert wait(cluster) == ["Deployment ollama is available"]
-    assert cluster.calls == [("list_namespaced_deployment", "metadata.name=ollama")]
+    assert cluster.calls == [
+        ("list_namespaced_deployment", "metadata.name=ollama"),
+        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
+    ]
     assert cluster.watched == []
 
 
@@ -153,6 +158,7 @@ def test_after_the_first_lists_every_change_comes_by_the_watches():
     ]
     selectors = [
         ("list_namespaced_deployment", "metadata.name=ollama"),
+        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
         ("list_namespaced_replica_set", "app=ollama"),
         ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
         ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
@@ -169,8 +175,9 @@ def test_the_calls_select_the_deployments_current_pods_and_their_events():
         steps=(lambda c: None, set_deployment(AVAILABLE)),
     )
     wait(cluster)
-    assert cluster.calls[:4] == [
+    assert cluster.calls[:5] == [
         ("list_namespaced_deployment", "metadata.name=ollama"),
+        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
         ("list_namespaced_replica_set", "app=ollama"),
         ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
         ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
@@ -588,7 +595,7 @@ def test_a_refused_call_ends_the_wait_naming_the_rights_needed():
         "cannot follow the judge's rollout: listing pods at https://cluster.example failed: 403 "
         'Forbidden (pods is forbidden: User "judge" cannot list resource "pods").'
     )
-    assert "list and watch on deployments, replicasets, pods and events" in said
+    assert "list and watch on deployments, replicasets, pods, events and endpointslices" in said
 
 
 def test_a_refused_watch_ends_the_wait_naming_the_rights_needed():
@@ -599,7 +606,7 @@ def test_a_refused_watch_ends_the_wait_naming_the_rights_needed():
         "cannot follow the judge's rollout: watching ReplicaSets at https://cluster.example "
         "failed: 403 Forbidden."
     )
-    assert "list and watch on deployments, replicasets, pods and events" in said
+    assert "list and watch on deployments, replicasets, pods, events and endpointslices" in said
 
 
 @pytest.mark.parametrize("refused", ["failing", "failing_watches"])
@@ -705,7 +712,7 @@ def test_a_watch_the_server_ends_goes_on_from_its_last_version_without_a_list():
     )
     reported = wait(cluster)
     assert reported.count("ollama-new-a: ready: every model is pulled and loaded") == 1
-    assert len(cluster.calls) == 4, "nothing listed twice"
+    assert len(cluster.calls) == 5, "nothing listed twice"
     assert [call for call, _ in cluster.watched].count("list_namespaced_pod") == 2
 
 
@@ -724,7 +731,7 @@ def test_an_interruption_ends_the_wait_within_a_second_and_leaves_no_watch(
     threading.Thread(target=interrupt).start()
     assert "interrupted" in failure(cluster, clock=time.monotonic)
     assert time.monotonic() - interrupted_at[0] < 1
-    assert len(cluster.watched) == 4 and cluster.open == []
+    assert len(cluster.watched) == 5 and cluster.open == []
 
 
 def test_a_grace_runs_out_without_any_change(monkeypatch: pytest.MonkeyPatch):
@@ -741,7 +748,13 @@ def test_a_grace_runs_out_without_any_change(monkeypatch: pytest.MonkeyPatch):
 def test_an_unusable_kubeconfig_is_named(tmp_path):
     with pytest.raises(JudgeNotReady, match="cannot follow the judge's rollout: no kubeconfig"):
         follow(
-            ClusterAccess(kubeconfig=str(tmp_path / "absent")), "knitfab", "ollama", (), 60, print
+            ClusterAccess(kubeconfig=str(tmp_path / "absent")),
+            "knitfab",
+            "ollama",
+            "ollama",
+            (),
+            60,
+            print,
         )
 
 

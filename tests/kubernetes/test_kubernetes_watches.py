@@ -18,7 +18,7 @@ from components import readiness
 from components.config import ClusterAccess
 from components.kubernetes import watches
 from components.kubernetes.client import connect
-from components.kubernetes.wait import wait_until_available
+from components.kubernetes.wait import wait_until_serving
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
 from tests.support.fake_kubernetes import deployment, pod, replica_set
@@ -95,7 +95,8 @@ def test_an_interruption_shuts_every_watch_at_once_and_keeps_no_connection_it_ca
         "users": [{"name": "u", "user": {"token": "t"}}],
     }
     connection = connect(ClusterAccess(kubeconfig=yaml.safe_dump(kubeconfig)))
-    streams = 3 + len(PODS)  # the Deployment, its ReplicaSets, its pods, each pod's events
+    # The Deployment, the Service's EndpointSlices, its ReplicaSets, its pods, each pod's events.
+    streams = 4 + len(PODS)
     interrupted: list[float] = []
 
     def interrupt() -> None:
@@ -107,9 +108,9 @@ def test_an_interruption_shuts_every_watch_at_once_and_keeps_no_connection_it_ca
 
     threading.Thread(target=interrupt, daemon=True).start()
     with connection.api as api, pytest.raises(JudgeNotReady, match="interrupted"):
-        apps, core = client.AppsV1Api(api), client.CoreV1Api(api)
-        wait_until_available(
-            apps, core, "knitfab", "ollama", ("judge:1",), 60, print, connection.failure
+        apis = client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api)
+        wait_until_serving(
+            *apis, "knitfab", "ollama", "ollama", ("judge:1",), 60, print, connection.failure
         )
     assert held.watching == streams
     # Every watch shut, and no thread left (quick_looks), within a tick of the interruption.

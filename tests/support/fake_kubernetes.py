@@ -126,6 +126,23 @@ def pod(
     }
 
 
+def endpoint_slice(
+    *ready: bool | None, service: str = "ollama", address: str = "10.0.0.1"
+) -> dict[str, Any]:
+    """An EndpointSlice of `service`, with an endpoint per `ready` (None: no condition)."""
+    name = f"{service}-abcde"
+    return {
+        "metadata": {"name": name, "uid": name, "labels": {"kubernetes.io/service-name": service}},
+        "endpoints": [
+            {"addresses": [address], "conditions": {} if r is None else {"ready": r}} for r in ready
+        ],
+    }
+
+
+# The judge's Service as a wait finds it unless a test says otherwise: routing to its judge.
+ROUTED = (endpoint_slice(True),)
+
+
 def event(of: dict[str, Any], reason: str, message: str, count: int = 1) -> dict[str, Any]:
     return {
         "metadata": {"uid": f"event-{of['metadata']['name']}-{reason}"},
@@ -170,7 +187,7 @@ class FakeCluster:
         pods: tuple[dict[str, Any], ...] = (),
         events: tuple[dict[str, Any], ...] = (),
         steps: tuple[Callable[[FakeCluster], Any], ...] = (),
-        endpoint_slices: tuple[dict[str, Any], ...] = (),
+        endpoint_slices: tuple[dict[str, Any], ...] = ROUTED,
     ):
         # Only names the server, in messages about failed calls.
         self.api_client = client.ApiClient(client.Configuration(host="https://cluster.example"))
@@ -194,7 +211,7 @@ class FakeCluster:
         self.open: list[FakeWatch] = []  # the watches answering
         self.waiting: set[threading.Thread] = set()  # threads whose watch has nothing to send
         self.lock = threading.Condition()
-        self._publish()
+        self.publish()
 
     def list_namespaced_deployment(self, namespace: str, **options: Any) -> Any:
         return self._answer("list_namespaced_deployment", options)
@@ -215,7 +232,7 @@ class FakeCluster:
         self.readings += 1
         if self.readings > 1 and self.steps:
             self.steps.pop(0)(self)
-            self._publish()
+            self.publish()
         self._settle()
         self.now += 1
         return self.now
@@ -245,7 +262,7 @@ class FakeCluster:
             body = {"metadata": {"resourceVersion": str(self.version)}, "items": items}
         return RawResponse(json.dumps(body).encode())
 
-    def _publish(self) -> None:
+    def publish(self) -> None:
         """Each object added, changed or deleted since, as a change of its own."""
         current = {
             "list_namespaced_deployment": [self.deployment] if self.deployment else [],
