@@ -313,8 +313,8 @@ serve() {
 
 mode=${1:-}
 [ "$#" -gt 0 ] && shift
-# A check's answer is for its caller (a probe reports it in its events), not the log: a
-# startup probe asks every second while models arrive.
+# A check's answer is for its caller (Docker keeps it with the container's health), not the
+# log: the health check asks every 10 s for as long as the judge runs.
 if [ -n "${OLLAMA_JUDGE_LOG:-}" ] && [ "$mode" != check ]; then
     # fd 3 keeps the caller's stderr: a failed hook's own output is the only part of it
     # that the kubelet reports (in the container's status), so the reason goes there too.

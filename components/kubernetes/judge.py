@@ -166,9 +166,11 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            # Beside the Deployment, not after it: the nodes' proxies program the Service while
-            # the judge starts, and only its endpoint is left to program once it is ready.
-            opts=child,
+            # Once the Deployment is created, not once it is ready: the nodes' proxies program
+            # the Service while the judge starts, and only its endpoint is left to program once
+            # it is ready. (After the Deployment: a cluster that cannot be reached fails one
+            # resource, not two at once with the same words.)
+            opts=child.merge(pulumi.ResourceOptions(depends_on=[deployment])),
         )
         if args.network_policy.enabled:
             judge_network_policy(

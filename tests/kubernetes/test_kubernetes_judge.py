@@ -199,7 +199,7 @@ def test_up_follows_the_rollout_on_the_providers_cluster(monkeypatch: pytest.Mon
     ]
 
 
-def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes_to_the_judge(
+def test_the_service_comes_once_the_deployment_is_created_and_the_outputs_once_it_routes(
     monkeypatch: pytest.MonkeyPatch,
 ):
     program = Program()
@@ -209,9 +209,7 @@ def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes_
     deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
     assert services_at_the_wait == [1], "the wait follows the Service's endpoints too"
     deployment = program.one(DEPLOYMENT)
-    assert not any(
-        urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies
-    )
+    assert any(urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies)
     assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
     # The provider's own Service wait (10 s of quiet after the endpoint) is replaced.
     assert program.one(SERVICE).inputs["metadata"]["annotations"] == {
