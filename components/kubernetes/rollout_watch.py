@@ -8,13 +8,13 @@ container, whose next try may succeed.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from components.config_rules import PROJECT
 from components.kubernetes import rollout
+from components.kubernetes.routing import ServiceRouting
 from components.kubernetes.watches import Selected, Watches
 from components.readiness import JudgeNotReady, Report
 
@@ -24,13 +24,6 @@ UNSCHEDULABLE_SECONDS = 30
 SCALE_UP_EVENT = "TriggeredScaleUp"
 # How long the kubelet's next sync may take to put a failed hook's output in the status.
 HOOK_OUTPUT_SECONDS = 10
-# How long after a change of the Service's ready endpoints every node routes by it: kube-proxy
-# (iptables and nftables alike) lets a second pass between the end of one sync and the start
-# of the next (its default minSyncPeriod), and a sync of a small cluster's rules takes well
-# under a tenth of one. Endpoints that were there before the wait began count as programmed.
-PROXY_SYNC_SECONDS = 1.25
-ENDPOINT_SLICES = "the Service's EndpointSlices"
-SERVICE_LABEL = "kubernetes.io/service-name"  # on the EndpointSlices of a Service
 
 Item = dict[str, Any]  # an object, or a part of one, as the API sends it (camelCase keys)
 
@@ -49,8 +42,7 @@ class RolloutWatch(Watches):
         models: tuple[str, ...],
     ) -> None:
         super().__init__(namespace)
-        self.apps, self.core, self.discovery = apps, core, discovery
-        self.name, self.service = name, service
+        self.apps, self.core, self.name = apps, core, name
         self.models = ", ".join(models) or "no models"
         self.first = True
         self.earlier_deadline: Item | None = None
@@ -62,20 +54,14 @@ class RolloutWatch(Watches):
         self.counts = self.labels = ""
         self.pods: list[Item] = []
         self.available = False
-        self.endpoints: frozenset[str] | None = None  # the ready ones, as last seen
-        self.endpoints_changed = -math.inf  # when they last did, in the wait's clock
+        self.routing = ServiceRouting(core, discovery, namespace, service)
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available and its Service routes to it;
         raises JudgeNotReady when the rollout cannot succeed, and the client's errors when
         the API fails."""
         self._update(report)
-        endpoints = rollout.ready_endpoints(self.objects(ENDPOINT_SLICES))
-        if endpoints != self.endpoints:
-            self.endpoints_changed = -math.inf if self.endpoints is None else now
-            if self.endpoints is not None and endpoints:
-                report(f"Service {self.service}: {len(endpoints)} ready endpoint(s)")
-            self.endpoints = endpoints
+        self.routing.look(self, now, report)
         deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or deployment["metadata"].get("deletionTimestamp"):
             raise JudgeNotReady(
@@ -114,12 +100,13 @@ class RolloutWatch(Watches):
         return False
 
     def _routed(self, now: float) -> bool:
-        """Whether the Service has a ready endpoint that every node's proxy has programmed;
-        if not yet programmed, when to look again."""
-        if not self.endpoints:
+        """Whether the Service routes to the ready judge on every node; if not yet, when to
+        look again."""
+        routed_at = self.routing.routed_at()
+        if routed_at is None:
             return False
-        self.due = self.endpoints_changed + PROXY_SYNC_SECONDS
-        return now >= self.due
+        self.due = routed_at
+        return now >= routed_at
 
     def unfinished(self, what: str) -> str:
         states = "".join(f"\n  {rollout.pod_state(p)}" for p in self.pods) or "\n  (no pod yet)"
@@ -129,12 +116,12 @@ class RolloutWatch(Watches):
         )
 
     def _wanted(self) -> dict[str, Selected]:
-        """The Deployment; unless it is Available, its ReplicaSets, the current one's pods and
-        their events: every pod's at first (what came before), then the unready pods'."""
+        """The Deployment and what the Service's routing follows (routing.py); unless the
+        Deployment is Available, its ReplicaSets, the current one's pods and their events:
+        every pod's at first (what came before), then the unready pods'."""
         by_name = {"field_selector": f"metadata.name={self.name}"}
         wanted = {"the Deployment": (self.apps.list_namespaced_deployment, by_name)}
-        by_service = {"label_selector": f"{SERVICE_LABEL}={self.service}"}
-        wanted[ENDPOINT_SLICES] = (self.discovery.list_namespaced_endpoint_slice, by_service)
+        wanted.update(self.routing.wanted())
         deployment = next(iter(self.objects("the Deployment")), None)
         if not deployment or rollout.available(deployment):
             return wanted
@@ -156,11 +143,15 @@ class RolloutWatch(Watches):
         try:
             self.update(self._wanted)
         except ApiException as error:
-            if error.status != 403 or "events of" not in self.doing:
+            refused = f"({error.status} {error.reason})"
+            if error.status == 403 and "events of" in self.doing:
+                # Not needed: a failed hook shows in the container's status too.
+                self.events_readable = False
+                report(f"the pods' events cannot be read {refused}")
+            elif error.status == 403 and "every " in self.doing:
+                self.routing.refused(refused, report)
+            else:
                 raise
-            # Not needed: a failed hook shows in the container's status too.
-            self.events_readable = False
-            report(f"the pods' events cannot be read ({error.status} {error.reason})")
             self.update(self._wanted)
 
     def _current(self, deployment: Item) -> tuple[Item | None, list[Item]]:

@@ -1,9 +1,9 @@
 """Waits, during `up`, until the judge's Deployment is Available and its Service routes to
 it, relaying the rollout's progress; ends as soon as the rollout cannot succeed
 (rollout_watch.py), the time runs out, the API stops answering, or the update is cancelled,
-and says why. The Service's ready endpoint counts the moment the EndpointSlice controller
-writes it, where the provider's own wait would add 10 s of quiet, and once the nodes'
-proxies have had the time to program it: a request sent as `up` returns is answered.
+and says why. The Service's ready endpoint counts once the nodes' proxies route to it
+(routing.py), not 10 s later as with the provider's own wait: a request sent as `up`
+returns is answered.
 """
 
 from __future__ import annotations

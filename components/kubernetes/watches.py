@@ -41,6 +41,7 @@ class Stream:
     def __init__(self, what: str, namespace: str, selected: Selected) -> None:
         self.what, self.namespace, self.selected = what, namespace, selected
         self.objects: dict[str, dict[str, Any]] = {}
+        self.taken_in = 0  # changes, from its watches
         self.version = ""  # the list's resourceVersion; "" until listed (again)
         self.watched = False  # since the list
         self.response: Any = None  # the watch's, for `end` to shut
@@ -140,11 +141,14 @@ class Watches:
             stream, kind, item = change
             if kind == "ERROR":
                 stream.version, self.doing = "", f"watching {stream.what}"
+                stream.taken_in += 1  # it may have missed changes: listed again, as one
                 failed.append(item)
             elif kind == "DELETED":
                 stream.objects.pop(item["metadata"]["uid"], None)
+                stream.taken_in += 1
             else:
                 stream.objects[item["metadata"]["uid"]] = item
+                stream.taken_in += 1
         self.arrived.clear()
         if failed:
             raise failed[-1]

@@ -447,6 +447,12 @@ def test_in_a_restricted_namespace_the_judge_pulls_onto_its_claim_and_a_new_pod_
     )  # fmt: skip
     assert said_present(judge, second["metadata"]["name"])
     assert judge.blob_gets() == blob_gets, "the new pod fetched blobs again"
+    # The new pod, too, turned ready (and so got traffic) only once its hook had the model
+    # back: the Ready condition's time, in whole seconds, is not before the hook's `ready:`.
+    said = judge.log_lines(second["metadata"]["name"])
+    ready = [t for t, text in said if "ollama-judge: ready:" in text]
+    conditions = {c["type"]: c for c in judge.pod()["status"]["conditions"]}
+    assert ready and parse_time(conditions["Ready"]["lastTransitionTime"]) >= int(ready[0])
 
 
 def test_destroy_keeps_the_claim_and_the_next_up_finds_the_model_on_it(judge: Judge):

@@ -99,7 +99,8 @@ def test_an_available_deployment_is_ready_at_once():
     assert wait(cluster) == ["Deployment ollama is available"]
     assert cluster.calls == [
         ("list_namespaced_deployment", "metadata.name=ollama"),
-        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
+        ("list_service_for_all_namespaces", ""),
+        ("list_endpoint_slice_for_all_namespaces", ""),
     ]
     assert cluster.watched == []
 
@@ -158,7 +159,8 @@ def test_after_the_first_lists_every_change_comes_by_the_watches():
     ]
     selectors = [
         ("list_namespaced_deployment", "metadata.name=ollama"),
-        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
+        ("list_service_for_all_namespaces", ""),
+        ("list_endpoint_slice_for_all_namespaces", ""),
         ("list_namespaced_replica_set", "app=ollama"),
         ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
         ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
@@ -175,9 +177,10 @@ def test_the_calls_select_the_deployments_current_pods_and_their_events():
         steps=(lambda c: None, set_deployment(AVAILABLE)),
     )
     wait(cluster)
-    assert cluster.calls[:5] == [
+    assert cluster.calls[:6] == [
         ("list_namespaced_deployment", "metadata.name=ollama"),
-        ("list_namespaced_endpoint_slice", "kubernetes.io/service-name=ollama"),
+        ("list_service_for_all_namespaces", ""),
+        ("list_endpoint_slice_for_all_namespaces", ""),
         ("list_namespaced_replica_set", "app=ollama"),
         ("list_namespaced_pod", "app=ollama,pod-template-hash=new"),
         ("list_namespaced_event", "involvedObject.uid=pod-ollama-new-a"),
@@ -712,7 +715,7 @@ def test_a_watch_the_server_ends_goes_on_from_its_last_version_without_a_list():
     )
     reported = wait(cluster)
     assert reported.count("ollama-new-a: ready: every model is pulled and loaded") == 1
-    assert len(cluster.calls) == 5, "nothing listed twice"
+    assert len(cluster.calls) == 6, "nothing listed twice"
     assert [call for call, _ in cluster.watched].count("list_namespaced_pod") == 2
 
 
@@ -731,7 +734,7 @@ def test_an_interruption_ends_the_wait_within_a_second_and_leaves_no_watch(
     threading.Thread(target=interrupt).start()
     assert "interrupted" in failure(cluster, clock=time.monotonic)
     assert time.monotonic() - interrupted_at[0] < 1
-    assert len(cluster.watched) == 5 and cluster.open == []
+    assert len(cluster.watched) == 6 and cluster.open == []
 
 
 def test_a_grace_runs_out_without_any_change(monkeypatch: pytest.MonkeyPatch):

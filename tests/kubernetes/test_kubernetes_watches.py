@@ -95,8 +95,9 @@ def test_an_interruption_shuts_every_watch_at_once_and_keeps_no_connection_it_ca
         "users": [{"name": "u", "user": {"token": "t"}}],
     }
     connection = connect(ClusterAccess(kubeconfig=yaml.safe_dump(kubeconfig)))
-    # The Deployment, the Service's EndpointSlices, its ReplicaSets, its pods, each pod's events.
-    streams = 4 + len(PODS)
+    # The Deployment, every Service and EndpointSlice, its ReplicaSets, its pods, each pod's
+    # events.
+    streams = 5 + len(PODS)
     interrupted: list[float] = []
 
     def interrupt() -> None:

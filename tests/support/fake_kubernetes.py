@@ -196,6 +196,7 @@ class FakeCluster:
         self.pods = list(pods)
         self.events = list(events)
         self.endpoint_slices = list(endpoint_slices)
+        self.services: list[dict[str, Any]] = []  # every Service: only their changes count
         self.steps = list(steps)
         # A call's name -> the error its lists, or its watches, raise.
         self.failing: dict[str, Exception] = {}
@@ -227,6 +228,12 @@ class FakeCluster:
 
     def list_namespaced_endpoint_slice(self, namespace: str, **options: Any) -> Any:
         return self._answer("list_namespaced_endpoint_slice", options)
+
+    def list_endpoint_slice_for_all_namespaces(self, **options: Any) -> Any:
+        return self._answer("list_endpoint_slice_for_all_namespaces", options)
+
+    def list_service_for_all_namespaces(self, **options: Any) -> Any:
+        return self._answer("list_service_for_all_namespaces", options)
 
     def clock(self) -> float:
         self.readings += 1
@@ -270,6 +277,8 @@ class FakeCluster:
             "list_namespaced_pod": self.pods,
             "list_namespaced_event": self.events,
             "list_namespaced_endpoint_slice": self.endpoint_slices,
+            "list_endpoint_slice_for_all_namespaces": self.endpoint_slices,
+            "list_service_for_all_namespaces": self.services,
         }
         with self.lock:
             for call, objects in current.items():
