@@ -8,7 +8,7 @@ container, whose next try may succeed.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from kubernetes.client.exceptions import ApiException
 
@@ -28,22 +28,30 @@ HOOK_OUTPUT_SECONDS = 10
 Item = dict[str, Any]  # an object, or a part of one, as the API sends it (camelCase keys)
 
 
+class Clients(NamedTuple):
+    """The client's AppsV1Api, CoreV1Api and DiscoveryV1Api."""
+
+    apps: Any
+    core: Any
+    discovery: Any
+
+
+class JudgeObjects(NamedTuple):
+    """The judge's Deployment and Service, in one namespace, and its models."""
+
+    namespace: str
+    deployment: str
+    service: str
+    models: tuple[str, ...]
+
+
 class RolloutWatch(Watches):
     """One Deployment's current rollout, as its streams hold it."""
 
-    def __init__(
-        self,
-        apps: Any,
-        core: Any,
-        discovery: Any,
-        namespace: str,
-        name: str,
-        service: str,
-        models: tuple[str, ...],
-    ) -> None:
-        super().__init__(namespace)
-        self.apps, self.core, self.name = apps, core, name
-        self.models = ", ".join(models) or "no models"
+    def __init__(self, clients: Clients, judge: JudgeObjects) -> None:
+        super().__init__(judge.namespace)
+        self.apps, self.core, self.name = clients.apps, clients.core, judge.deployment
+        self.models = ", ".join(judge.models) or "no models"
         self.first = True
         self.earlier_deadline: Item | None = None
         self.earlier_events: dict[str, int] = {}  # event uid -> how often, at the start
@@ -54,7 +62,9 @@ class RolloutWatch(Watches):
         self.counts = self.labels = ""
         self.pods: list[Item] = []
         self.available = False
-        self.routing = ServiceRouting(core, discovery, namespace, service)
+        self.routing = ServiceRouting(
+            clients.core, clients.discovery, judge.namespace, judge.service
+        )
 
     def check(self, now: float, report: Report) -> bool:
         """One look: True once the Deployment is Available and its Service routes to it;

@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable
-from typing import Any
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -19,7 +18,7 @@ from kubernetes.client.exceptions import ApiException
 from components.config import ClusterAccess
 from components.config_rules import PROJECT
 from components.kubernetes.client import ClusterUnreadable, connect
-from components.kubernetes.rollout_watch import RolloutWatch
+from components.kubernetes.rollout_watch import Clients, JudgeObjects, RolloutWatch
 from components.readiness import JudgeNotReady, Report
 
 # How long the API may go on failing before the wait stops following it.
@@ -29,21 +28,16 @@ FINAL_STATUSES = frozenset({401, 403})
 
 
 def wait_until_serving(
-    apps: Any,
-    core: Any,
-    discovery: Any,
-    namespace: str,
-    name: str,
-    service: str,
-    models: tuple[str, ...],
+    clients: Clients,
+    judge: JudgeObjects,
     timeout_seconds: float,
     report: Report,
     describe: Callable[[str, Exception], str],
     clock: Callable[[], float] = time.monotonic,
 ) -> None:
-    """`apps`, `core`, `discovery`: the client's AppsV1Api, CoreV1Api, DiscoveryV1Api;
-    `describe` says why a call failed."""
-    rollout = RolloutWatch(apps, core, discovery, namespace, name, service, models)
+    """`describe` says why a call failed."""
+    rollout = RolloutWatch(clients, judge)
+    namespace, name, service = judge.namespace, judge.deployment, judge.service
 
     def failed(error: Exception, failing_for: float) -> None:
         why = describe(rollout.doing, error)
@@ -97,7 +91,6 @@ def follow(
     except ClusterUnreadable as reason:
         raise JudgeNotReady(f"cannot follow the judge's rollout: {reason}") from None
     with connection.api as api:
-        apis = client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api)
-        wait_until_serving(
-            *apis, namespace, name, service, models, timeout_seconds, report, connection.failure
-        )
+        clients = Clients(client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api))
+        judge = JudgeObjects(namespace, name, service, models)
+        wait_until_serving(clients, judge, timeout_seconds, report, connection.failure)

@@ -13,6 +13,7 @@ from kubernetes import client
 
 from components.kubernetes import watches
 from components.kubernetes.rollout import ready_endpoints
+from components.kubernetes.rollout_watch import Clients, JudgeObjects
 from components.kubernetes.routing import (
     MIN_SYNC_SECONDS,
     PERIODIC_SYNC_SECONDS,
@@ -40,10 +41,9 @@ def quick_looks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def wait(cluster: FakeCluster, timeout: float = 60, clock: Any = None) -> list[str]:
     reported: list[str] = []
     describe = lambda doing, error: f"{doing} failed: {error}"  # noqa: E731
-    wait_until_serving(
-        cluster, cluster, cluster, "knitfab", "ollama", "ollama", (), timeout,
-        reported.append, describe, clock or cluster.clock,
-    )  # fmt: skip
+    judge = JudgeObjects("knitfab", "ollama", "ollama", ())
+    clients = Clients(cluster, cluster, cluster)
+    wait_until_serving(clients, judge, timeout, reported.append, describe, clock or cluster.clock)
     return reported
 
 

@@ -19,6 +19,7 @@ from components.kubernetes import rollout_watch as kubernetes_rollout_watch
 from components.kubernetes import watches
 from components.kubernetes.client import Connection
 from components.kubernetes.rollout import available, go_unquote, hook_failure, is_current
+from components.kubernetes.rollout_watch import Clients, JudgeObjects
 from components.kubernetes.wait import follow, wait_until_serving
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
@@ -66,13 +67,8 @@ def wait(cluster: FakeCluster, timeout: float = 3600, clock: Any = None) -> list
     """Waits on `cluster` (on its clock unless told); returns the lines reported."""
     reported: list[str] = []
     wait_until_serving(
-        cluster,
-        cluster,
-        cluster,
-        "knitfab",
-        "ollama",
-        "ollama",
-        ("judge:1",),
+        Clients(cluster, cluster, cluster),
+        JudgeObjects("knitfab", "ollama", "ollama", ("judge:1",)),
         timeout,
         reported.append,
         Connection(cluster.api_client).failure,

@@ -18,6 +18,7 @@ from components import readiness
 from components.config import ClusterAccess
 from components.kubernetes import watches
 from components.kubernetes.client import connect
+from components.kubernetes.rollout_watch import Clients, JudgeObjects
 from components.kubernetes.wait import wait_until_serving
 from components.readiness import JudgeNotReady
 from tests.support import fake_kubernetes
@@ -109,10 +110,9 @@ def test_an_interruption_shuts_every_watch_at_once_and_keeps_no_connection_it_ca
 
     threading.Thread(target=interrupt, daemon=True).start()
     with connection.api as api, pytest.raises(JudgeNotReady, match="interrupted"):
-        apis = client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api)
-        wait_until_serving(
-            *apis, "knitfab", "ollama", "ollama", ("judge:1",), 60, print, connection.failure
-        )
+        clients = Clients(client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api))
+        judge = JudgeObjects("knitfab", "ollama", "ollama", ("judge:1",))
+        wait_until_serving(clients, judge, 60, print, connection.failure)
     assert held.watching == streams
     # Every watch shut, and no thread left (quick_looks), within a tick of the interruption.
     assert time.monotonic() - interrupted[0] < 1
