@@ -177,9 +177,6 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        # Each round of a rolling update may take the deadline; a stalled rollout ends sooner.
-        rollout_seconds = deadline * rollout_waves(args.replicas)
-
         def until_serving(names: list[str], report: readiness.Report) -> None:
             deployment_name, namespace, service_name = names
             wait.follow(
