@@ -9,7 +9,8 @@ side in one run against the same test cluster (testcluster/), and prints ratios.
    to change.
 
 The cluster's node is simulated (kwok): pods become ready at once and no model is pulled,
-so this measures the tools, not Ollama. Each round also measures the engine's floor (`up`
+so this measures the tools, not Ollama. The committed stack's claim gets a volume of the
+test cluster's default StorageClass each round. Each round also measures the engine's floor (`up`
 of an empty program) and prints where the fresh `up` went (the engine's events); the goal
 is a fresh `up` within the manual's time plus the floor plus 1 s.
 """
@@ -97,6 +98,9 @@ def main() -> int:
         running_cluster(Path(scratch) / "cluster") as cluster,
     ):
         cluster.kubectl("create", "namespace", "knitfab")
+        # The committed stack keeps its models on a claim: a volume of the cluster's default
+        # class for each round's fresh `up` (the simulated node mounts nothing).
+        cluster.default_storage([f"{scratch}/models-{number}" for number in range(rounds)])
         project = ProjectCopy(Path(scratch))
         stack = project.stack("knitfab", {"kubernetes:kubeconfig": str(cluster.kubeconfig)})
         for round_number in range(1, rounds + 1):
@@ -118,6 +122,8 @@ def main() -> int:
             times["up"].append(timed(lambda: cli_up(stack, on_event=timeline.on_event)))  # noqa: B023
             times["no-op up"].append(timed(lambda: cli_up(stack)))
             stack.destroy()
+            # The claim outlives `destroy` (keepModelsOnDestroy): the next round's is new.
+            cluster.kubectl("delete", "pvc", "ollama-models", "-n", "knitfab", "--wait=true")
             times["floor"].append(empty_program_up(Path(scratch) / f"floor-{round_number}"))
             print(
                 f"round {round_number}: "
