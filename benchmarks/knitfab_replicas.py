@@ -6,8 +6,11 @@ program) from the same run.
     .venv/bin/python benchmarks/knitfab_replicas.py [--rounds 1] [--replicas 1,10,50]
 
 Each `up` starts from nothing (the stack is destroyed after it): the pre-flight reads the
-nodes, the Deployment of N replicas is created, `up` follows its rollout until every pod is
-ready, then the Service is created. Where the time goes is printed too: the rollout wait
+nodes, the Deployment of N replicas is created, then its Service, and `up` follows the
+rollout until every pod is ready and the Service routes to them. The models are kept in
+each pod's emptyDir (`persistence.enabled` false): several replicas cannot share the
+default ReadWriteOnce claim, and where the models are kept does not change the rollout
+here. Where the time goes is printed too: the rollout wait
 (from the Deployment created to "available", read off `up`'s output), and, for the same N,
 the control plane's own time for it, `kubectl apply` of the manual's manifest with N
 replicas and `kubectl rollout status`. The nodes are simulated (kwok): pods are scheduled
@@ -91,7 +94,10 @@ def main() -> int:
                     "knitfab",
                     {
                         "kubernetes:kubeconfig": str(cluster.kubeconfig),
-                        "ollama-judge:kubernetes": {"replicas": count},
+                        "ollama-judge:kubernetes": {
+                            "replicas": count,
+                            "persistence": {"enabled": False},
+                        },
                     },
                 )
                 timeline = Timeline()
