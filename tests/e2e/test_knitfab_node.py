@@ -24,7 +24,6 @@ import os
 import shutil
 import threading
 import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,7 +36,7 @@ from pulumi import automation as auto
 
 from judge_check import client as judge_check
 from tests.e2e import evaluation, judge_model
-from tests.e2e.docker_host import http_probe_image
+from tests.e2e.docker_host import get_json, http_probe_image
 from tests.e2e.engine import MissingPartError, ProjectCopy
 from tests.e2e.kube_cluster import STORAGE_CLASS, Cluster, running_cluster
 from tests.e2e.registry import Registry, docker_network, running_registry
@@ -203,11 +202,10 @@ class Judge:
         """`/api/version` through the Service's cluster IP from this host (the node, whose
         kube-proxy routes it): "answered", or why not."""
         try:
-            url = f"http://{cluster_ip or self.cluster_ip()}:11434/api/version"
-            with urllib.request.urlopen(url, timeout=10) as response:
-                return "answered" if response.status == 200 else f"status {response.status}"
-        except OSError as error:
+            get_json(f"http://{cluster_ip or self.cluster_ip()}:11434/api/version")
+        except OSError as error:  # refused, or an HTTP error status
             return str(error)
+        return "answered"
 
     def pod(self) -> dict[str, Any]:
         pods = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
