@@ -56,6 +56,9 @@ IMAGE = r"[^\s@]+(@sha256:[0-9a-f]{64})?"
 # Positive (a digit other than 0 comes first), with an SI, binary or exponent suffix.
 QUANTITY = r"(?=[0.]*[1-9])(\d+(\.\d*)?|\.\d+)([kMGTPE]|[KMGTPE]i|m|[eE][-+]?\d+)?"
 A_MAP = '\'{"KEY": "value"}\''
+# A model pinned to its manifest's digest: `name:tag@sha256:<hex>`. Ollama cannot pull by
+# digest (upstream issue ollama/ollama#1328): the judge pulls the name, then compares.
+PIN = "@sha256:"
 
 
 def _released(image: str) -> str:
@@ -65,8 +68,14 @@ def _released(image: str) -> str:
     return image
 
 
+def split_pin(model: str) -> tuple[str, str | None]:
+    """A model as the name Ollama pulls and the digest it is pinned to (`sha256:<hex>`)."""
+    name, pinned, digest = model.partition(PIN)
+    return name, f"sha256:{digest}" if pinned else None
+
+
 def once_each(models: tuple[str, ...]) -> tuple[str, ...]:
-    if len(set(models)) != len(models):
+    if len({split_pin(model)[0] for model in models}) != len(models):
         raise not_allowed("each model once")
     return models
 
@@ -135,7 +144,13 @@ Image = Annotated[
     AfterValidator(_released),
 ]
 ModelName = Annotated[
-    str, allows("a model name such as llama3.2", "llama3.2", "[A-Za-z0-9][A-Za-z0-9._:/@-]*")
+    str,
+    allows(
+        "a model name such as llama3.2, or one pinned to its manifest's digest: "
+        "name:tag@sha256:<64 hex digits>",
+        "llama3.2",
+        rf"[A-Za-z0-9][A-Za-z0-9._:/-]*({PIN}[0-9a-f]{{64}})?",
+    ),
 ]
 EnvName = Annotated[
     str,

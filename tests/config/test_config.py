@@ -21,7 +21,7 @@ from components.config import (
     parse_settings,
     settings_from_config,
 )
-from components.config_rules import ConfigError
+from components.config_rules import ConfigError, split_pin
 
 
 def docker(**docker_settings: Any) -> dict[str, Any]:
@@ -104,6 +104,16 @@ def test_shared_settings_apply_to_either_target():
 def test_image_pinned_by_digest_is_accepted():
     image = "ollama/ollama@sha256:" + "a" * 64
     assert parse_settings({"target": "docker", "image": image}).judge.image == image
+
+
+def test_a_model_pinned_to_its_manifests_digest_is_pulled_by_name_and_compared():
+    pinned = f"registry.local:5000/library/judge:1@sha256:{'0123abcd' * 8}"
+    settings = parse_settings({"target": "docker", "models": ["llama3.2", pinned]})
+    assert settings.judge.models == ("llama3.2", pinned)
+    assert [split_pin(model) for model in settings.judge.models] == [
+        ("llama3.2", None),
+        ("registry.local:5000/library/judge:1", f"sha256:{'0123abcd' * 8}"),
+    ]
 
 
 def test_empty_model_list_is_allowed():
@@ -209,6 +219,11 @@ def test_kubernetes_settings_are_all_read():
         ({"target": "docker", "models": [""]}, "ollama-judge:models[0]", "model name"),
         ({"target": "docker", "models": ["a", "a"]}, "ollama-judge:models", "each model once"),
         ({"target": "docker", "models": ["ok", "two words"]}, "ollama-judge:models[1]", "model"),
+        (
+            {"target": "docker", "models": ["ok", "judge:1@sha256:0f"]},
+            "ollama-judge:models[1]",
+            "name:tag@sha256:<64 hex digits>",
+        ),
         ({"target": "docker", "pullTimeoutSeconds": 10}, "ollama-judge:pullTimeoutSeconds", "60"),
         (
             {"target": "docker", "pullTimeoutSeconds": "1h"},

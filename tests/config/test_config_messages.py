@@ -53,6 +53,13 @@ CASES: dict[str, dict[str, Any]] = {
     "model not a string": {**docker(), "models": ["llama3.2", 3]},
     "model name bad": {**docker(), "models": ["bad name!"]},
     "models repeated": {**docker(), "models": ["llama3.2", "llama3.2"]},
+    "model pin too short": {**docker(), "models": ["llama3.2:3b@sha256:abc"]},
+    "model pin upper case": {**docker(), "models": [f"llama3.2@sha256:{'AB' * 32}"]},
+    "model pin not sha256": {**docker(), "models": [f"llama3.2@md5:{'ab' * 16}"]},
+    "models repeated, one pinned": {
+        **docker(),
+        "models": ["judge:1", f"judge:1@sha256:{'a' * 64}"],
+    },
     "pull timeout too short": {**docker(), "pullTimeoutSeconds": 10},
     "pull timeout a string": {**docker(), "pullTimeoutSeconds": "600"},
     "pull timeout a boolean": {**docker(), "pullTimeoutSeconds": True},
