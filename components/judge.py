@@ -10,7 +10,8 @@ from pathlib import Path
 import pulumi
 
 from components.config import JudgeSettings
-from components.config_rules import CLOUD_ENV
+from components.config_rules import CLOUD_ENV, split_pin
+from components.readiness import JudgeIdentity
 
 OLLAMA_PORT = 11434
 JUDGE_HOST = "ollama"
@@ -42,6 +43,8 @@ OUTPUTS = {
     "openaiBaseUrl": "openai_base_url",
     "hostUrl": "host_url",
     "models": "models",
+    "modelDigests": "model_digests",
+    "ollamaVersion": "ollama_version",
     "image": "image",
     "gpus": "gpus",
 }
@@ -98,6 +101,8 @@ class JudgeComponent(pulumi.ComponentResource):
     openai_base_url: pulumi.Output[str]
     host_url: pulumi.Output[str | None]
     models: pulumi.Output[list[str]]
+    model_digests: pulumi.Output[dict[str, str] | None]
+    ollama_version: pulumi.Output[str | None]
     image: pulumi.Output[str]
     gpus: pulumi.Output[str]
 
@@ -107,12 +112,21 @@ class JudgeComponent(pulumi.ComponentResource):
         host_url: str | None,
         settings: JudgeSettings,
         gpus: str,
+        identity: pulumi.Output[JudgeIdentity | None],
     ) -> None:
-        """Sets every output and registers them; the last call of a subclass's __init__."""
+        """Sets every output and registers them; the last call of a subclass's __init__.
+        `identity`: what the judge said of its models and server once ready (None where no
+        judge runs: a rendering)."""
         self.evaluation_url = evaluation_url
         self.openai_base_url = evaluation_url.apply(lambda url: f"{url}/v1")
         self.host_url = pulumi.Output.from_input(host_url)
-        self.models = pulumi.Output.from_input(list(settings.models))
+        # What clients send as `model`: the names, without their pins.
+        names = [split_pin(model)[0] for model in settings.models]
+        self.models = pulumi.Output.from_input(names)
+        self.model_digests = identity.apply(
+            lambda said: {name: said.digests.get(name, "") for name in names} if said else None
+        )
+        self.ollama_version = identity.apply(lambda said: said.version if said else None)
         self.image = pulumi.Output.from_input(settings.image)
         # What the judge was given ("all", "2", "device=0,1", "1 nvidia.com/gpu", "none"):
         # with docker.gpus auto, what the engine offered.

@@ -8,6 +8,10 @@
 #   sh -c "$SCRIPT" ollama-judge check MODEL...  exit 0 only once every model was pulled and
 #                                                loaded, and the server still has each
 #
+# A MODEL may be pinned, NAME@sha256:<hex> (its manifest's digest): NAME is pulled, and the
+# pull must bring that manifest. Once every model is present and loaded, the script says
+# each model's digest and the server's version, then "ready:"; `up` reads them.
+#
 # Settings (environment):
 #   OLLAMA_JUDGE_SERVER_WAIT_SECONDS  how long the server may take to answer (120)
 #   OLLAMA_JUDGE_PULL_SECONDS         budget for all pulls together (1800)
@@ -248,35 +252,62 @@ earlier_start() {
     [ "$pid" = $$ ] || ! kill -0 "$pid" 2>/dev/null
 }
 
-# Only missing models are pulled: a restart with a kept volume needs no registry.
+# The digest Ollama's /api/tags gives a model: the sha256 of its manifest, which a pull
+# writes as the registry served it, under [host/][namespace/]model[:tag] with Ollama's
+# defaults for the parts left out.
+manifest_digest() {
+    path=$1
+    case "$path" in */*/*) ;; */*) path="registry.ollama.ai/$path" ;; *) path="registry.ollama.ai/library/$path" ;; esac
+    case "${path##*/}" in *:*) path="${path%:*}/${path##*:}" ;; *) path="$path/latest" ;; esac
+    sum=$(sha256sum "${OLLAMA_MODELS:-$HOME/.ollama/models}/manifests/$path" 2>/dev/null) || return 1
+    echo "sha256:${sum%% *}"
+}
+
+# Whether the model on the volume is the one NAME@sha256:<hex> pins (any is, unpinned);
+# `found` holds what is there.
+is_pinned_one() {
+    found=$(manifest_digest "${1%%@*}") || found="no manifest"
+    case "$1" in *@sha256:*) [ "$found" = "${1#*@}" ] ;; esac
+}
+
+# Only missing models, and pinned ones that are not the pinned manifest, are pulled: a
+# restart with a kept volume needs no registry.
 pull_models() {
     rm -f "$ready_file"
     wait_for_server || return 1
     deadline=$(($(now) + pull_budget))
     locked=
-    for model in "$@"; do
-        if has_model "$model"; then
-            say "$model is present"
+    for wanted in "$@"; do
+        name=${wanted%%@*}
+        if has_model "$name" && is_pinned_one "$wanted"; then
+            say "$name is present"
             continue
         fi
         if [ -z "$locked" ]; then
-            lock_pulls "$deadline" "$model" || return 1
+            lock_pulls "$deadline" "$name" || return 1
             locked=1
             # Another judge on the same volume may have pulled it while this one waited.
-            if has_model "$model"; then
-                say "$model is present"
+            if has_model "$name" && is_pinned_one "$wanted"; then
+                say "$name is present"
                 continue
             fi
         fi
-        pull_one "$model" "$deadline" || {
+        found=
+        pull_one "$name" "$deadline" && is_pinned_one "$wanted" || {
+            [ -n "$found" ] && give_up "could not pull $name: its registry gave $found, but it is pinned to ${wanted#*@} (retrying cannot help: pin what the registry has now, or push the pinned model back under that name)"
             unlock_pulls
             return 1
         }
     done
     [ -z "$locked" ] || unlock_pulls
-    for model in "$@"; do
-        load_one "$model" "$deadline" || return 1
+    for wanted in "$@"; do
+        load_one "${wanted%%@*}" "$deadline" || return 1
     done
+    for wanted in "$@"; do
+        say "digest ${wanted%%@*} $(manifest_digest "${wanted%%@*}")"
+    done
+    version=$(timeout "$call_limit" ollama -v 2>/dev/null | head -n 1)
+    say "ollama version ${version##* }"
     touch "$ready_file"
     say "ready: ${*:-no models configured}"
 }
@@ -291,8 +322,8 @@ check_models() {
         return 1
     }
     for model in "$@"; do
-        has_model "$model" || {
-            say "$model is missing"
+        has_model "${model%%@*}" || {
+            say "${model%%@*} is missing"
             return 1
         }
     done

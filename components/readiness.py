@@ -3,13 +3,14 @@ that ends `up`, the interruption that ends a wait, the model script's messages, 
 read at once, and how a wait runs beside the program and when it runs at all."""
 
 import asyncio
+import codecs
 import concurrent.futures
 import contextvars
 import queue
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Self, TypeVar
+from typing import Any, NamedTuple, Self, TypeVar
 
 import pulumi
 
@@ -35,6 +36,35 @@ def script_lines(text: str) -> list[str]:
 
 def giving_up_reason(lines: list[str]) -> str | None:
     return next((line for line in reversed(lines) if line.startswith(GIVING_UP)), None)
+
+
+def script_messages(log: Iterable[bytes]) -> Iterator[str]:
+    """The model script's messages in a log that arrives in pieces, each whole once complete."""
+    partial = ""
+    for text in codecs.iterdecode(log, "utf-8", errors="replace"):
+        complete, _, partial = (partial + text).replace("\r", "\n").rpartition("\n")
+        yield from script_lines(complete)
+
+
+class JudgeIdentity(NamedTuple):
+    """Which models answer, by their manifests' digests, and which Ollama serves them."""
+
+    digests: dict[str, str]  # model name (as configured, without a pin) -> sha256:<hex>
+    version: str
+
+
+def identity_in(messages: Iterable[str]) -> JudgeIdentity:
+    """What a start of the judge said of itself, up to "ready:"."""
+    digests, version = {}, ""
+    for message in messages:
+        if message.startswith("digest "):
+            name, _, digest = message.removeprefix("digest ").rpartition(" ")
+            digests[name] = digest
+        elif message.startswith("ollama version "):
+            version = message.removeprefix("ollama version ")
+        elif message.startswith("ready:"):
+            break
+    return JudgeIdentity(digests, version)
 
 
 @dataclass(frozen=True)
@@ -116,20 +146,20 @@ def beside_the_program(wait: Callable[[Report], T], resource: pulumi.Resource) -
 def after_wait(
     resource: pulumi.Resource,
     names: Sequence[pulumi.Input[str]],
-    wait: Callable[[list[str], Report], None],
+    wait: Callable[[list[str], Report], JudgeIdentity],
     at_once: bool = False,
-) -> pulumi.Output[list[str]]:
-    """`names` once `wait(names, report)` returned, run beside the program; at once in a
-    preview (it changes nothing) or if `at_once`."""
+) -> tuple[pulumi.Output[list[str]], pulumi.Output[JudgeIdentity | None]]:
+    """`names`, and what `wait(names, report)` found, once it returned, run beside the
+    program. At once in a preview (it changes nothing), where what a judge will say is not
+    known yet, or if `at_once`, where no judge says anything."""
 
-    def after(resolved: list[str]) -> pulumi.Input[list[str]]:
-        if pulumi.runtime.is_dry_run() or at_once:
-            return resolved
+    previewing = pulumi.runtime.is_dry_run()
 
-        def until_done(report: Report) -> list[str]:
-            wait(resolved, report)
-            return resolved
+    def after(resolved: list[str]) -> Any:
+        if previewing or at_once:
+            return resolved, None
+        return beside_the_program(lambda report: (resolved, wait(resolved, report)), resource)
 
-        return beside_the_program(until_done, resource)
-
-    return pulumi.Output.all(*names).apply(after)
+    done = pulumi.Output.all(*names).apply(after)
+    found = done.apply(lambda both: pulumi.output.UNKNOWN if previewing else both[1])
+    return done.apply(lambda both: both[0]), found

@@ -111,10 +111,12 @@ class DockerJudge(judge.JudgeComponent):
             opts=pulumi.ResourceOptions(parent=self, delete_before_replace=True),
         )
 
-        def until_ready(names: list[str], report: readiness.Report) -> None:
-            wait.follow(args.engine_host, names[0], settings.models, ready_seconds, report)
+        def until_ready(names: list[str], report: readiness.Report) -> readiness.JudgeIdentity:
+            return wait.follow(args.engine_host, names[0], settings.models, ready_seconds, report)
 
         # The container's id and name once the judge is ready, so the outputs appear only then.
-        ready = readiness.after_wait(container, [container.id, container.name], until_ready)
+        ready, identity = readiness.after_wait(
+            container, [container.id, container.name], until_ready
+        )
         url = ready.apply(lambda names: judge.evaluation_url(names[1]))
-        self._publish(url, host_url(args), settings, (args.gpus or "none").strip('"'))
+        self._publish(url, host_url(args), settings, (args.gpus or "none").strip('"'), identity)

@@ -5,10 +5,9 @@ the container's log and events once each; as Docker's first healthcheck comes on
 (10 s) after the start, it runs the same command itself once the script says it is ready.
 """
 
-import codecs
 import contextlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from components import judge
@@ -16,12 +15,14 @@ from components.config_rules import PROJECT
 from components.docker import engine as docker_engine
 from components.readiness import (
     CANCELLED,
+    JudgeIdentity,
     JudgeNotReady,
     Report,
     StreamEnded,
     Streams,
     giving_up_reason,
-    script_lines,
+    identity_in,
+    script_messages,
 )
 
 # How often the wait looks at its deadline and at CANCELLED while the container is silent,
@@ -30,14 +31,6 @@ TICK_SECONDS = 0.5
 LOG_LINES_SHOWN = 12
 # How long the log may take to bring its last lines once the container stopped.
 LOG_DRAIN_SECONDS = 2.0
-
-
-def script_messages(log: Iterable[bytes]) -> Iterator[str]:
-    """The model script's messages in a log that arrives in pieces, each whole once complete."""
-    partial = ""
-    for text in codecs.iterdecode(log, "utf-8", errors="replace"):
-        complete, _, partial = (partial + text).replace("\r", "\n").rpartition("\n")
-        yield from script_lines(complete)
 
 
 def failure_message(container_name: str, said: list[str], models: tuple[str, ...]) -> str:
@@ -61,11 +54,12 @@ def follow(
     models: tuple[str, ...],
     timeout_seconds: float,
     report: Report,
-) -> None:
+) -> JudgeIdentity:
     try:
         with contextlib.closing(docker_engine.docker_client(engine_host)) as client:
             container = client.containers.get(container_id)
             wait_until_ready(container, models, timeout_seconds, report)
+            return identity(container)
     except (docker_engine.DockerEngineUnreachable, *docker_engine.ENGINE_ERRORS) as error:
         raise JudgeNotReady(f"cannot follow the judge's start: {error}") from None
 
@@ -148,3 +142,13 @@ def _check_passes(container: Any, models: tuple[str, ...]) -> bool:
         exit_code, _ = container.exec_run(judge.model_script_command("check", models))
         return bool(exit_code == 0)
     return False
+
+
+def identity(container: Any) -> JudgeIdentity:
+    """What the judge's current start said of itself: its log from that start to "ready:"."""
+    container.reload()  # it may have started again while `up` waited
+    # To the microsecond, as the client takes it: the start's first line comes much later.
+    since = float(docker_engine.since_value(container.attrs["State"]["StartedAt"]))
+    log = container.logs(stream=True, follow=False, stdout=True, stderr=True, since=since)
+    with contextlib.closing(log):
+        return identity_in(script_messages(log))

@@ -177,9 +177,9 @@ class KubernetesJudge(JudgeComponent):
                 f"{name}-network-policy", meta(judge.JUDGE_HOST), LABELS, args.network_policy, child
             )
 
-        def until_serving(names: list[str], report: readiness.Report) -> None:
+        def until_serving(names: list[str], report: readiness.Report) -> readiness.JudgeIdentity:
             deployment_name, namespace, service_name = names
-            wait.follow(
+            return wait.follow(
                 args.cluster,
                 namespace,
                 deployment_name,
@@ -193,9 +193,10 @@ class KubernetesJudge(JudgeComponent):
         # them; then the outputs. A rendering writes the manifests only: no cluster to wait on.
         names = [deployment.metadata.name, deployment.metadata.namespace, service.metadata.name]
         rendering = bool(args.cluster.render_directory)
-        serving = readiness.after_wait(deployment, names, until_serving, rendering)
+        serving, identity = readiness.after_wait(deployment, names, until_serving, rendering)
         service_dns_name = serving.apply(lambda names: f"{names[2]}.{names[1]}.svc.cluster.local")
         gpu = args.gpu
         gpus = f"{gpu.count} {gpu.resource_name}" if gpu.count else "none"
         # A ClusterIP Service is not reachable from outside the cluster: no host URL.
-        self._publish(service_dns_name.apply(judge.evaluation_url), None, settings, gpus)
+        url = service_dns_name.apply(judge.evaluation_url)
+        self._publish(url, None, settings, gpus, identity)

@@ -17,9 +17,16 @@ from kubernetes.client.exceptions import ApiException
 
 from components.config import ClusterAccess
 from components.config_rules import PROJECT
-from components.kubernetes.client import ClusterUnreadable, connect
+from components.kubernetes import rollout
+from components.kubernetes.client import ClusterUnreadable, connect, read_json
 from components.kubernetes.rollout_watch import Clients, JudgeObjects, RolloutWatch
-from components.readiness import JudgeNotReady, Report
+from components.readiness import (
+    JudgeIdentity,
+    JudgeNotReady,
+    Report,
+    identity_in,
+    script_messages,
+)
 
 # How long the API may go on failing before the wait stops following it.
 API_SILENCE_SECONDS = 60
@@ -85,7 +92,7 @@ def follow(
     models: tuple[str, ...],
     timeout_seconds: float,
     report: Report,
-) -> None:
+) -> JudgeIdentity:
     try:
         connection = connect(access)
     except ClusterUnreadable as reason:
@@ -94,3 +101,43 @@ def follow(
         clients = Clients(client.AppsV1Api(api), client.CoreV1Api(api), client.DiscoveryV1Api(api))
         judge = JudgeObjects(namespace, name, service, models)
         wait_until_serving(clients, judge, timeout_seconds, report, connection.failure)
+        return identity(clients, judge, report)
+
+
+def identity(clients: Clients, judge: JudgeObjects, report: Report) -> JudgeIdentity:
+    """What the ready judges said of themselves at their start: each one's log up to
+    "ready:", read once. Judges that differ (an unpinned model pulled at other times) are
+    named; the outputs hold the first one's."""
+    try:
+        said = _identities(clients, judge)
+    except ApiException as error:
+        report(
+            f"the judges' logs cannot be read ({error.status} {error.reason}), so "
+            f"modelDigests and ollamaVersion stay empty: the kubeconfig's user needs get "
+            f"on pods/log in namespace {judge.namespace}"
+        )
+        return JudgeIdentity({}, "")
+    first = next(iter(said.values()), JudgeIdentity({}, ""))
+    if any(found != first for found in said.values()):
+        each = "; ".join(f"{pod}: {i.digests}, Ollama {i.version}" for pod, i in said.items())
+        report(f"the judges differ: {each}")
+    return first
+
+
+def _identities(clients: Clients, judge: JudgeObjects) -> dict[str, JudgeIdentity]:
+    deployment = read_json(clients.apps.read_namespaced_deployment, judge.deployment,
+                           judge.namespace)  # fmt: skip
+    labels = rollout.selector(deployment["spec"]["selector"].get("matchLabels", {}))
+    pods = read_json(clients.core.list_namespaced_pod, judge.namespace, label_selector=labels)
+    said: dict[str, JudgeIdentity] = {}
+    for pod in sorted(pods["items"], key=lambda pod: str(pod["metadata"]["name"])):
+        if rollout.ready(pod) and not pod["metadata"].get("deletionTimestamp"):
+            pod_name = pod["metadata"]["name"]
+            log = clients.core.read_namespaced_pod_log(
+                pod_name, judge.namespace, _preload_content=False
+            )
+            try:
+                said[pod_name] = identity_in(script_messages(log.stream(4096)))
+            finally:
+                log.close()  # read up to "ready:" only: the connection is not reused
+    return said

@@ -11,6 +11,7 @@ from components.docker import wait as docker_wait
 from components.docker.judge import DockerJudge, go_duration
 from components.judge import MODEL_SCRIPT
 from components.readiness import JudgeNotReady
+from tests.conftest import digest_of
 from tests.support.pulumi_program import Program, assert_only_changed, deploy_judge
 
 CONTAINER = "docker:index/container:Container"
@@ -94,6 +95,8 @@ def test_default_outputs(default: Program):
         "openaiBaseUrl": "http://ollama:11434/v1",
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
+        "modelDigests": {"llama3.2": digest_of("llama3.2")},
+        "ollamaVersion": "0.34.1",
         "image": "ollama/ollama:0.34.1",
         "gpus": "all",
     }

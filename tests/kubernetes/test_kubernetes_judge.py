@@ -21,6 +21,7 @@ from components.judge import MODEL_SCRIPT
 from components.kubernetes import wait as kubernetes_readiness
 from components.kubernetes.judge import KubernetesJudge, rollout_waves
 from components.readiness import JudgeNotReady, Report
+from tests.conftest import digest_of
 from tests.support.pulumi_program import Program, assert_only_changed, deploy_judge
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -98,6 +99,8 @@ def test_default_outputs_name_the_services_cluster_dns_name(default: Program):
         "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
         "hostUrl": None,
         "models": ["llama3.2"],
+        "modelDigests": {"llama3.2": digest_of("llama3.2")},
+        "ollamaVersion": "0.34.1",
         "image": "ollama/ollama:0.34.1",
         "gpus": "1 nvidia.com/gpu",
     }

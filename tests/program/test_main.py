@@ -10,6 +10,7 @@ import yaml
 
 from components.config import ClusterAccess
 from components.config_rules import PROJECT, ConfigError
+from tests.conftest import digest_of
 from tests.support.pulumi_program import PROJECT_DIR, Program, run_main, stack_config
 
 
@@ -44,6 +45,8 @@ def test_local_stack_deploys_the_docker_judge(main, monkeypatch: pytest.MonkeyPa
         "openaiBaseUrl": "http://ollama:11434/v1",
         "hostUrl": "http://127.0.0.1:11434",
         "models": ["llama3.2"],
+        "modelDigests": {"llama3.2": digest_of("llama3.2")},
+        "ollamaVersion": "0.34.1",
         "image": "ollama/ollama:0.34.1",
         "gpus": "all",
     }
@@ -59,6 +62,8 @@ def test_knitfab_stack_deploys_the_kubernetes_judge(main):
         "openaiBaseUrl": "http://ollama.knitfab.svc.cluster.local:11434/v1",
         "hostUrl": None,
         "models": ["llama3.2"],
+        "modelDigests": {"llama3.2": digest_of("llama3.2")},
+        "ollamaVersion": "0.34.1",
         "image": "ollama/ollama:0.34.1",
         "gpus": "1 nvidia.com/gpu",
     }

@@ -34,6 +34,13 @@ class FakeStream:
             self.container.changed.notify_all()
 
 
+class FakeLogCopy(list[bytes]):
+    """A log read without following: its pieces, then the end."""
+
+    def close(self) -> None:
+        pass
+
+
 class FakeClient:
     def __init__(self, container: FakeContainer) -> None:
         self.container = container
@@ -70,6 +77,7 @@ class FakeContainer:
         self.steps = list(steps or [])
         self.execs: list[list[str]] = []
         self.streams: list[FakeStream] = []
+        self.log_reads: list[dict[str, Any]] = []
         self.failed_checks = failed_checks
         self.restarts_at_look = 0
         self.attrs: dict[str, Any] = {
@@ -95,7 +103,10 @@ class FakeContainer:
         self.attrs["RestartCount"] += self.restarts_at_look
         self.restarts_at_look = 0
 
-    def logs(self, **asked: Any) -> FakeStream:
+    def logs(self, **asked: Any) -> Any:
+        if not asked.get("follow"):  # the log as it is now, read once
+            self.log_reads.append(asked)
+            return FakeLogCopy([self.log])
         return self.open("log", **asked)
 
     def exec_run(self, cmd: list[str]) -> tuple[int, bytes]:

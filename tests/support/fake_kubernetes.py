@@ -197,6 +197,7 @@ class FakeCluster:
         self.events = list(events)
         self.endpoint_slices = list(endpoint_slices)
         self.services: list[dict[str, Any]] = []  # every Service: only their changes count
+        self.logs: dict[str, str] = {}  # pod name -> its log
         self.steps = list(steps)
         # A call's name -> the error its lists, or its watches, raise.
         self.failing: dict[str, Exception] = {}
@@ -234,6 +235,18 @@ class FakeCluster:
 
     def list_service_for_all_namespaces(self, **options: Any) -> Any:
         return self._answer("list_service_for_all_namespaces", options)
+
+    def read_namespaced_deployment(self, name: str, namespace: str, **options: Any) -> Any:
+        self.calls.append(("read_namespaced_deployment", name))
+        return RawResponse(json.dumps(self.deployment).encode())
+
+    def read_namespaced_pod_log(self, name: str, namespace: str, **options: Any) -> Any:
+        """A pod's log, from `logs` (pod name -> its text), in pieces of 7 bytes."""
+        self.calls.append(("read_namespaced_pod_log", name))
+        if "read_namespaced_pod_log" in self.failing:
+            raise self.failing["read_namespaced_pod_log"]
+        text = self.logs.get(name, "").encode()
+        return LogResponse([text[at : at + 7] for at in range(0, len(text), 7)])
 
     def clock(self) -> float:
         self.readings += 1
@@ -381,6 +394,21 @@ class FakeWatch:
 
     def release_conn(self) -> None:
         pass
+
+
+class LogResponse:
+    """A log read with `_preload_content=False`: its pieces, as far as they are taken."""
+
+    def __init__(self, pieces: list[bytes]):
+        self.pieces, self.taken, self.closed = pieces, 0, False
+
+    def stream(self, amt: Any = None) -> Iterator[bytes]:
+        for piece in self.pieces:
+            self.taken += 1
+            yield piece
+
+    def close(self) -> None:
+        self.closed = True
 
 
 class RawResponse:
