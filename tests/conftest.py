@@ -36,5 +36,6 @@ def judge_without_services(request: pytest.FixtureRequest) -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(docker_readiness, "follow", lambda *args: judge_said(args[2]))
         patch.setattr(kubernetes_readiness, "follow", lambda *args: judge_said(args[4]))
-        patch.setattr(model_registry, "manifest_status", lambda url, verify: 200)
+        # A registry that names no digest: a pin is left to the judge.
+        patch.setattr(model_registry, "manifest_status", lambda url, verify: (200, None))
         yield

@@ -17,10 +17,13 @@ from components.model_registry import check_models, registry_and_manifest
 from tests.support.http_server import serving
 
 REAL_MANIFEST_STATUS = model_registry.manifest_status
+# What the registry names as judge:1's manifest now, and what it was before.
+DIGEST = f"sha256:{'1' * 64}"
+EARLIER = f"sha256:{'0' * 64}"
 
 
 class FakeRegistry(http.server.BaseHTTPRequestHandler):
-    have: ClassVar[set[str]] = {"/v2/library/judge/manifests/1"}
+    have: ClassVar[set[str]] = {"/v2/library/judge/manifests/1", "/v2/nameless/judge/manifests/1"}
     seen: ClassVar[list[tuple[str, str]]] = []
 
     def do_GET(self) -> None:
@@ -30,6 +33,8 @@ class FakeRegistry(http.server.BaseHTTPRequestHandler):
         else:
             status = 200 if self.path in self.have else 404
         self.send_response(status)
+        if status == 200 and not self.path.startswith("/v2/nameless/"):
+            self.send_header("Docker-Content-Digest", DIGEST)
         self.end_headers()
 
     def log_message(self, *args: object) -> None:
@@ -101,3 +106,32 @@ def test_tls_is_the_default_and_plain_http_needs_the_opt_in(registry: str):
     settings = JudgeSettings(models=(f"{registry}/library/judge:1",))
     [warning] = check_models(settings, "local")
     assert f"https://{registry}/v2/" in warning, "no plain HTTP without insecure"
+
+
+def test_a_pinned_model_whose_tag_names_its_manifest_passes(registry: str):
+    assert check_models(plain(registry, f"{registry}/library/judge:1@{DIGEST}"), "local") == []
+    # The tag is looked up, not the pin.
+    assert FakeRegistry.seen[0][0] == "/v2/library/judge/manifests/1"
+
+
+def test_a_pinned_model_whose_tag_moved_is_a_config_error_naming_both_digests(registry: str):
+    with pytest.raises(ConfigError) as error:
+        check_models(plain(registry, f"{registry}/library/judge:1@{EARLIER}"), "knitfab")
+    name = f"{registry}/library/judge:1"
+    assert str(error.value) == (
+        f"ollama-judge:models[0] pins {name} to {EARLIER}, but registry {registry} now has "
+        f"{DIGEST} under that name: a judge that pulled it would be another model, whose "
+        "scores do not compare. Nothing was changed; the running judge keeps its model. "
+        "Either pin the new model: pulumi config set --path 'ollama-judge:models[0]' "
+        f"'{name}@{DIGEST}' --stack knitfab; or keep the pinned one: push it to {registry} "
+        "again under that name (or under a name of its own, and pin that)"
+    )
+
+
+def test_a_pin_the_registry_cannot_confirm_is_left_to_the_judge(registry: str):
+    nameless = f"{registry}/nameless/judge:1@{EARLIER}"
+    [warning] = check_models(plain(registry, nameless), "local")
+    assert "did not name the digest" in warning and "the judge checks the pin" in warning
+    unreachable = JudgeSettings(models=(f"127.0.0.1:1/library/judge:1@{EARLIER}",))
+    [warning] = check_models(unreachable, "local")
+    assert warning.endswith("the judge's pull will tell, and it checks the pin")
