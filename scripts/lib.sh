@@ -46,6 +46,14 @@ ensure_engine() {
     eval "${env}"
 }
 
+# The passphrase protects secrets in a stack's state, which reading it (outputs, a preview)
+# needs; this project's config has none: an empty one, unless the user set theirs.
+use_empty_passphrase() {
+    if [[ -z "${PULUMI_CONFIG_PASSPHRASE+set}" && -z "${PULUMI_CONFIG_PASSPHRASE_FILE:-}" ]]; then
+        export PULUMI_CONFIG_PASSPHRASE=""
+    fi
+}
+
 # A running Docker engine. Workstations run it as a service; where none runs (no
 # systemd, as on build machines), start dockerd in the background, detached from us.
 ensure_docker_running() {
@@ -83,7 +91,7 @@ ensure_judge_image() {
 # clone's top directory (the scripts' `source` paths are relative to it).
 check_shell_scripts() {
     shellcheck -x -S warning scripts/test scripts/deploy scripts/pulumi scripts/review \
-        scripts/judge-check scripts/lib.sh toolchain/*.sh testcluster/*.sh images/*.sh \
+        scripts/judge-check scripts/judge-models scripts/lib.sh toolchain/*.sh testcluster/*.sh images/*.sh \
         components/*.sh tests/e2e/*.sh .ci/run
 }
 

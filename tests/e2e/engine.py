@@ -94,7 +94,7 @@ class ProjectCopy:
         self.dir.mkdir()
         for name in PROJECT_FILES:
             shutil.copy(PROJECT_DIR / name, self.dir / name)
-        for package in ("components", "stack_runner", "judge_check"):
+        for package in ("components", "stack_runner", "judge_check", "judge_models"):
             shutil.copytree(
                 PROJECT_DIR / package,
                 self.dir / package,
