@@ -124,7 +124,7 @@ class JudgeComponent(pulumi.ComponentResource):
         names = [split_pin(model)[0] for model in settings.models]
         self.models = pulumi.Output.from_input(names)
         self.model_digests = identity.apply(
-            lambda said: {name: said.digests.get(name, "") for name in names} if said else None
+            lambda said: {n: d for n in names if (d := said.digests.get(n))} if said else None
         )
         self.ollama_version = identity.apply(lambda said: said.version if said else None)
         self.image = pulumi.Output.from_input(settings.image)

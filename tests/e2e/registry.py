@@ -265,6 +265,17 @@ class Registry:
         with urllib.request.urlopen(request, timeout=10, context=self._ssl_context()) as answer:
             return dict(json.loads(answer.read()))
 
+    def digest(self, model: str) -> str:
+        """The digest of `model`'s manifest as the registry names it (`sha256:<hex>`)."""
+        name, tag = model.split(":")
+        request = urllib.request.Request(
+            f"{self.url}/v2/library/{name}/manifests/{tag}",
+            headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"},
+            method="HEAD",
+        )
+        with urllib.request.urlopen(request, timeout=10, context=self._ssl_context()) as answer:
+            return str(answer.headers["Docker-Content-Digest"])
+
     def blob_digests(self, model: str) -> set[str]:
         """The digests of the blobs `model` is made of: its config and its layers."""
         manifest = self.manifest(model)
