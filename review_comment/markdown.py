@@ -26,6 +26,11 @@ VOLUME = "docker:index/volume:Volume"
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
+REMOTE_IMAGE = "docker:index/remoteImage:RemoteImage"
+# Server settings that change what a model answers, not only how fast: the context length
+# (what is cut from a long prompt), the KV cache's number type and flash attention (the
+# arithmetic, so the sampled tokens).
+ANSWERING_ENV = ("OLLAMA_CONTEXT_LENGTH", "OLLAMA_KV_CACHE_TYPE", "OLLAMA_FLASH_ATTENTION")
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
 
 # The operations the comment shows, in the order it counts them, with their diff symbols.
@@ -111,10 +116,53 @@ def _gpu_requests(inputs: Mapping[str, Any]) -> dict[str, Any]:
     return found
 
 
+def _what_answers(change: Change, inputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The models (the model script's arguments, each with its pin), the image and the
+    settings that answer, from a judge's container, Deployment or image."""
+    if change.type == REMOTE_IMAGE:
+        return {"image": inputs.get("name")}
+    if change.type == CONTAINER:  # its image changes with the RemoteImage
+        command, image = inputs.get("entrypoints") or [], None
+        env = dict(item.partition("=")[::2] for item in inputs.get("envs") or [])
+    else:
+        container = lookup(inputs, "spec.template.spec.containers[0]") or {}
+        command = lookup(container, "lifecycle.postStart.exec.command") or []
+        image = container.get("image")
+        env = {item.get("name"): item.get("value") for item in container.get("env") or []}
+    # [sh, -c, script, ollama-judge, mode, model...]: keyed by name, with the pin as value.
+    models = dict(model.partition("@")[::2] for model in command[5:])
+    return {"models": models, "image": image, **{key: env.get(key) for key in ANSWERING_ENV}}
+
+
+def judge_changes(change: Change) -> list[str]:
+    """What changes in what answers, where a judge is changed (not created or deleted)."""
+    if change.type not in (CONTAINER, DEPLOYMENT, REMOTE_IMAGE) or not (change.old and change.new):
+        return []
+    was, will = _what_answers(change, change.old), _what_answers(change, change.new)
+    said = []
+    models, now = was.pop("models", {}), will.pop("models", {})
+    for name in sorted(models.keys() | now.keys()):
+        if name not in now:
+            said.append(f"{name} removed")
+        elif name not in models:
+            said.append(f"{name} added")
+        elif models[name] != now[name]:
+            said.append(
+                f"{name} re-pinned ({models[name] or 'unpinned'} → {now[name] or 'unpinned'})"
+            )
+    said += [
+        f"{key} {was[key] or 'unset'} → {will[key] or 'unset'}"
+        for key in was
+        if was[key] != will[key]
+    ]
+    return said
+
+
 def findings(changes: Iterable[Change]) -> list[str]:
     """What the changes mean for the judge, worst first, one line each."""
-    restarts, lost, exposed, gpus = [], [], [], []
+    restarts, lost, exposed, gpus, answers = [], [], [], [], []
     for change in changes:
+        answers += judge_changes(change)
         name, op, done = f"`{change.name}`", change.op, f"{change.op}d"  # created, deleted, ...
         if change.type == CONTAINER:
             if op != "create":
@@ -157,7 +205,11 @@ def findings(changes: Iterable[Change]) -> list[str]:
                 "the judge"
             )
     judge = f"**the judge restarts**: {'; '.join(restarts)}. An evaluation running now fails."
-    return ([judge] if restarts else []) + lost + exposed + gpus
+    other = (
+        "**the judge changes: scores from before and after are not comparable**: "
+        + "; ".join(dict.fromkeys(answers))  # each once: a container and its image may both say
+    )
+    return ([other] if answers else []) + ([judge] if restarts else []) + lost + exposed + gpus
 
 
 def _value(value: Any) -> str:

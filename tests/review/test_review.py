@@ -8,6 +8,9 @@ from typing import Any
 import pytest
 from pulumi import automation as auto
 
+from components.config import DockerJudgeArgs, JudgeSettings, KubernetesJudgeArgs
+from components.docker.judge import DockerJudge
+from components.kubernetes.judge import KubernetesJudge
 from review_comment.desired import diff_desired
 from review_comment.markdown import (
     CLAIM,
@@ -16,6 +19,7 @@ from review_comment.markdown import (
     LIMIT,
     MARKER,
     NETWORK_POLICY,
+    REMOTE_IMAGE,
     SECRET_SIG,
     VOLUME,
     Change,
@@ -24,6 +28,7 @@ from review_comment.markdown import (
     findings,
 )
 from review_comment.preview import changes_from_events
+from tests.support.pulumi_program import deploy_judge
 
 PREFIX = "urn:pulumi:local::ollama-judge::ollama-judge:index:DockerJudge$"
 
@@ -292,3 +297,60 @@ def test_discarded_volume_is_a_retained_delete_and_keeps_the_models():
     [change] = changes_from_events([event("discard", VOLUME, "ollama-models")])
     assert (change.op, change.retained) == ("delete", True)
     assert not any(f.startswith("**models are lost**") for f in findings([change]))
+
+
+# --- the judge changes ------------------------------------------------------------------
+
+A = f"sha256:{'a' * 64}"
+B = f"sha256:{'b' * 64}"
+
+
+def judge_change(type_: str, before: Any, after: Any, op: str = "replace") -> Change:
+    """`type_`'s change between the program's inputs for two settings (under mocks)."""
+    component = KubernetesJudge if type_ == DEPLOYMENT else DockerJudge
+    old, new = (deploy_judge(component, args).one(type_).inputs for args in (before, after))
+    return Change(f"{PREFIX}{type_}::ollama", type_, op, (), old, new)
+
+
+def docker(**judge: Any) -> DockerJudgeArgs:
+    return DockerJudgeArgs(gpus="none", judge=JudgeSettings(**judge))
+
+
+BANNER = "**the judge changes: scores from before and after are not comparable**: "
+
+
+def test_a_re_pinned_model_says_the_judge_changes_with_both_digests():
+    before = KubernetesJudgeArgs(judge=JudgeSettings(models=(f"judge:1@{A}", "llama3.2")))
+    after = KubernetesJudgeArgs(judge=JudgeSettings(models=(f"judge:1@{B}", "llama3.2")))
+    [banner] = findings([judge_change(DEPLOYMENT, before, after, "update")])
+    assert banner == f"{BANNER}judge:1 re-pinned ({A} → {B})"
+
+
+def test_a_model_added_or_pinned_says_the_judge_changes():
+    change = judge_change(CONTAINER, docker(models=("llama3.2",)),
+                          docker(models=(f"llama3.2@{A}", "qwen2.5:7b")))  # fmt: skip
+    assert findings([change])[0] == (
+        f"{BANNER}llama3.2 re-pinned (unpinned → {A}); qwen2.5:7b added"
+    )
+
+
+def test_an_image_change_says_the_judge_changes():
+    change = judge_change(REMOTE_IMAGE, docker(), docker(image="ollama/ollama:0.34.0"), "update")
+    assert findings([change]) == [f"{BANNER}image ollama/ollama:0.34.1 → ollama/ollama:0.34.0"]
+
+
+def test_a_setting_that_changes_answers_says_the_judge_changes():
+    change = judge_change(
+        CONTAINER, docker(), docker(environment={"OLLAMA_CONTEXT_LENGTH": "8192"})
+    )
+    assert findings([change])[0] == f"{BANNER}OLLAMA_CONTEXT_LENGTH unset → 8192"
+
+
+def test_a_change_that_does_not_touch_what_answers_says_nothing_of_it():
+    before, after = docker(), DockerJudgeArgs(gpus="none", host_port=8080)
+    assert [f.split(":")[0] for f in findings([judge_change(CONTAINER, before, after)])] == [
+        "**the judge restarts**"
+    ]
+    # Nor does a first deployment: there are no earlier scores.
+    created = Change(f"{PREFIX}{CONTAINER}::c", CONTAINER, "create", (), {}, {"envs": []})
+    assert findings([created]) == []
