@@ -5,11 +5,19 @@ judge_check/client.py)."""
 import argparse
 import sys
 
-from judge_check.client import MAX_TOKENS, TIMEOUT_SECONDS, CheckError, JudgeClient, openai_base
+from judge_check.client import (
+    MAX_TOKENS,
+    TIMEOUT_SECONDS,
+    CheckError,
+    JudgeClient,
+    model_digest,
+    openai_base,
+)
 
 
-def stack_target(stack_name: str, model: str | None) -> tuple[str, str]:
-    """The judge's URL from this host of a deployed stack, and `model` or the stack's first."""
+def stack_target(stack_name: str, model: str | None) -> tuple[str, str, str | None]:
+    """The judge's URL from this host of a deployed stack, `model` or the stack's first, and
+    the digest the stack deployed it with (if it says)."""
     from stack_runner.stacks import open_stack  # needs the Pulumi engine; --url does not
 
     outputs = {key: value.value for key, value in open_stack(stack_name).outputs().items()}
@@ -28,7 +36,8 @@ def stack_target(stack_name: str, model: str | None) -> tuple[str, str]:
     models = outputs.get("models") or []
     if not (model or models):
         raise CheckError(f"stack {stack_name!r} configures no models: pass --model NAME")
-    return host_url, model or models[0]
+    model = model or models[0]
+    return host_url, model, (outputs.get("modelDigests") or {}).get(model)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,15 +53,26 @@ def main(argv: list[str] | None = None) -> int:
     if args.url and not args.model:
         parser.error("--url needs --model (there is no stack to take the model from)")
     try:
-        url, model = (args.url, args.model) if args.url else stack_target(args.stack, args.model)
+        url, model, deployed = (
+            (args.url, args.model, None) if args.url else stack_target(args.stack, args.model)
+        )
         base_url = openai_base(url)
         print(f"asking {model} at {base_url} ...", file=sys.stderr)
         verdict, seconds = JudgeClient(base_url, args.timeout).ask(model, args.max_tokens)
+        digest = model_digest(base_url, model, args.timeout)
     except CheckError as error:
         print(f"judge-check: {error}", file=sys.stderr)
         return 1
     print(f"verdict: score {verdict.score}: {verdict.reason}")
     print(f"latency: {seconds:.2f}s")
+    print(f"digest: {digest}")
+    if deployed and digest != deployed:
+        print(
+            f"judge-check: {model} answered as {digest}, but stack {args.stack} deployed it as "
+            f"{deployed}: the judge's model changed since (scripts/judge-models pins it)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

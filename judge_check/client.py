@@ -4,6 +4,7 @@ model, or answers something that is not a verdict raises CheckError saying what 
 
 import json
 import time
+import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -102,6 +103,23 @@ def openai_base(url: str) -> str:
     """`url` as the OpenAI client's base: a bare server URL gets Ollama's `/v1`."""
     url = url.rstrip("/")
     return url if urlsplit(url).path else f"{url}/v1"
+
+
+def model_digest(base_url: str, model: str, timeout: float = TIMEOUT_SECONDS) -> str:
+    """The digest of `model`'s manifest as the judge has it (Ollama's /api/tags): which
+    model answered, as `sha256:<hex>`."""
+    url = f"{base_url.removesuffix('/v1')}/api/tags"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as answer:
+            listed = json.load(answer).get("models") or []
+    except (OSError, ValueError) as error:
+        raise CheckError(f"the judge's models cannot be listed (GET {url}: {error})") from None
+    # Ollama names a model written without a tag by its `latest`.
+    name = model if ":" in model.rsplit("/", 1)[-1] else f"{model}:latest"
+    for entry in listed:
+        if name in (entry.get("name"), entry.get("model")):
+            return f"sha256:{entry.get('digest')}"
+    raise CheckError(f"the judge does not list {model} (GET {url})")
 
 
 def _error_message(error: openai.APIStatusError) -> str:

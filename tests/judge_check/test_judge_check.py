@@ -48,11 +48,21 @@ def completion(content: str, finish_reason: str = "stop") -> dict[str, Any]:
     }
 
 
+JUDGE_DIGEST = "ab" * 32
+
+
 @dataclass
 class FakeJudge:
     url: str
     replies: list[Reply]
     requests: list[dict[str, Any]] = field(default_factory=list)
+    # What /api/tags lists, as Ollama does: a model without a tag by its `latest`.
+    tags: list[dict[str, Any]] = field(
+        default_factory=lambda: [
+            {"name": f"{name}:latest", "model": f"{name}:latest", "digest": digest}
+            for name, digest in (("judge", JUDGE_DIGEST), ("other", "cd" * 32))
+        ]
+    )
 
 
 @pytest.fixture
@@ -70,6 +80,12 @@ def fake_judge() -> Iterator[FakeJudge]:
             # The client may have given up (the timeout test).
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                 send_json(self, reply.status, reply.body)
+
+        def do_GET(self) -> None:
+            if self.path == "/api/tags":
+                send_json(self, 200, {"models": judge.tags})
+            else:
+                send_json(self, 404, {"error": "not found"})
 
         def log_message(self, *args: Any) -> None:
             pass
@@ -299,3 +315,33 @@ def test_a_judge_client_asks_again_and_again_and_says_which_answer_is_no_verdict
         judge.ask("judge")
     assert judge.ask("judge")[0].score == 4
     assert len(fake_judge.requests) == 3
+
+
+def test_the_digest_of_the_model_that_answered_is_printed(fake_judge, capsys):
+    fake_judge.replies.append(Reply(body=completion('{"score": 4, "reason": "close enough"}')))
+    status, out, _ = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 0
+    assert out.splitlines()[2] == f"digest: sha256:{JUDGE_DIGEST}"
+
+
+def test_a_model_that_answers_as_another_than_the_stack_deployed_fails(
+    fake_judge, capsys, monkeypatch
+):
+    deployed = f"sha256:{'0' * 64}"
+    use_stack(monkeypatch, {"hostUrl": fake_judge.url.removesuffix("/v1"), "models": ["judge"],
+                            "modelDigests": {"judge": deployed}})  # fmt: skip
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    status, out, err = run(capsys, "local")
+    assert status == 1
+    assert f"digest: sha256:{JUDGE_DIGEST}" in out
+    assert (
+        f"judge answered as sha256:{JUDGE_DIGEST}, but stack local deployed it as {deployed}" in err
+    )
+
+
+def test_a_judge_that_does_not_list_the_model_that_answered_fails(fake_judge, capsys):
+    fake_judge.tags.clear()
+    fake_judge.replies.append(Reply(body=completion('{"score": 5, "reason": "fits"}')))
+    status, _, err = run(capsys, "--url", fake_judge.url, "--model", "judge")
+    assert status == 1
+    assert "the judge does not list judge (GET http://127.0.0.1:" in err
