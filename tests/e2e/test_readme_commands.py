@@ -7,8 +7,8 @@ port, and as its one model a tiny judge model that the test puts in the model vo
 first, as nothing here can download one) and a state backend of its own. Left out:
 `scripts/test`, which is what runs this test; the `scripts/judge-check` lines that ask
 for another model or another judge than the stack's (tests/e2e/test_judge_stack.py asks
-those); and the commands that deploy stack `knitfab`, which need a Knitfab cluster
-(tests/e2e/test_knitfab_*.py deploy it through the same runner).
+those); and the commands that deploy or compare with stack `knitfab`, which need a
+Knitfab cluster (tests/e2e/test_knitfab_*.py deploy it through the same runner).
 """
 
 from __future__ import annotations
@@ -34,12 +34,14 @@ pytestmark = [pytest.mark.e2e, pytest.mark.recovery, pytest.mark.engine, pytest.
 # scripts/test runs this test; these judge-check lines ask a model or a judge this test
 # does not have (tests/e2e/test_judge_stack.py does); scripts/review previews stack
 # knitfab too and reads git history, which this copy has not (tests/e2e/test_review.py
-# runs it).
+# runs it); comparing with stack knitfab needs it deployed (tests/e2e/test_judge_identity.py
+# compares the two).
 SKIPPED = (
     "scripts/test",
     "scripts/judge-check local --model",
     "scripts/judge-check --url",
     "scripts/review",
+    "scripts/judge-models compare",
 )
 
 
