@@ -74,10 +74,11 @@ def release_judge_names() -> None:
     docker("volume", "rm", CLAIM, check=False)
 
 
-def remove_judge_objects() -> None:
-    docker("rm", "-f", JUDGE_NAMES["container"], check=False)
-    docker("network", "rm", JUDGE_NAMES["network"], check=False)
-    docker("volume", "rm", "-f", JUDGE_NAMES["volume"], check=False)
+def remove_judge_objects(names: dict[str, str] = JUDGE_NAMES) -> None:
+    """The judge's container, network and volume of those names, if they are there."""
+    docker("rm", "-f", names["container"], check=False)
+    docker("network", "rm", names["network"], check=False)
+    docker("volume", "rm", "-f", names["volume"], check=False)
 
 
 _PORTS_GIVEN: set[int] = set()

@@ -6,8 +6,13 @@ Kubernetes node (stack `knitfab`).
   judge's `/api/tags` reports, and `scripts/judge-models compare` finds the stacks equal.
 - The tag re-pushed with another model: `preview` and `up` of both stacks stop before any
   change, naming both digests; the judges keep answering with the old model. Re-pinning
-  `local` deploys the new one, and `compare` names the difference and exits non-zero.
-- `scripts/judge-models pin` writes what a stack runs into its stack file.
+  `local` deploys the new one, and `compare` names the difference and exits non-zero,
+  until `knitfab` is re-pinned too.
+- `scripts/judge-models pin` writes what a stack runs into its stack file, and
+  `scripts/judge-check` prints the digest of the model that answered.
+- The pull request's comment, from the real preview and from the credential-free mode:
+  "the judge changes" heads the warning box for a re-pin and an image change, and not for
+  a change of the host port.
 - A judge that pulls another manifest than the pinned one (its registry is one that this
   host cannot reach, so only the judge can check) ends `up` with both digests named,
   without retrying.
@@ -27,6 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -34,6 +40,9 @@ from pulumi import automation as auto
 
 from components.config import JudgeSettings
 from judge_check import client as judge_check
+from review_comment.desired import desired_changes
+from review_comment.markdown import findings
+from review_comment.preview import preview_review
 from stack_runner.stacks import open_stack
 from tests.e2e import docker_host as host
 from tests.e2e import judge_model
@@ -49,6 +58,7 @@ NAMES = {"container": PREFIX, "network": f"{PREFIX}-net", "volume": f"{PREFIX}-m
 NAMESPACE = "knitfab"
 MODEL = "judge:1"
 OLLAMA_VERSION = JudgeSettings().image.rsplit(":", 1)[1]
+BANNER = "**the judge changes: scores from before and after are not comparable**"
 
 
 @dataclass
@@ -149,9 +159,10 @@ class Stacks:
         )
         return verdict
 
-    def judge_models(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def command(self, module: str, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m module args` as scripts/ runs it, in the project's copy."""
         return subprocess.run(
-            [sys.executable, "-m", "judge_models", *args],
+            [sys.executable, "-m", module, *args],
             cwd=self.project.dir,
             env={**os.environ, "PULUMI_BACKEND_URL": self.project.backend_url},
             capture_output=True,
@@ -168,12 +179,6 @@ class Stacks:
             return container["Id"], container["State"]["StartedAt"]
         [pod] = self.cluster.get("pods", "-n", NAMESPACE, "-l", "app=ollama")["items"]
         return pod["metadata"]["uid"], pod["status"]["startTime"]
-
-
-def remove_docker_judge() -> None:
-    host.docker("rm", "-f", NAMES["container"], check=False)
-    host.docker("network", "rm", NAMES["network"], check=False)
-    host.docker("volume", "rm", "-f", NAMES["volume"], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -196,7 +201,7 @@ def stacks(
             for name in ("local", "knitfab"):
                 auto.select_stack(name, work_dir=str(stacks.project.dir)).destroy()
         finally:
-            remove_docker_judge()
+            host.remove_judge_objects(NAMES)
 
 
 # --- pinned, deployed, compared --------------------------------------------------------
@@ -217,16 +222,22 @@ def test_a_pinned_model_deploys_and_every_view_names_the_registrys_digest(
 
 
 def test_the_two_stacks_compare_equal(stacks: Stacks):
-    compared = stacks.judge_models("compare", "local", "knitfab")
+    compared = stacks.command("judge_models", "compare", "local", "knitfab")
     assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+def test_judge_check_prints_the_digest_of_the_model_that_answered(stacks: Stacks):
+    checked = stacks.command("judge_check", "local")
+    assert checked.returncode == 0, checked.stderr
+    assert checked.stdout.splitlines()[2] == f"digest: {stacks.models.first}"
 
 
 def test_pin_writes_what_the_stack_runs_into_its_stack_file(stacks: Stacks):
     """`local` up unpinned, then pinned by the command: the stack file names the digest the
-    judge reported, and the next preview agrees with the stack file."""
+    judge reported, and the next `up` deploys what it names."""
     reference = stacks.models.reference
     stacks.stack("local", reference).up()
-    pinned = stacks.judge_models("pin", "--stack", "local")
+    pinned = stacks.command("judge_models", "pin", "--stack", "local")
     assert pinned.returncode == 0, pinned.stdout + pinned.stderr
     stack_file = (stacks.project.dir / "Pulumi.local.yaml").read_text()
     assert stacks.pinned(stacks.models.first) in stack_file
@@ -268,18 +279,72 @@ def test_a_moved_tag_stops_preview_and_up_before_any_change_naming_both_digests(
     assert stacks.verdict(name).score == judge_model.SCORE
 
 
-def test_re_pinning_deploys_the_new_model_and_compare_names_the_difference(
+def preview_findings(stacks: Stacks, digest: str, **change: Any) -> list[str]:
+    """What the real preview of `local`, as scripts/review makes it, says of a change from
+    what is deployed to judge:1 pinned to `digest` with `change`."""
+    config = {**stacks.config("local", stacks.pinned(digest)), **change}
+    return findings(preview_review(stacks.project.stack("local", config)).changes)
+
+
+def test_the_pull_requests_preview_says_the_judge_changes_for_a_re_pin_and_an_image(
     stacks: Stacks, moved: str
 ):
+    re_pinned = f"{stacks.models.reference} re-pinned ({stacks.models.first} → {moved})"
+    assert preview_findings(stacks, moved)[0] == f"{BANNER}: {re_pinned}"
+    image = "ollama/ollama:0.34.0"
+    said = preview_findings(stacks, moved, **{"ollama-judge:image": image})
+    assert said[0].startswith(BANNER) and f"image {JudgeSettings().image} → {image}" in said[0]
+
+
+def test_the_credential_free_review_says_the_judge_changes_for_an_image_only(
+    stacks: Stacks, moved: str, tmp_path: Path
+):
+    """scripts/review's desired-state mode: the program of two commits, no state."""
+    base = stacks.config("local", stacks.pinned(moved))
+    heads = {
+        "image": {**base, "ollama-judge:image": "ollama/ollama:0.34.0"},
+        "port": {**base, "ollama-judge:docker": {**base["ollama-judge:docker"], "hostPort": 1}},
+    }
+    said = {}
+    try:
+        for name, head in heads.items():
+            dirs = []
+            for side, config in (("base", base), (name, head)):
+                (root := tmp_path / f"{name}-{side}").mkdir()
+                copy = ProjectCopy(root)
+                copy.stack("local", config)
+                dirs.append(copy.dir)
+            said[name] = findings(desired_changes(dirs[0], dirs[1], "local")[0])
+    finally:
+        os.environ["PULUMI_BACKEND_URL"] = stacks.project.backend_url
+    assert said["image"][0].startswith(BANNER) and "image " in said["image"][0]
+    assert not any(line.startswith(BANNER) for line in said["port"]), said["port"]
+
+
+def test_re_pinning_deploys_the_new_model_and_compare_follows(stacks: Stacks, moved: str):
     reference = stacks.models.reference
     stacks.stack("local", stacks.pinned(moved)).up()
     assert stacks.outputs("local")["modelDigests"] == {reference: moved}
     assert stacks.tags("local") == {reference: moved}
 
-    compared = stacks.judge_models("compare", "local", "knitfab")
+    compared = stacks.command("judge_models", "compare", "local", "knitfab")
     said = compared.stdout + compared.stderr
     assert compared.returncode != 0, said
     assert reference in said and moved in said and stacks.models.first in said, said
+
+    # Knitfab re-pinned too: the same judge again on both.
+    stacks.stack("knitfab", stacks.pinned(moved)).up()
+    assert stacks.tags("knitfab") == {reference: moved}
+    compared = stacks.command("judge_models", "compare", "local", "knitfab")
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+def test_a_host_port_change_restarts_the_judge_but_it_stays_the_same_judge(
+    stacks: Stacks, moved: str
+):
+    docker = {**stacks.config("local")["ollama-judge:docker"], "hostPort": host.free_port()}
+    said = preview_findings(stacks, moved, **{"ollama-judge:docker": docker})
+    assert [line.split(":")[0] for line in said] == ["**the judge restarts**"]
 
 
 # --- the judge's own check --------------------------------------------------------------

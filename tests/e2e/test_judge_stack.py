@@ -183,12 +183,6 @@ class Judge:
         return Path(volume["Mountpoint"]) / "models" / "blobs"
 
 
-def remove_judge_objects() -> None:
-    host.docker("rm", "-f", NAMES["container"], check=False)
-    host.docker("network", "rm", NAMES["network"], check=False)
-    host.docker("volume", "rm", "-f", NAMES["volume"], check=False)
-
-
 @pytest.fixture(scope="module")
 def judge(
     engine: dict[str, str],
@@ -217,7 +211,7 @@ def judge(
         try:
             stack.destroy()
         finally:
-            remove_judge_objects()
+            host.remove_judge_objects(NAMES)
 
 
 @pytest.fixture
