@@ -66,11 +66,14 @@ class KubernetesJudge(JudgeComponent):
         settings = args.judge
 
         namespace_name: pulumi.Input[str] = args.namespace
+        # What the Deployment needs created first: the Service needs the same, and no more.
+        prerequisites: list[pulumi.Resource] = []
         if args.create_namespace:
             created = core.Namespace(
                 f"{name}-namespace", metadata=ObjectMetaArgs(name=args.namespace), opts=child
             )
             namespace_name = created.metadata.name
+            prerequisites.append(created)
 
         def meta(object_name: str, annotations: dict[str, str] | None = None) -> ObjectMetaArgs:
             return ObjectMetaArgs(
@@ -99,6 +102,7 @@ class KubernetesJudge(JudgeComponent):
                     pulumi.ResourceOptions(retain_on_delete=settings.keep_models_on_destroy)
                 ),
             )
+            prerequisites.append(claim)
             claimed = core.PersistentVolumeClaimVolumeSourceArgs(claim_name=claim.metadata.name)
             volumes = [core.VolumeArgs(name=MODELS_VOLUME, persistent_volume_claim=claimed)]
 
@@ -110,6 +114,7 @@ class KubernetesJudge(JudgeComponent):
                 data={PurePosixPath(path).name: pem for path, pem in ca_files.items()},
                 opts=child,
             )
+            prerequisites.append(cas)
             mapped = core.ConfigMapVolumeSourceArgs(name=cas.metadata.name)
             volumes.append(core.VolumeArgs(name=CA_VOLUME, config_map=mapped))
 
@@ -166,11 +171,12 @@ class KubernetesJudge(JudgeComponent):
                     )
                 ],
             ),
-            # Once the Deployment is created, not once it is ready: the nodes' proxies program
-            # the Service while the judge starts, and only its endpoint is left to program once
-            # it is ready. (After the Deployment: a cluster that cannot be reached fails one
-            # resource, not two at once with the same words.)
-            opts=child.merge(pulumi.ResourceOptions(depends_on=[deployment])),
+            # Beside the Deployment, not once it is ready: the nodes' proxies program the
+            # Service while the judge starts, and only its endpoint is left to program once it
+            # is ready; each of their syncs waits a second after the last. (After what the
+            # Deployment needs, or after the Deployment: a cluster that cannot be reached
+            # fails one resource, not two at once with the same words.)
+            opts=child.merge(pulumi.ResourceOptions(depends_on=prerequisites or [deployment])),
         )
         if args.network_policy.enabled:
             judge_network_policy(

@@ -94,7 +94,7 @@ def test_ctrl_c_while_up_waits_for_the_rollout_cancels_and_the_next_up_finishes(
     assert not state.get("pending_operations"), "a graceful cancel records every step"
     recorded = [r["urn"].rsplit("::", 1)[-1] for r in state["resources"]]
     assert "ollama-deployment" in recorded
-    assert "ollama-service" in recorded, "the Service comes once the Deployment is created"
+    assert "ollama-service" in recorded, "the Service comes beside the Deployment"
 
     code, output = runner.run("up", "--stack", "knitfab", "--yes")
     assert code == 0, output

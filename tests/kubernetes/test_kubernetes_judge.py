@@ -26,6 +26,7 @@ from tests.support.pulumi_program import Program, assert_only_changed, deploy_ju
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
+CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -202,7 +203,7 @@ def test_up_follows_the_rollout_on_the_providers_cluster(monkeypatch: pytest.Mon
     ]
 
 
-def test_the_service_comes_once_the_deployment_is_created_and_the_outputs_once_it_routes(
+def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes(
     monkeypatch: pytest.MonkeyPatch,
 ):
     program = Program()
@@ -211,8 +212,14 @@ def test_the_service_comes_once_the_deployment_is_created_and_the_outputs_once_i
     followed.then = lambda: services_at_the_wait.append(len(program.of_type(SERVICE)))
     deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
     assert services_at_the_wait == [1], "the wait follows the Service's endpoints too"
-    deployment = program.one(DEPLOYMENT)
-    assert any(urn.endswith(f"::{deployment.name}") for urn in program.one(SERVICE).dependencies)
+    # After the claim, as the Deployment is: not after the Deployment, nor before the claim.
+    claim, service = program.one(CLAIM), program.one(SERVICE)
+    assert [urn.rsplit("::", 1)[-1] for urn in service.dependencies] == [claim.name]
+    # With nothing for the Deployment to wait on, after it: one failure on an unreachable cluster.
+    alone = Program()
+    deploy_judge(KubernetesJudge, KubernetesJudgeArgs(persistence=NO_CLAIM), alone)
+    deployment = alone.one(DEPLOYMENT)
+    assert [urn.rsplit("::", 1)[-1] for urn in alone.one(SERVICE).dependencies] == [deployment.name]
     assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
     # The provider's own Service wait (10 s of quiet after the endpoint) is replaced.
     assert program.one(SERVICE).inputs["metadata"]["annotations"] == {
