@@ -66,13 +66,20 @@ now() {
 }
 
 # Each call is bounded: a server that accepts connections but never answers must not
-# hang a hook or a probe.
+# hang a hook or a probe. Not with fd 3, the hook's own stderr: busybox's `timeout` (an
+# image's only one, maybe) leaves a watcher that looks once a second whether the command
+# ended, and a hook ends when its output closes, so the judge would be ready that second
+# late.
+bounded() {
+    timeout "$@" 3>&-
+}
+
 server_answers() {
-    timeout "$call_limit" ollama list >/dev/null 2>&1
+    bounded "$call_limit" ollama list >/dev/null 2>&1
 }
 
 has_model() {
-    timeout "$call_limit" ollama show "$1" >/dev/null 2>&1
+    bounded "$call_limit" ollama show "$1" >/dev/null 2>&1
 }
 
 # A server usually answers within a second of its start, so it is asked every 0.2 s at
@@ -135,7 +142,7 @@ pull_one() {
         # The pull's output goes to the log as it comes and to a file, to read its
         # error; its exit status is kept through the pipe in a second file.
         # shellcheck disable=SC2046 # the flag is one word, or none
-        { timeout "$remaining" ollama pull $(insecure_flag "$model") "$model" 2>&1; echo $? >"$output.status"; } |
+        { bounded "$remaining" ollama pull $(insecure_flag "$model") "$model" 2>&1; echo $? >"$output.status"; } |
             tee "$output"
         if [ "$(cat "$output.status")" = 0 ]; then
             say "pulled $model"
@@ -165,7 +172,7 @@ load_one() {
     remaining=$(($2 - $(now)))
     [ "$remaining" -gt 0 ] || remaining=1
     say "loading $model"
-    if ! load_output=$(timeout "$remaining" ollama run "$model" "" </dev/null 2>&1); then
+    if ! load_output=$(bounded "$remaining" ollama run "$model" "" </dev/null 2>&1); then
         give_up "could not load $model: $(echo "$load_output" | grep -o 'Error: .*' | tail -n 1)"
         return 1
     fi
@@ -306,7 +313,7 @@ pull_models() {
     for wanted in "$@"; do
         say "digest ${wanted%%@*} $(manifest_digest "${wanted%%@*}")"
     done
-    version=$(timeout "$call_limit" ollama -v 2>/dev/null | head -n 1)
+    version=$(bounded "$call_limit" ollama -v 2>/dev/null | head -n 1)
     say "ollama version ${version##* }"
     touch "$ready_file"
     say "ready: ${*:-no models configured}"

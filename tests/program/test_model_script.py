@@ -564,14 +564,29 @@ def holders_of(pipe_end: int) -> list[str]:
     return found
 
 
+# A `timeout` that behaves as busybox's does (the one in some Ollama images): a watcher
+# that outlives the command (busybox's by up to a second, this one by five), its standard
+# streams on /dev/null and every other descriptor it was given still open.
+BUSYBOX_LIKE_TIMEOUT = """#!/bin/sh
+shift
+sleep 5 </dev/null >/dev/null 2>&1 &
+exec "$@"
+"""
+
+
 def test_a_hook_leaves_nothing_holding_its_callers_output(ollama: FakeOllama, tmp_path: Path):
     """The kubelet's hook ends when its output closes, not when the script exits: a
     heartbeat left holding the caller's stderr kept the judge unready for its last
-    sleep (up to 15 s)."""
+    sleep (up to 15 s), and busybox's `timeout` watchers for up to a second."""
     ollama.server_up()
     read_end, write_end = os.pipe()
+    busybox = tmp_path / "busybox"
+    busybox.mkdir()
+    (busybox / "timeout").write_text(BUSYBOX_LIKE_TIMEOUT)
+    (busybox / "timeout").chmod(0o755)
     env = {
         **ollama.env,
+        "PATH": f"{busybox}:{ollama.env['PATH']}",
         "OLLAMA_JUDGE_LOG": str(tmp_path / "container.log"),
         "OLLAMA_JUDGE_PULL_LOCK": str(tmp_path / "pull.lock"),
     }
