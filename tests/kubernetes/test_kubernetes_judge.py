@@ -26,7 +26,6 @@ from tests.support.pulumi_program import Program, assert_only_changed, deploy_ju
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
 SERVICE = "kubernetes:core/v1:Service"
-CLAIM = "kubernetes:core/v1:PersistentVolumeClaim"
 PVC = "kubernetes:core/v1:PersistentVolumeClaim"
 NAMESPACE = "kubernetes:core/v1:Namespace"
 NETWORK_POLICY = "kubernetes:networking.k8s.io/v1:NetworkPolicy"
@@ -213,7 +212,7 @@ def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes(
     deployed = deploy_judge(KubernetesJudge, KubernetesJudgeArgs(), program)
     assert services_at_the_wait == [1], "the wait follows the Service's endpoints too"
     # After the claim, as the Deployment is: not after the Deployment, nor before the claim.
-    claim, service = program.one(CLAIM), program.one(SERVICE)
+    claim, service = program.one(PVC), program.one(SERVICE)
     assert [urn.rsplit("::", 1)[-1] for urn in service.dependencies] == [claim.name]
     # With nothing for the Deployment to wait on, after it: one failure on an unreachable cluster.
     alone = Program()
