@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.e2e import docker_host as host
 from tests.e2e import judge_model
 from tests.e2e.engine import PROJECT_DIR
 from tests.e2e.ollama_server import (
@@ -296,17 +297,28 @@ def expiry_years(server: OllamaServer) -> dict[str, int]:
 def test_a_model_preloaded_with_keep_alive_stays_loaded_after_openai_requests(judge, tls_registry):
     """A load request with keep_alive -1 keeps the model loaded for good; requests on
     /v1 carry no keep_alive, so they do not shorten it. The CLI does the same load
-    inside the container (the image has no HTTP client): `ollama run --keepalive=-1s`."""
+    inside the container (the image has no HTTP client): `ollama run --keepalive=-1s`.
+    The server sets a model's expiry once the request has let go of it, just after it
+    answers, so a changed expiry is waited for."""
     reference = tls_registry.reference(MODEL)
+
+    def expires(forever: bool) -> None:
+        host.wait_until(
+            lambda: (expiry_years(judge)[reference] > 2100) == forever,
+            5,
+            f"{reference} to be kept loaded {'for good' if forever else 'for a while only'}",
+        )
+
     judge.exec("sh", "-c", f'ollama run --keepalive=-1s {reference} "" </dev/null')
-    assert expiry_years(judge)[reference] > 2100
+    expires(forever=True)
     chat(judge, reference)
+    time.sleep(1)  # for a change that would come once the request let go of the model
     assert expiry_years(judge)[reference] > 2100
     # A load request on the API does the same: {"model": ..., "keep_alive": -1}.
     post_json(f"{judge.url}/api/generate", {"model": reference, "keep_alive": "5m"})
-    assert expiry_years(judge)[reference] < 2100
+    expires(forever=False)
     post_json(f"{judge.url}/api/generate", {"model": reference, "keep_alive": -1})
-    assert expiry_years(judge)[reference] > 2100
+    expires(forever=True)
 
 
 # --- scripts/judge-check ------------------------------------------------------------
