@@ -213,12 +213,12 @@ def test_the_service_comes_beside_the_deployment_and_the_outputs_once_it_routes(
     assert services_at_the_wait == [1], "the wait follows the Service's endpoints too"
     # After the claim, as the Deployment is: not after the Deployment, nor before the claim.
     claim, service = program.one(PVC), program.one(SERVICE)
-    assert [urn.rsplit("::", 1)[-1] for urn in service.dependencies] == [claim.name]
+    assert service.waits_for == [claim.name]
     # With nothing for the Deployment to wait on, after it: one failure on an unreachable cluster.
     alone = Program()
     deploy_judge(KubernetesJudge, KubernetesJudgeArgs(persistence=NO_CLAIM), alone)
     deployment = alone.one(DEPLOYMENT)
-    assert [urn.rsplit("::", 1)[-1] for urn in alone.one(SERVICE).dependencies] == [deployment.name]
+    assert alone.one(SERVICE).waits_for == [deployment.name]
     assert deployed.outputs["evaluationUrl"].startswith("http://ollama.knitfab.svc")
     # The provider's own Service wait (10 s of quiet after the endpoint) is replaced.
     assert program.one(SERVICE).inputs["metadata"]["annotations"] == {

@@ -36,6 +36,11 @@ class Registered:
     # URNs of the resources it waits for.
     dependencies: list[str]
 
+    @property
+    def waits_for(self) -> list[str]:
+        """The names of the resources it waits for."""
+        return [urn.rsplit("::", 1)[-1] for urn in self.dependencies]
+
 
 class EchoMocks(pulumi.runtime.Mocks):
     """Resources come back with their inputs as state, as a provider would report them."""
