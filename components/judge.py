@@ -59,18 +59,14 @@ def model_script_command(mode: str, models: tuple[str, ...]) -> list[str]:
     return ["/bin/sh", "-c", MODEL_SCRIPT, "ollama-judge", mode, *models]
 
 
-def server_env(settings: JudgeSettings, models_path: str) -> dict[str, str]:
-    """The server's and the model script's settings; `models_path` is where the models'
-    volume is mounted."""
+def server_env(settings: JudgeSettings) -> dict[str, str]:
+    """The server's and the model script's settings."""
     env = {
         **DEFAULT_ENV,
         **settings.environment,
         "OLLAMA_JUDGE_PULL_SECONDS": str(settings.pull_timeout_seconds),
         "OLLAMA_JUDGE_PULL_ATTEMPTS": str(settings.pull_attempts),
         "OLLAMA_JUDGE_SERVER_WAIT_SECONDS": str(SERVER_WAIT_SECONDS),
-        # On the models' volume: judges that share it (Kubernetes replicas on one
-        # ReadWriteMany claim) pull one at a time (see lock_pulls in the model script).
-        "OLLAMA_JUDGE_PULL_LOCK": f"{models_path}/ollama-judge-pull.lock",
     }
     if not settings.allow_cloud:
         env[CLOUD_ENV] = "1"

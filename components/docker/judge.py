@@ -57,7 +57,7 @@ class DockerJudge(judge.JudgeComponent):
             f"{name}-image", name=settings.image, keep_locally=True, opts=child
         )
 
-        env = judge.server_env(settings, judge.MODELS_PATH)
+        env = judge.server_env(settings)
         if args.gpus is None:
             env.update(judge.NO_GPU_ENV)
         port = docker.ContainerPortArgs(

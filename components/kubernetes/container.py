@@ -45,8 +45,14 @@ def pod_security() -> core.PodSecurityContextArgs:
 def judge_container(args: KubernetesJudgeArgs, ca_paths: list[str]) -> core.ContainerArgs:
     settings = args.judge
     resources: dict[str, str] = {"cpu": args.cpu, "memory": args.memory}
-    env = judge.server_env(settings, MODELS_PATH)
+    env = judge.server_env(settings)
     env["HOME"] = HOME
+    if args.persistence.enabled and args.persistence.access_mode == "ReadWriteMany":
+        # Judges that may share the claim pull one at a time (lock_pulls in the model
+        # script); by the claim, not the replicas, so that scaling restarts no pod. Where
+        # one judge has the volume, no lock: one stopped mid-pull would leave it to the
+        # next judge, which would wait a minute for its heartbeat.
+        env["OLLAMA_JUDGE_PULL_LOCK"] = f"{MODELS_PATH}/ollama-judge-pull.lock"
     # A hook's output goes nowhere; PID 1's stdout is the container log.
     env["OLLAMA_JUDGE_LOG"] = "/proc/1/fd/1"
     if args.gpu.count:

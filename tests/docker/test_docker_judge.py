@@ -299,3 +299,10 @@ def test_a_preview_does_not_wait(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setattr(docker_wait, "follow", must_not_wait)
     preview = deploy_judge(DockerJudge, MANUAL, Program(preview=True))
     assert preview.one(CONTAINER)
+
+
+def test_the_only_judge_on_its_volume_takes_no_pull_lock(default: Program):
+    """A container replaced mid-pull would leave the lock to the next, which would wait a
+    minute for its heartbeat."""
+    envs = default.one(CONTAINER).inputs["envs"]
+    assert not any(env.startswith("OLLAMA_JUDGE_PULL_LOCK=") for env in envs)

@@ -337,6 +337,14 @@ def test_replicas_share_a_read_write_many_claim():
     assert env_of(shared)["OLLAMA_JUDGE_PULL_LOCK"] == "/home/ollama/.ollama/ollama-judge-pull.lock"
 
 
+def test_a_judge_alone_on_its_volume_takes_no_pull_lock(default: Program):
+    """A ReadWriteOnce claim (one pod at a time, Recreate) or an emptyDir: no lock that a
+    judge stopped mid-pull could leave to the next one."""
+    alone = deploy(KubernetesJudgeArgs().model_copy(update={"persistence": NO_CLAIM}))
+    for program in (default, alone):
+        assert "OLLAMA_JUDGE_PULL_LOCK" not in env_of(program)
+
+
 def test_models_live_in_an_empty_dir_without_persistence():
     pulled = deploy(KubernetesJudgeArgs().model_copy(update={"persistence": NO_CLAIM}))
     assert pod_spec_of(pulled)["volumes"] == [{"name": "models", "emptyDir": {}}]
